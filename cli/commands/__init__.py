@@ -1,0 +1,1 @@
+"""Sub-commands of `neuralpatch`; each module has `add_parser(subparsers)`."""

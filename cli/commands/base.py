@@ -1,0 +1,57 @@
+"""`neuralpatch base info`: the base network in use, its cost and the OpenCL device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from neuralpatch.commands.options import add_base_options, load_base
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("base", help="inspect the base network")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    info = actions.add_parser("info", help="layers, parameters, FLOPs, device, kernel cache")
+    info.add_argument("--json", action="store_true",
+                      help="print one JSON object with keys name, topology, fingerprint, "
+                           "layers, parameters, flops_per_image, feature_dim, classes, device")
+    add_base_options(info)
+    info.set_defaults(run=run_info)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from neuralpatch.engine.opencl_runtime import get_runtime
+
+    base = load_base(args)
+    topo = base.topology
+    kinds: dict[str, int] = {}
+    for layer in topo.layers:
+        kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
+    base.warm_up()
+    info = {
+        "name": topo.name,
+        "topology": str(base.files.txt_path),
+        "fingerprint": base.fingerprint,
+        "layers": len(topo.layers),
+        "layer_kinds": kinds,
+        "parameters": topo.parameter_count(),
+        "flops_per_image": 2 * topo.macs_per_image(),
+        "feature_dim": topo.feature_dim,
+        "classes": len(base.classes),
+        "input": [topo.height, topo.width, topo.channels],
+        "device": get_runtime(args.device).describe(),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"base network  {info['name']}  ({info['topology']})")
+    print(f"fingerprint   {info['fingerprint']}")
+    print(f"layers        {info['layers']}  " +
+          ", ".join(f"{k} {n}" for k, n in kinds.items()))
+    print(f"parameters    {info['parameters']:,}")
+    print(f"FLOPs/image   {info['flops_per_image'] / 1e9:.2f} G")
+    print(f"input         {topo.height}x{topo.width}x{topo.channels}, features "
+          f"{topo.feature_dim}, classes {info['classes']}")
+    for key, value in info["device"].items():
+        print(f"{key:<13} {value}")
+    return 0

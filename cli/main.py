@@ -1,0 +1,51 @@
+"""The `neuralpatch` command: one sub-command per module in `neuralpatch.commands`.
+
+Sub-command modules import the engine lazily so `neuralpatch --help` stays instant.
+Every engine error ends in one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from neuralpatch import __version__
+
+# Module name under neuralpatch.commands, in the order `--help` lists them.
+COMMANDS = ("classify", "base", "dataset", "train", "eval", "patches", "camera")
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neuralpatch",
+        description="Train and live-test neural patches on a pretrained base network.")
+    parser.add_argument("--version", action="version", version=f"neuralpatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"neuralpatch.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"neuralpatch.commands.{name}":
+                raise
+            continue  # not built yet
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Keep OpenCV's own logging off the terminal (it would draw into the TUI).
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    args = build_parser().parse_args(argv)
+    from neuralpatch.engine.errors import NeuralpatchError
+
+    try:
+        return int(args.run(args) or 0)
+    except NeuralpatchError as exc:
+        print(f"neuralpatch: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("neuralpatch: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""OpenCL C sources of the base-network forward pass, shipped as package data."""

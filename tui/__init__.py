@@ -1,0 +1,1 @@
+"""Textual terminal apps: the training app and the webcam tester."""
