@@ -46,3 +46,7 @@ class DatasetError(NeuralpatchError):
 
 class PatchFormatError(NeuralpatchError):
     """A `.specialneurons` or snapshot file that is truncated, hostile or inconsistent."""
+
+
+class SettingError(NeuralpatchError):
+    """A hyper-parameter or option outside its valid range."""

@@ -7,7 +7,10 @@ import time
 
 
 class ProgressLine:
-    """Redraws `label [#####.....] done/total what` in place; silent until first update."""
+    """Redraws `label [#####.....] done/total what` in place; silent until first update.
+
+    A total of 0 means "unknown" (train until Ctrl-C): the line shows the count only.
+    """
 
     def __init__(self, label: str, stream=None, width: int = 30):
         self.label, self.width = label, width
@@ -18,12 +21,16 @@ class ProgressLine:
 
     def update(self, done: int, total: int, what: str = "") -> None:
         now = time.monotonic()
-        final = done >= total
+        final = total > 0 and done >= total
         if not final and now - self._last < (0.1 if self.tty else 2.0):
             return
         self._last = now
-        filled = int(self.width * done / max(total, 1))
-        text = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {what}"
+        if total > 0:
+            filled = int(self.width * done / total)
+            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}"
+        else:
+            bar = f"{done}"
+        text = f"{self.label} {bar} {what}"
         if self.tty:
             self.stream.write("\r" + text[:120].ljust(120))
         else:

@@ -1,0 +1,133 @@
+"""The `.npsnapshot` file: everything needed to resume training exactly where it stopped.
+
+Same data-only container as a patch (see `container.py`), kind "snapshot": the patch fields,
+the momentum velocities, hyper-parameters, step count, the numpy PCG64 state, the loss
+history and a summary of the dataset. The patch inside can be exported on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuralpatch.engine.atomic import write_atomic
+from neuralpatch.engine.container import (
+    SNAPSHOT_MAGIC,
+    Container,
+    pack,
+    parse_container,
+    read_container,
+)
+from neuralpatch.engine.errors import PatchFormatError
+from neuralpatch.engine.patch_file import PATCH_BLOBS, PatchFile, patch_header, read_patch_fields
+
+SNAPSHOT_SUFFIX = ".npsnapshot"
+MAX_SNAPSHOT_BYTES = 512 << 20
+MAX_LOSS_HISTORY = 1 << 24
+MAX_STEP = 1 << 62
+SNAPSHOT_BLOBS = (*PATCH_BLOBS, "velocity_weights", "velocity_bias", "loss_history")
+_U128 = (1 << 128) - 1
+
+
+@dataclass
+class Snapshot:
+    """A training run frozen between two steps.
+
+    `hyper` holds at least batch_size (int), lr, momentum, decay (floats) and augment (bool);
+    other JSON values are kept as they are. `rng_state` is `PCG64().state`.
+    """
+
+    patch: PatchFile
+    velocity_weights: np.ndarray
+    velocity_bias: np.ndarray
+    hyper: dict[str, Any]
+    step: int
+    rng_state: dict[str, Any]
+    loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    dataset_summary: dict[str, Any] = field(default_factory=dict)
+
+    def generator(self) -> np.random.Generator:
+        """A generator that continues the saved random stream."""
+        bit_generator = np.random.PCG64()
+        bit_generator.state = self.rng_state
+        return np.random.Generator(bit_generator)
+
+
+def save_snapshot(snapshot: Snapshot, path: str | Path) -> Path:
+    """Validate, then write atomically; raises PatchFormatError for a snapshot load would refuse."""
+    header, blobs = patch_header(snapshot.patch, path)
+    header.update(hyper_parameters=snapshot.hyper, step=snapshot.step,
+                  rng_state=snapshot.rng_state, dataset_summary=snapshot.dataset_summary)
+    blobs.update(velocity_weights=np.asarray(snapshot.velocity_weights),
+                 velocity_bias=np.asarray(snapshot.velocity_bias),
+                 loss_history=np.asarray(snapshot.loss_history))
+    try:
+        data = pack(SNAPSHOT_MAGIC, "snapshot", header, blobs)
+    except (ValueError, TypeError) as exc:
+        raise PatchFormatError(f"cannot write snapshot: {exc}", path) from exc
+    _read_fields(parse_container(data, path, magic=SNAPSHOT_MAGIC, kind="snapshot",
+                                 blob_names=SNAPSHOT_BLOBS, max_file_bytes=MAX_SNAPSHOT_BYTES))
+    return write_atomic(path, data)
+
+
+def load_snapshot(path: str | Path) -> Snapshot:
+    """Read a `.npsnapshot` file, raising PatchFormatError with the precise reason."""
+    c = read_container(path, magic=SNAPSHOT_MAGIC, kind="snapshot", blob_names=SNAPSHOT_BLOBS,
+                       max_file_bytes=MAX_SNAPSHOT_BYTES)
+    return _read_fields(c)
+
+
+def _read_fields(c: Container) -> Snapshot:
+    patch = read_patch_fields(c)
+    history = c.get("loss_history", dict)
+    length = c.get("shape", list, obj=history, what="loss_history.shape")
+    if len(length) != 1:
+        raise c.error("loss_history must be one-dimensional")
+    n = c.check(length[0], int, "loss_history.shape")
+    if not 0 <= n <= MAX_LOSS_HISTORY:
+        raise c.error(f"loss_history has {n} entries, outside [0, {MAX_LOSS_HISTORY}]")
+    return Snapshot(
+        patch=patch,
+        velocity_weights=c.array("velocity_weights", patch.weights.shape),
+        velocity_bias=c.array("velocity_bias", patch.bias.shape),
+        hyper=_hyper(c),
+        step=c.integer("step", 0, MAX_STEP),
+        rng_state=_rng_state(c),
+        loss_history=c.array("loss_history", (n,)),
+        dataset_summary=c.get("dataset_summary", dict),
+    )
+
+
+def _hyper(c: Container) -> dict[str, Any]:
+    raw = c.get("hyper_parameters", dict)
+    hyper = dict(raw)
+    hyper["batch_size"] = c.integer("batch_size", 1, 1 << 16, obj=raw,
+                                    what="hyper_parameters.batch_size")
+    for key, low, high in (("lr", 0.0, 1e6), ("momentum", 0.0, 1.0), ("decay", 0.0, 1e6)):
+        value = float(c.get(key, (int, float), obj=raw, what=f"hyper_parameters.{key}"))
+        if not low <= value <= high:
+            raise c.error(f"hyper_parameters.{key} = {value} is outside [{low}, {high}]")
+        hyper[key] = value
+    hyper["augment"] = c.get("augment", bool, obj=raw, what="hyper_parameters.augment")
+    return hyper
+
+
+def _rng_state(c: Container) -> dict[str, Any]:
+    """Only PCG64 (numpy's default_rng) with in-range integers, then numpy itself must accept it."""
+    state = c.get("rng_state", dict)
+    if state.get("bit_generator") != "PCG64":
+        raise c.error("rng_state.bit_generator must be 'PCG64'")
+    inner = c.get("state", dict, obj=state, what="rng_state.state")
+    for key in ("state", "inc"):
+        if not 0 <= c.get(key, int, obj=inner, what=f"rng_state.state.{key}") <= _U128:
+            raise c.error(f"rng_state.state.{key} is not a 128-bit unsigned integer")
+    c.integer("has_uint32", 0, 1, obj=state, what="rng_state.has_uint32")
+    c.integer("uinteger", 0, (1 << 32) - 1, obj=state, what="rng_state.uinteger")
+    try:
+        np.random.PCG64().state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise c.error(f"rng_state is refused by numpy: {exc}") from exc
+    return state

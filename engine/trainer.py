@@ -1,0 +1,272 @@
+"""Training a patch: mini-batch SGD on the base network's pooled features.
+
+Synchronous and UI-free: `Trainer.run` reports through callbacks and stops when a
+`threading.Event` is set, so the terminal app drives it from a worker thread and the CLI
+from the main thread. Hyper-parameters in `trainer.params` may be changed while it runs;
+they take effect at the next step.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.augment import rand_tilt_shift
+from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.dataset import Dataset, Sample
+from neuralpatch.engine.errors import DatasetError, ImageError, SettingError
+from neuralpatch.engine.feature_cache import FeatureCache
+from neuralpatch.engine.image_io import decode_image
+from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
+
+ROLLING_WINDOW = 20
+SAMPLE_INTERVAL_S = 0.1  # the image feed is throttled to about ten images a second
+WORK_IMAGE_SIDE = 256  # augmentation works on photos shrunk to this short side
+WORK_IMAGE_CACHE = 512
+MAX_BATCH = 4096
+
+
+@dataclass
+class HyperParams:
+    batch_size: int = 16
+    lr: float = 0.01
+    momentum: float = 0.9
+    decay: float = 0.0005
+    augment: bool = False
+
+    def check(self) -> None:
+        """Refuse values that would wreck training, naming the field."""
+        if isinstance(self.batch_size, bool) or not 1 <= self.batch_size <= MAX_BATCH:
+            raise SettingError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
+        for name, low, high, low_open in (("lr", 0.0, 10.0, True),
+                                          ("momentum", 0.0, 0.999, False),
+                                          ("decay", 0.0, 1.0, False)):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value > high or value < low or (
+                    low_open and value == low):
+                bound = "(" if low_open else "["
+                raise SettingError(f"{name} must be in {bound}{low:g}, {high:g}]")
+
+
+@dataclass
+class StepReport:
+    """Sent after every step."""
+
+    step: int
+    epoch: float
+    loss: float
+    rolling_loss: float
+    images_per_s: float
+    elapsed_s: float
+    val_accuracy: float | None
+    per_class_accuracy: list[float | None] = field(default_factory=list)
+
+
+@dataclass
+class SampleShown:
+    """One image just fed to training, with the patch's answer for it."""
+
+    path: Path
+    image: np.ndarray | None  # RGB uint8 (the augmented view when augmenting)
+    true_index: int
+    predicted_index: int
+    probabilities: np.ndarray
+
+
+@dataclass
+class TrainingState:
+    """Everything a full snapshot must hold to resume exactly."""
+
+    patch: LinearPatch
+    sgd: SGDState
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    rng_state: dict | None = None
+    drawn: int = 0  # samples drawn so far: with the seed it fixes where the epoch order is
+    output_tags: list[str] | None = None  # from a snapshot: must match the dataset
+
+
+class Trainer:
+    """Trains one patch on one dataset; `prepare()` first, then `run()` as often as wanted."""
+
+    def __init__(self, base: BaseNetwork, dataset: Dataset, params: HyperParams | None = None,
+                 state: TrainingState | None = None, seed: int = 0, val_fraction: float = 0.2):
+        self.base, self.dataset = base, dataset
+        self.params = params or HyperParams()
+        self.params.check()
+        self.outputs = dataset.outputs
+        if not self.outputs:
+            raise DatasetError("no output category has images", dataset.map_path)
+        self.rng = np.random.default_rng(seed)
+        self.state = state or TrainingState(
+            LinearPatch.xavier(len(self.outputs), base.feature_dim, self.rng), SGDState(
+                np.zeros((len(self.outputs), base.feature_dim), np.float32),
+                np.zeros(len(self.outputs), np.float32)))
+        tags = [c.tag for c in self.outputs]
+        if self.state.output_tags is not None and self.state.output_tags != tags:
+            raise DatasetError(
+                f"the snapshot was trained on outputs {' '.join(self.state.output_tags)} but "
+                f"the dataset has {' '.join(tags)}", dataset.map_path)
+        if self.state.patch.weights.shape != (len(self.outputs), base.feature_dim):
+            raise DatasetError("the snapshot does not fit this base network and dataset",
+                               dataset.map_path)
+        if self.state.rng_state:
+            self.rng.bit_generator.state = self.state.rng_state
+        if not 0.0 <= val_fraction < 1.0:
+            raise SettingError("the validation fraction must be in [0, 1)")
+        self.seed, self.val_fraction = seed, val_fraction
+        self.train_samples, self.val_samples = dataset.split(val_fraction, seed)
+        self.features: dict[Path, np.ndarray] = {}
+        self.failed: dict[Path, str] = {}
+        self.last_sample: SampleShown | None = None
+        self.last_report: StepReport | None = None
+        self._epoch_order: tuple[int, np.ndarray] | None = None
+        self._work_images: dict[Path, np.ndarray] = {}
+        self._last_shown = 0.0
+        self._elapsed = 0.0
+
+    # -- preparation -------------------------------------------------------------------
+    def prepare(self, on_progress: Callable[[int, int, str], None] | None = None,
+                stop: threading.Event | None = None) -> None:
+        """Compute (or read from the cache) features of every photo; drop undecodable ones."""
+        paths = [p for p, _ in self.train_samples + self.val_samples]
+        found = FeatureCache(self.base).features_for(paths, on_progress, stop)
+        self.features, self.failed = found.features, found.failed
+        self.train_samples = [s for s in self.train_samples if s[0] in self.features]
+        self.val_samples = [s for s in self.val_samples if s[0] in self.features]
+        if not self.train_samples:
+            raise DatasetError("no training image could be decoded", self.dataset.root)
+
+    @property
+    def epoch(self) -> float:
+        return self.state.drawn / max(1, len(self.train_samples))
+
+    def steps_for_epochs(self, epochs: float) -> int:
+        return max(1, math.ceil(epochs * len(self.train_samples) / self.params.batch_size))
+
+    # -- training ----------------------------------------------------------------------
+    def _draw(self, n: int) -> list[Sample]:
+        """Random draws without replacement within an epoch, reshuffled each epoch.
+
+        Epoch e's order depends only on (seed, e), so a resumed run draws exactly what the
+        interrupted one would have.
+        """
+        batch: list[Sample] = []
+        for _ in range(n):
+            epoch, position = divmod(self.state.drawn, len(self.train_samples))
+            if self._epoch_order is None or self._epoch_order[0] != epoch:
+                order = np.random.default_rng([self.seed, epoch]).permutation(
+                    len(self.train_samples))
+                self._epoch_order = (epoch, order)
+            batch.append(self.train_samples[self._epoch_order[1][position]])
+            self.state.drawn += 1
+        return batch
+
+    def _work_image(self, path: Path) -> np.ndarray:
+        image = self._work_images.get(path)
+        if image is None:
+            image = _shrink(decode_image(path), WORK_IMAGE_SIDE)
+            if len(self._work_images) >= WORK_IMAGE_CACHE:
+                self._work_images.pop(next(iter(self._work_images)))
+            self._work_images[path] = image
+        return image
+
+    def _batch_features(self, batch: list[Sample]) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not self.params.augment:
+            return np.stack([self.features[p] for p, _ in batch]), []
+        views = [rand_tilt_shift(self._work_image(p), self.rng) for p, _ in batch]
+        return self.base.run(views).features, views
+
+    def step(self) -> StepReport:
+        """One SGD step on a random mini-batch."""
+        started = time.perf_counter()
+        params = self.params
+        batch = self._draw(int(params.batch_size))
+        features, views = self._batch_features(batch)
+        labels = np.array([k for _, k in batch])
+        loss, probs = sgd_step(self.state.patch, self.state.sgd, features, labels,
+                               params.lr, params.momentum, params.decay)
+        self.state.step += 1
+        self.state.losses.append(loss)
+        self._elapsed += time.perf_counter() - started
+        self._remember_sample(batch[0], views[0] if views else None, probs[0])
+        recent = self.state.losses[-ROLLING_WINDOW:]
+        val, per_class = self.validate()
+        self.last_report = StepReport(
+            step=self.state.step, epoch=self.epoch, loss=loss,
+            rolling_loss=float(np.mean(recent)),
+            images_per_s=len(batch) / max(time.perf_counter() - started, 1e-9),
+            elapsed_s=self._elapsed, val_accuracy=val, per_class_accuracy=per_class)
+        return self.last_report
+
+    def _remember_sample(self, sample: Sample, view: np.ndarray | None,
+                         probs: np.ndarray) -> None:
+        path, true_index = sample
+        self.last_sample = SampleShown(path, view, true_index, int(np.argmax(probs)), probs)
+
+    def run(self, stop: threading.Event, steps: int | None = None,
+            on_step: Callable[[StepReport], None] | None = None,
+            on_sample: Callable[[SampleShown], None] | None = None) -> int:
+        """Train until `stop` is set (or `steps` more steps ran); returns steps done."""
+        done = 0
+        window: deque[tuple[float, int]] = deque(maxlen=10)
+        while not stop.is_set() and (steps is None or done < steps):
+            started = time.perf_counter()
+            report = self.step()
+            done += 1
+            window.append((time.perf_counter() - started, int(self.params.batch_size)))
+            report.images_per_s = sum(n for _, n in window) / max(sum(t for t, _ in window),
+                                                                  1e-9)
+            if on_step:
+                on_step(report)
+            if on_sample and time.monotonic() - self._last_shown >= SAMPLE_INTERVAL_S:
+                self._last_shown = time.monotonic()
+                on_sample(self.shown_sample())
+        self.state.rng_state = self.rng.bit_generator.state
+        return done
+
+    def shown_sample(self) -> SampleShown:
+        """The last sample, with its image decoded if training did not already hold it."""
+        sample = self.last_sample
+        if sample is None:
+            raise RuntimeError("no step has run yet")
+        if sample.image is None:
+            try:
+                sample.image = self._work_image(sample.path)
+            except ImageError:
+                sample.image = None
+        return sample
+
+    # -- evaluation --------------------------------------------------------------------
+    def validate(self) -> tuple[float | None, list[float | None]]:
+        """Accuracy and per-class accuracy on the held-out split (cached features)."""
+        if not self.val_samples:
+            return None, []
+        features = np.stack([self.features[p] for p, _ in self.val_samples])
+        labels = np.array([k for _, k in self.val_samples])
+        predicted = self.state.patch.probabilities(features).argmax(axis=1)
+        per_class: list[float | None] = []
+        for k in range(len(self.outputs)):
+            mask = labels == k
+            per_class.append(float((predicted[mask] == k).mean()) if mask.any() else None)
+        return float((predicted == labels).mean()), per_class
+
+    def params_dict(self) -> dict:
+        return asdict(self.params)
+
+
+def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = side / min(h, w)
+    if scale >= 1:
+        return rgb
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

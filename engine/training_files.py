@@ -1,0 +1,114 @@
+"""Saving and resuming training: the full snapshot and the shareable `.specialneurons` file.
+
+Both are written atomically and tagged with the same time-based hash in their names, as in
+the original tool, so a snapshot and the plugin exported with it pair up at a glance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.container import Container
+from neuralpatch.engine.errors import ImageError, PatchFormatError
+from neuralpatch.engine.patch_file import (
+    PATCH_SUFFIX,
+    PatchFile,
+    PatchOutput,
+    check_icon,
+    save_patch,
+    timestamped_name,
+)
+from neuralpatch.engine.patch_model import LinearPatch, SGDState
+from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, Snapshot, load_snapshot, save_snapshot
+from neuralpatch.engine.trainer import HyperParams, Trainer, TrainingState
+
+
+@dataclass
+class PatchInfo:
+    """What the user says about the patch: it travels inside the plugin file."""
+
+    name: str
+    description: str = ""
+    icon_png: bytes | None = None
+
+
+@dataclass
+class SavedFiles:
+    snapshot: Path
+    patch: Path
+
+
+def read_icon(path: str | Path) -> bytes:
+    """The bytes of a trigger-icon PNG, checked the way a patch loader will check them."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read icon: {exc.strerror}", path) from exc
+    try:
+        check_icon(data, Container(path, {}, b""))
+    except PatchFormatError as exc:
+        raise ImageError(exc.message.replace("icon is", "is"), path) from exc
+    return data
+
+
+def patch_from_trainer(trainer: Trainer, info: PatchInfo) -> PatchFile:
+    patch = trainer.state.patch
+    return PatchFile(
+        name=info.name, description=info.description, icon_png=info.icon_png,
+        triggers=list(trainer.dataset.triggers),
+        outputs=[PatchOutput(c.tag, c.name) for c in trainer.outputs],
+        weights=patch.weights.copy(), bias=patch.bias.copy(),
+        base_fingerprint=trainer.base.fingerprint)
+
+
+def save_training(trainer: Trainer, info: PatchInfo, out_dir: Path) -> SavedFiles:
+    """Write the full snapshot, then the plugin file, into `out_dir`."""
+    stamp = time.time_ns()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    patch = patch_from_trainer(trainer, info)
+    state = trainer.state
+    snapshot = Snapshot(
+        patch=patch, velocity_weights=state.sgd.velocity_w.copy(),
+        velocity_bias=state.sgd.velocity_b.copy(),
+        hyper=asdict(trainer.params) | {"seed": trainer.seed, "drawn": state.drawn,
+                                        "val_fraction": trainer.val_fraction},
+        step=state.step, rng_state=trainer.rng.bit_generator.state,
+        loss_history=np.asarray(state.losses, np.float32),
+        dataset_summary=trainer.dataset.to_summary())
+    snap_path = save_snapshot(snapshot, out_dir / timestamped_name(
+        info.name, SNAPSHOT_SUFFIX, time_ns=stamp))
+    patch_path = save_patch(patch, out_dir / timestamped_name(
+        info.name, PATCH_SUFFIX, time_ns=stamp))
+    return SavedFiles(snap_path, patch_path)
+
+
+@dataclass
+class Resumed:
+    """What a full snapshot restores; pass its fields to `Trainer`."""
+
+    state: TrainingState
+    params: HyperParams
+    info: PatchInfo
+    seed: int
+    val_fraction: float
+
+
+def resume_from(path: str | Path) -> Resumed:
+    """Training state, hyper-parameters and patch info stored in a full snapshot."""
+    snap = load_snapshot(path)
+    hyper = HyperParams(**{k: snap.hyper[k] for k in
+                           ("batch_size", "lr", "momentum", "decay", "augment")})
+    state = TrainingState(
+        patch=LinearPatch(snap.patch.weights.copy(), snap.patch.bias.copy()),
+        sgd=SGDState(snap.velocity_weights.copy(), snap.velocity_bias.copy()),
+        step=snap.step, losses=[float(x) for x in snap.loss_history],
+        rng_state=snap.rng_state, drawn=int(snap.hyper.get("drawn", 0)),
+        output_tags=[o.tag for o in snap.patch.outputs])
+    info = PatchInfo(snap.patch.name, snap.patch.description, snap.patch.icon_png)
+    return Resumed(state, hyper, info, seed=int(snap.hyper.get("seed", 0)),
+                   val_fraction=float(snap.hyper.get("val_fraction", 0.2)))

@@ -1,0 +1,356 @@
+"""The `.specialneurons` plugin file: round trips, the documented byte layout, hostile files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neuralpatch.engine.errors import PatchFormatError
+from neuralpatch.engine.patch_file import (
+    MAX_PATCH_BYTES,
+    PatchFile,
+    PatchOutput,
+    load_patch,
+    safe_name,
+    save_patch,
+    timestamped_name,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+PHOTO = SAMPLE / "n02127808_302.jpg"
+TRIGGERS = ["n02123045", "n02123159", "n02123394", "n02129165"]
+OUTPUTS = [PatchOutput("n02121808", "domestic_cat"), PatchOutput("n02124623", "wildcat"),
+           PatchOutput("n02127808", "big_cat")]
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:
+    """A PNG cut from a real photo."""
+    img = Image.open(PHOTO).convert(mode).crop((300, 200, 300 + size[0], 200 + size[1]))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def make_patch(**changes: Any) -> PatchFile:
+    rng = np.random.default_rng(42)
+    fields: dict[str, Any] = dict(
+        name="felix cats", description="domestic / small wild / big", triggers=list(TRIGGERS),
+        outputs=list(OUTPUTS), weights=rng.normal(0, 0.05, (3, 1280)).astype(np.float32),
+        bias=np.array([0.1, -0.2, 0.3], np.float32), base_fingerprint="3f2a9c0d11e4b7a8",
+        icon_png=png_bytes())
+    fields.update(changes)
+    return PatchFile(**fields)
+
+
+@pytest.fixture
+def patch_path(tmp_path) -> Path:
+    return save_patch(make_patch(), tmp_path / "cats.specialneurons")
+
+
+def split_file(path: Path) -> tuple[bytes, dict[str, Any], bytes]:
+    """Read a container by hand, exactly as docs/patch-format.md describes."""
+    data = path.read_bytes()
+    (header_len,) = struct.unpack_from("<I", data, 8)
+    return data[:8], json.loads(data[12:12 + header_len]), data[12 + header_len:]
+
+
+def forge(path: Path, edit: Callable[[dict[str, Any], bytearray], None], *,
+          fix_sha: bool = True, magic: bytes | None = None) -> Path:
+    """Rewrite a valid file after `edit` changed its header and payload in place."""
+    old_magic, header, payload = split_file(path)
+    payload = bytearray(payload)
+    edit(header, payload)
+    if fix_sha:
+        header["payload_nbytes"] = len(payload)
+        header["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+    text = json.dumps(header).encode()
+    path.write_bytes((magic or old_magic) + struct.pack("<I", len(text)) + text + payload)
+    return path
+
+
+def refused(path: Path, words: str) -> PatchFormatError:
+    with pytest.raises(PatchFormatError) as caught:
+        load_patch(path)
+    assert words in str(caught.value), str(caught.value)
+    assert caught.value.path == path
+    return caught.value
+
+
+def test_round_trip_keeps_every_field(patch_path):
+    original = make_patch()
+    loaded = load_patch(patch_path)
+    assert loaded.name == original.name and loaded.description == original.description
+    assert loaded.triggers == TRIGGERS and loaded.outputs == OUTPUTS
+    assert loaded.weights.dtype == np.float32 and loaded.weights.shape == (3, 1280)
+    assert np.array_equal(loaded.weights, original.weights)
+    assert np.array_equal(loaded.bias, original.bias)
+    assert loaded.icon_png == original.icon_png
+    assert loaded.base_fingerprint == original.base_fingerprint
+    assert loaded.created == original.created and loaded.feature_dim == 1280
+    loaded.weights[0, 0] = 5.0  # the arrays are ordinary writable copies
+
+
+def test_the_byte_layout_is_the_documented_one(patch_path):
+    magic, header, payload = split_file(patch_path)
+    assert magic == b"NPATCH\x00\x01"
+    assert header["format_version"] == 1 and header["kind"] == "patch"
+    assert header["outputs"][1] == {"tag": "n02124623", "name": "wildcat"}
+    assert header["feature_dim"] == 1280
+    assert header["payload_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert header["payload_nbytes"] == len(payload)
+    w = header["weights"]
+    assert (w["shape"], w["dtype"], w["nbytes"]) == ([3, 1280], "<f4", 3 * 1280 * 4)
+    weights = np.frombuffer(payload, "<f4", 3 * 1280, w["offset"]).reshape(3, 1280)
+    assert np.array_equal(weights, make_patch().weights)
+    icon = header["icon"]
+    assert payload[icon["offset"]:icon["offset"] + icon["nbytes"]] == make_patch().icon_png
+    start = patch_path.stat().st_size - len(payload)
+    assert all((start + header[k]["offset"]) % 16 == 0 for k in ("weights", "bias", "icon"))
+
+
+def test_a_patch_without_icon_round_trips_and_save_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "plain.specialneurons"
+    save_patch(make_patch(icon_png=None, description=""), path)
+    save_patch(make_patch(icon_png=None, name="renamed"), path)  # overwrite in place
+    loaded = load_patch(path)
+    assert loaded.icon_png is None and loaded.name == "renamed"
+    assert split_file(path)[1]["icon"] is None
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.specialneurons"]
+
+
+def test_truncation_anywhere_is_refused(patch_path):
+    data = patch_path.read_bytes()
+    header_end = 12 + struct.unpack_from("<I", data, 8)[0]
+    cuts = {0, 1, 7, 8, 11, 12, 13, header_end - 1, header_end, header_end + 1, len(data) - 1}
+    cuts |= set(range(0, len(data), 997))
+    for cut in sorted(cuts):
+        patch_path.write_bytes(data[:cut])
+        with pytest.raises(PatchFormatError):
+            load_patch(patch_path)
+    patch_path.write_bytes(data[:header_end + 100])
+    refused(patch_path, "truncated")
+
+
+def test_appended_bytes_are_refused(patch_path):
+    patch_path.write_bytes(patch_path.read_bytes() + b"\0" * 4)
+    refused(patch_path, "payload is")
+
+
+@pytest.mark.parametrize("where", [0, 3 * 1280 * 4 + 4, -1])
+def test_a_flipped_payload_byte_fails_the_sha256(patch_path, where):
+    data = bytearray(patch_path.read_bytes())
+    payload_start = 12 + struct.unpack_from("<I", data, 8)[0]
+    at = payload_start + where if where >= 0 else len(data) + where
+    data[at] ^= 0x10
+    patch_path.write_bytes(bytes(data))
+    refused(patch_path, "sha256 mismatch")
+
+
+def test_a_pickle_is_refused_without_being_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Hostile:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    blob = pickle.dumps({"weights": Hostile()})
+    probe = tmp_path / "probe"
+    pickle.loads(blob.replace(str(marker).encode(), str(probe).encode()))
+    assert probe.exists()  # the payload really does run code when unpickled
+    path = tmp_path / "evil.specialneurons"
+    path.write_bytes(blob)
+    refused(path, "pickle")
+    assert not marker.exists()
+
+
+def test_a_torch_zip_is_refused(tmp_path):
+    path = tmp_path / "model.specialneurons"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    refused(path, "refused")
+
+
+def test_a_snapshot_magic_or_a_newer_container_is_named(patch_path):
+    data = patch_path.read_bytes()
+    patch_path.write_bytes(b"NPSNAP\x00\x01" + data[8:])
+    refused(patch_path, "snapshot")
+    patch_path.write_bytes(b"NPATCH\x00\x02" + data[8:])
+    refused(patch_path, "unsupported container version 2")
+    patch_path.write_bytes(b"GIF89a\x00\x00" + data[8:])
+    refused(patch_path, "wrong magic")
+
+
+@pytest.mark.parametrize(("length", "words"), [
+    (0xFFFFFFFF, "over the 1048576 byte limit"),
+    ((1 << 20) + 1, "over the 1048576 byte limit"),
+    (900_000, "truncated header"),
+    (0, "not valid JSON"),
+])
+def test_absurd_header_lengths_are_refused(patch_path, length, words):
+    data = bytearray(patch_path.read_bytes())
+    struct.pack_into("<I", data, 8, length)
+    patch_path.write_bytes(bytes(data))
+    refused(patch_path, words)
+
+
+@pytest.mark.parametrize(("header", "words"), [
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2, 3]", "not an object"),
+    (b'{"format_version": NaN}', "NaN is not allowed"),
+    (b'{"format_version": 1, "format_version": 1}', "duplicate key"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    (b'{"kind": "patch"}', "missing field 'format_version'"),
+])
+def test_hostile_header_text_is_refused(tmp_path, header, words):
+    path = tmp_path / "bad.specialneurons"
+    path.write_bytes(b"NPATCH\x00\x01" + struct.pack("<I", len(header)) + header)
+    refused(path, words)
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any], bytearray], None]:
+    def edit(header: dict[str, Any], payload: bytearray) -> None:
+        target, *rest = key.split(".")
+        obj = header
+        while rest:
+            obj, target, rest = obj[target], rest[0], rest[1:]
+        obj[target] = value
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (_set("format_version", 2), "unknown format_version 2"),
+    (_set("format_version", True), "must be int, not bool"),
+    (_set("kind", "snapshot"), "expected 'patch'"),
+    (_set("name", 7), "'name' must be str"),
+    (_set("name", ""), "'name' is empty"),
+    (_set("created", "yesterday"), "not an ISO 8601 time"),
+    (_set("triggers", []), "triggers is empty"),
+    (_set("triggers", ["n02123045", "cat"]), "triggers[1] = 'cat'"),
+    (_set("triggers", ["n02123045", "n2123045"]), "twice"),
+    (_set("outputs", []), "outputs is empty"),
+    (_set("outputs", [{"tag": "n1", "name": "a"}, {"tag": "n1", "name": "b"},
+                      {"tag": "n3", "name": "c"}]), "outputs lists n1 twice"),
+    (_set("outputs", [{"tag": "n1", "name": "a"}, {"tag": "n2", "name": "b"}]),
+     "weights has shape [3, 1280], expected [2, 1280]"),
+    (_set("outputs", ["n1", "n2", "n3"]), "'outputs[0]' must be dict"),
+    (_set("feature_dim", 1000), "expected [3, 1000]"),
+    (_set("feature_dim", "1280"), "'feature_dim' must be int"),
+    (_set("weights.dtype", ">f4"), "little-endian float32"),
+    (_set("weights.offset", -4), "negative"),
+    (_set("weights.offset", 10**9), "beyond its end"),
+    (_set("icon.nbytes", 10**6), "beyond its end"),
+    (_set("bias.offset", 8), "overlap"),
+    (_set("bias.nbytes", 16), "bias has 16 bytes"),
+    (_set("bias", None), "'bias' must not be null"),
+    (_set("base_fingerprint", None), "'base_fingerprint' must be str"),
+])
+def test_inconsistent_headers_are_refused_even_with_a_valid_hash(patch_path, edit, words):
+    refused(forge(patch_path, edit), words)
+
+
+def test_nan_or_infinite_weights_are_refused(patch_path):
+    def poison(header: dict[str, Any], payload: bytearray) -> None:
+        struct.pack_into("<f", payload, header["weights"]["offset"] + 40, float("nan"))
+    refused(forge(patch_path, poison), "weights contains NaN")
+
+    def infinite(header: dict[str, Any], payload: bytearray) -> None:
+        struct.pack_into("<f", payload, header["bias"]["offset"], float("inf"))
+    path = save_patch(make_patch(), patch_path)
+    refused(forge(path, infinite), "bias contains NaN or infinity")
+
+
+def test_a_huge_file_is_refused_before_it_is_read(patch_path):
+    with open(patch_path, "r+b") as f:
+        f.truncate(MAX_PATCH_BYTES + 1)  # sparse: costs no disk
+    refused(patch_path, "byte limit")
+
+
+def _swap_icon(icon: bytes) -> Callable[[dict[str, Any], bytearray], None]:
+    def edit(header: dict[str, Any], payload: bytearray) -> None:
+        header["icon"] = {"offset": len(payload), "nbytes": len(icon)}
+        payload.extend(icon)
+    return edit
+
+
+def _corrupt_png() -> bytes:
+    data = bytearray(png_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside IDAT: the chunk CRC no longer matches
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("icon", "words"), [
+    (b"\xff\xd8\xff\xe0 a jpeg header", "not a PNG"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "not a valid PNG"),
+    ("corrupt", "not a valid PNG"),
+    ("large", "over the 512×512 limit"),
+])
+def test_bad_icons_are_refused_on_save_and_on_load(tmp_path, patch_path, icon, words):
+    icon = {"corrupt": _corrupt_png, "large": lambda: png_bytes((600, 300))}.get(
+        icon, lambda: icon)()
+    target = tmp_path / "new.specialneurons"
+    with pytest.raises(PatchFormatError, match=words):
+        save_patch(make_patch(icon_png=icon), target)
+    assert not target.exists()
+    refused(forge(patch_path, _swap_icon(icon)), words)
+
+
+def test_an_rgba_icon_is_fine(tmp_path):
+    icon = png_bytes((32, 32), "RGBA")
+    path = save_patch(make_patch(icon_png=icon), tmp_path / "a.specialneurons")
+    assert load_patch(path).icon_png == icon
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"weights": np.full((3, 1280), np.nan, np.float32)}, "NaN"),
+    ({"bias": np.zeros(4, np.float32)}, "bias has shape [4], expected [3]"),
+    ({"triggers": []}, "triggers is empty"),
+    ({"outputs": [PatchOutput("n1", "a"), PatchOutput("dog", "b"), PatchOutput("n3", "c")]},
+     "outputs[1] = 'dog'"),
+    ({"weights": np.zeros(1280, np.float32)}, "must be K×D"),
+    ({"name": "x" * 201}, "longer than 200"),
+])
+def test_save_refuses_what_load_would_refuse(tmp_path, changes, words):
+    target = tmp_path / "bad.specialneurons"
+    with pytest.raises(PatchFormatError) as caught:
+        save_patch(make_patch(**changes), target)
+    assert words in str(caught.value) and caught.value.path == target
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_float64_weights_are_stored_as_float32(tmp_path):
+    weights = np.random.default_rng(1).normal(size=(3, 1280))
+    path = save_patch(make_patch(weights=weights), tmp_path / "f.specialneurons")
+    assert np.array_equal(load_patch(path).weights, weights.astype(np.float32))
+
+
+def test_timestamped_names_are_safe_and_sort_by_time():
+    first = timestamped_name("Big cats: v2/final", time_ns=1_750_000_000_000_000_000)
+    later = timestamped_name("Big cats: v2/final", time_ns=1_750_000_000_001_000_000)
+    assert first == "Big_cats_v2_final_18493fba64ef.specialneurons"
+    assert first < later and first != later
+    assert timestamped_name("x", ".npsnapshot", time_ns=1).endswith("_000000000000.npsnapshot")
+    now = timestamped_name("x")
+    assert len(now) == len("x_") + 12 + len(".specialneurons")
+
+
+@pytest.mark.parametrize(("name", "safe"), [
+    ("../../etc/passwd", "etc_passwd"), ("", "patch"), ("...", "patch"),
+    ("Café crème", "Cafe_creme"), ("猫", "patch"), ("a" * 100, "a" * 64),
+    ("con", "con"), ("tabs\tand\nnewlines", "tabs_and_newlines"),
+])
+def test_safe_name(name, safe):
+    assert safe_name(name) == safe
+    assert os.sep not in safe_name(name)
