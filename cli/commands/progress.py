@@ -45,3 +45,8 @@ class ProgressLine:
         if self._shown and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def percent(value: float | None) -> str:
+    """An accuracy for people: `93.8%`, or `n/a` when there was nothing to count."""
+    return "n/a" if value is None else f"{value:.1%}"

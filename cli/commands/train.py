@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from neuralpatch.commands.progress import ProgressLine
+    from neuralpatch.commands.progress import ProgressLine, percent
     from neuralpatch.engine.training_files import save_training
 
     base = load_base(args)
@@ -99,20 +99,16 @@ def run_headless(args: argparse.Namespace) -> int:
         with ProgressLine("training") as bar:
             trainer.run(stop, steps, on_step=lambda r: bar.update(
                 r.step - start, steps or 0, f"loss {r.rolling_loss:.4f} "
-                f"val {_pct(r.val_accuracy)} {r.images_per_s:.0f} img/s"))
+                f"val {percent(r.val_accuracy)} {r.images_per_s:.0f} img/s"))
     except KeyboardInterrupt:
         print("\ninterrupted: saving")
     report = trainer.last_report
     if report:
         print(f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
-              f"validation accuracy {_pct(report.val_accuracy)}")
+              f"validation accuracy {percent(report.val_accuracy)}")
         for category, acc in zip(trainer.outputs, report.per_class_accuracy, strict=False):
-            print(f"  {category.name:<30} {_pct(acc)}")
+            print(f"  {category.name:<30} {percent(acc)}")
     saved = save_training(trainer, info, out_dir)
     print(f"snapshot  {saved.snapshot}")
     print(f"patch     {saved.patch}")
     return 0
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"

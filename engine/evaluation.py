@@ -1,0 +1,109 @@
+"""Scoring a plugin file on a dataset folder through the real pipeline.
+
+Each photo goes through the base pass; the patch runs only if the base network's top class
+is one of its triggers (as it would live), and its answer is compared with the photo's tag.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.dataset import Dataset
+from neuralpatch.engine.errors import DatasetError, ImageError
+from neuralpatch.engine.image_io import decode_image
+from neuralpatch.engine.patch_file import PatchFile
+from neuralpatch.engine.patch_model import LinearPatch
+
+BATCH = 16
+
+
+@dataclass
+class EvalReport:
+    """Counts over the scored photos; `confusion[true][pred]`, last column = not triggered."""
+
+    outputs: list[str]  # output names in neuron order
+    confusion: np.ndarray
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def images(self) -> int:
+        return int(self.confusion.sum())
+
+    @property
+    def not_triggered(self) -> int:
+        return int(self.confusion[:, -1].sum())
+
+    @property
+    def triggered(self) -> int:
+        return self.images - self.not_triggered
+
+    @property
+    def accuracy(self) -> float | None:
+        """Right answers among photos that triggered the patch."""
+        correct = np.trace(self.confusion[:, :-1])
+        return float(correct / self.triggered) if self.triggered else None
+
+    @property
+    def end_to_end_accuracy(self) -> float | None:
+        """Right answers among all photos: one that did not trigger counts as wrong."""
+        return float(np.trace(self.confusion[:, :-1]) / self.images) if self.images else None
+
+    def per_class_accuracy(self) -> list[float | None]:
+        rows = self.confusion[:, :-1]
+        return [float(rows[k, k] / rows[k].sum()) if rows[k].sum() else None
+                for k in range(len(self.outputs))]
+
+    def to_dict(self) -> dict:
+        return {
+            "images": self.images, "triggered": self.triggered,
+            "not_triggered": self.not_triggered, "accuracy": self.accuracy,
+            "end_to_end_accuracy": self.end_to_end_accuracy, "outputs": self.outputs,
+            "per_class_accuracy": dict(zip(self.outputs, self.per_class_accuracy(),
+                                           strict=True)),
+            "confusion": self.confusion.tolist(),
+            "skipped": self.skipped,
+        }
+
+
+def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
+             samples: Sequence[tuple[Path, str]] | None = None,
+             on_progress: Callable[[int, int, str], None] | None = None,
+             stop: threading.Event | None = None) -> EvalReport:
+    """Score `patch` on (photo, tag) pairs (default: every photo of the dataset)."""
+    if samples is None:
+        samples = [(p, c.tag) for c in dataset.outputs for p in c.images]
+    neuron = {o.tag: k for k, o in enumerate(patch.outputs)}
+    usable = [(p, neuron[t]) for p, t in samples if t in neuron]
+    if not usable:
+        raise DatasetError("no photo of this dataset belongs to an output of the patch "
+                           f"({', '.join(o.tag for o in patch.outputs)})", dataset.map_path)
+    k = len(patch.outputs)
+    report = EvalReport([o.name for o in patch.outputs], np.zeros((k, k + 1), np.int64))
+    triggers = set(patch.triggers)
+    model = LinearPatch(patch.weights, patch.bias)
+    for start in range(0, len(usable), BATCH):
+        if stop is not None and stop.is_set():
+            break
+        chunk, images = [], []
+        for path, label in usable[start:start + BATCH]:
+            try:
+                images.append(decode_image(path))
+                chunk.append(label)
+            except ImageError as exc:
+                report.skipped[str(path)] = exc.message
+        if images:
+            out = base.run(images)
+            top = out.probabilities.argmax(axis=1)
+            predicted = model.probabilities(out.features).argmax(axis=1)
+            for label, base_index, guess in zip(chunk, top, predicted, strict=True):
+                fired = base.classes.tags[base_index] in triggers
+                report.confusion[label, guess if fired else k] += 1
+        if on_progress:
+            on_progress(min(start + BATCH, len(usable)), len(usable), "")
+    return report

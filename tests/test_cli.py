@@ -1,0 +1,104 @@
+"""The `neuralpatch` command as scripts use it: real photos, real OpenCL base pass."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from neuralpatch.main import main
+
+
+@pytest.fixture(scope="module")
+def photo_files(tmp_path_factory, photos) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    paths = {}
+    for name, rgb in photos.items():
+        paths[name] = folder / f"{name}.png"
+        Image.fromarray(rgb).save(paths[name])
+    return paths
+
+
+def run_json(capsys, *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_classify_finds_the_cat_and_the_espresso(capsys, photo_files, base_network):
+    out = run_json(capsys, "classify", str(photo_files["chelsea"]), str(photo_files["coffee"]),
+                   "--json", "--top", "3")
+    cat, coffee = out["images"]
+    assert cat["top"][0]["index"] in (281, 282, 285)
+    assert cat["top"][0]["name"] in ("tabby", "tiger_cat", "Egyptian_cat")
+    assert coffee["top"][0]["name"] == "espresso" and coffee["top"][0]["probability"] > 0.8
+    assert len(cat["top"]) == 3 and out["errors"] == []
+    assert out["base"]["fingerprint"] == base_network.fingerprint
+
+
+def test_classify_text_output(capsys, photo_files):
+    assert main(["classify", str(photo_files["coffee"]), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("coffee.png") and "espresso" in lines[1] and len(lines) == 3
+
+
+def test_an_undecodable_image_is_one_clear_error(capsys, photo_files, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"GIF89a but not really")
+    code = main(["classify", str(bad), str(photo_files["coffee"]), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "broken.jpg" in captured.err and "Traceback" not in captured.err
+    assert json.loads(captured.out)["images"][0]["top"][0]["name"] == "espresso"
+
+
+def test_base_info_reports_network_and_device(capsys):
+    info = run_json(capsys, "base", "info", "--json")
+    assert info["layers"] == 1 + 2 + 15 * 3 + 4 and info["feature_dim"] == 1280 and info["classes"] == 1000
+    assert 0.76e9 < info["flops_per_image"] < 0.78e9
+    assert info["device"]["device"]
+
+
+def test_missing_base_network_file_is_one_clear_error(capsys, photo_files, tmp_path):
+    code = main(["classify", str(photo_files["coffee"]), "--base", str(tmp_path / "no.txt")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no.txt" in err and err.count("\n") == 1
+
+
+def test_headless_training_then_eval(capsys, sample_data, tmp_path, base_network):
+    assert main(["train", str(sample_data), "--headless", "--steps", "80", "--lr", "0.02",
+                 "--name", "cats", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    patch = next(tmp_path.glob("cats_*.specialneurons"))
+    assert next(tmp_path.glob("cats_*.npsnapshot")).stem == patch.stem
+    assert "validation accuracy" in out and str(patch) in out
+    report = run_json(capsys, "eval", str(patch), str(sample_data), "--split", "val",
+                      "--json")
+    assert report["images"] == 9
+    assert report["triggered"] + report["not_triggered"] == 9
+    assert report["accuracy"] > 0.6
+    assert sum(map(sum, report["confusion"])) == 9
+
+
+def test_resume_from_the_command_line(capsys, sample_data, tmp_path):
+    assert main(["train", str(sample_data), "--headless", "--steps", "5", "--name", "a",
+                 "--out", str(tmp_path)]) == 0
+    snapshot = next(tmp_path.glob("a_*.npsnapshot"))
+    assert main(["train", str(sample_data), "--headless", "--steps", "5", "--resume",
+                 str(snapshot), "--out", str(tmp_path / "more")]) == 0
+    assert "step 10 " in capsys.readouterr().out
+
+
+def test_dataset_check_json(capsys, sample_data):
+    out = run_json(capsys, "dataset", "check", str(sample_data), "--json")
+    assert [o["images"] for o in out["outputs"]] == [14, 13, 14]
+    assert len(out["triggers"]) == 13 and out["trigger_names"]["n02129604"] == "tiger"
+
+
+def test_python_dash_m_behaves_like_the_command():
+    done = subprocess.run([sys.executable, "-m", "neuralpatch", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "classify" in done.stdout and "train" in done.stdout
