@@ -25,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neuralpatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"neuralpatch.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"neuralpatch.commands.{name}":
-                raise
-            continue  # not built yet
-        module.add_parser(sub)
+        importlib.import_module(f"neuralpatch.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -57,7 +57,8 @@ def test_an_undecodable_image_is_one_clear_error(capsys, photo_files, tmp_path):
 
 def test_base_info_reports_network_and_device(capsys):
     info = run_json(capsys, "base", "info", "--json")
-    assert info["layers"] == 1 + 2 + 15 * 3 + 4 and info["feature_dim"] == 1280 and info["classes"] == 1000
+    assert info["layers"] == 1 + 2 + 15 * 3 + 4
+    assert info["feature_dim"] == 1280 and info["classes"] == 1000
     assert 0.76e9 < info["flops_per_image"] < 0.78e9
     assert info["device"]["device"]
 

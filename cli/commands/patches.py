@@ -1,0 +1,142 @@
+"""`neuralpatch patches DIR`: the patches of a folder, or with `--watch` their reloads live."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from neuralpatch.commands.options import add_base_options, load_base
+
+JSON_HELP = (
+    "print one JSON object: {folder, base: {name, fingerprint}, patches: [{name, file, "
+    "description, created, status: running|disabled, reason, triggers: [{tag, name, source: "
+    "base|patch|none, from: [patch names]}], outputs: [{tag, name}], icon}], rejected: "
+    "[{file, reason}], cycles: [[patch names]]}. With --watch: that object on one line, then "
+    "one line per event: {time, event: loaded|replaced|removed|rejected|disabled|enabled, "
+    "file, name, reason}")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("patches", help="list a folder of patches, or watch it reload",
+                       description="List the .specialneurons patches in a folder: what "
+                                   "triggers them, what they answer, and the files refused.")
+    p.add_argument("folder", metavar="DIR", help="folder of .specialneurons files")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.add_argument("--watch", action="store_true",
+                   help="keep running and print each reload as it happens (Ctrl-C stops)")
+    add_base_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from neuralpatch.engine.patch_system import PatchSystem
+
+    base = load_base(args)
+    system = PatchSystem.for_base(base)
+    if args.watch:
+        return watch(args, base, system)
+    system.load_dir(args.folder)
+    listing = patch_listing(system, args.folder, base)
+    if args.json:
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(listing_lines(listing)))
+    return 2 if listing["rejected"] else 0
+
+
+def watch(args: argparse.Namespace, base, system) -> int:
+    from neuralpatch.engine.patch_watcher import PatchWatcher
+
+    watcher = PatchWatcher(system, args.folder)
+
+    def show(event) -> None:
+        stamp = datetime.now().astimezone()
+        if args.json:
+            line = json.dumps({"time": stamp.isoformat(timespec="milliseconds"),
+                               **event.to_dict()}, ensure_ascii=False)
+        else:
+            line = f"{stamp:%H:%M:%S}  {event.kind:<8}  {event.path.name}"
+            line += f"  ({event.name})" if event.name else ""
+            line += f": {event.reason}" if event.reason else ""
+        print(line, flush=True)
+
+    watcher.start()
+    try:
+        listing = patch_listing(system, args.folder, base)
+        if args.json:
+            print(json.dumps(listing, ensure_ascii=False), flush=True)
+        else:
+            print("\n".join(listing_lines(listing)))
+            print(f"watching {watcher.folder} (Ctrl-C stops)", flush=True)
+        watcher.add_listener(show)
+        while watcher.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    return 0
+
+
+def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
+    """The JSON-able description `patches --json` prints (keys in docs/patch-system.md)."""
+    index = system.index
+    outputs_of: dict[str, list[tuple[str, str]]] = {}  # tag -> [(patch, output name)]
+    for p in index.enabled:
+        for o in p.patch.outputs:
+            outputs_of.setdefault(o.tag, []).append((p.name, o.name))
+    patches = []
+    for p in index.patches:
+        triggers = []
+        for tag in p.patch.triggers:
+            masters = [m for m in outputs_of.get(tag, []) if m[0] != p.name]
+            base_name = base.classes.name_of_tag(tag)
+            source = "base" if base_name else "patch" if masters else "none"
+            triggers.append({"tag": tag, "name": base_name or (masters[0][1] if masters else None),
+                             "source": source, "from": [m[0] for m in masters]})
+        patches.append({
+            "name": p.name, "file": str(p.path), "description": p.patch.description,
+            "created": p.patch.created, "status": "disabled" if p.disabled else "running",
+            "reason": p.disabled, "triggers": triggers,
+            "outputs": [{"tag": o.tag, "name": o.name} for o in p.patch.outputs],
+            "icon": p.patch.icon_png is not None,
+        })
+    return {
+        "folder": str(Path(folder).absolute()),
+        "base": {"name": base.topology.name, "fingerprint": base.fingerprint},
+        "patches": patches,
+        "rejected": [{"file": str(path), "reason": reason}
+                     for path, reason in system.rejected.items()],
+        "cycles": [list(c) for c in index.cycles],
+    }
+
+
+def listing_lines(listing: dict[str, Any]) -> list[str]:
+    patches, rejected = listing["patches"], listing["rejected"]
+    running = sum(p["status"] == "running" for p in patches)
+    lines = [f"{listing['folder']}: {len(patches)} patches ({running} running, "
+             f"{len(patches) - running} disabled), {len(rejected)} rejected"]
+    for p in patches:
+        lines.append(f"{p['name']}  [{p['status']}]  icon: {'yes' if p['icon'] else 'no'}")
+        lines.append(f"  file      {Path(p['file']).name}")
+        if p["reason"]:
+            lines.append(f"  disabled  {p['reason']}")
+        lines.append("  triggers  " + ", ".join(_trigger_text(t) for t in p["triggers"]))
+        lines.append("  outputs   " + ", ".join(f"{o['name']} ({o['tag']})"
+                                                for o in p["outputs"]))
+    if rejected:
+        lines.append("rejected:")
+        lines.extend(f"  {Path(r['file']).name}: {r['reason']}" for r in rejected)
+    return lines
+
+
+def _trigger_text(trigger: dict[str, Any]) -> str:
+    if trigger["source"] == "base":
+        return f"{trigger['name']} ({trigger['tag']})"
+    if trigger["source"] == "patch":
+        return f"{trigger['name']} ({trigger['tag']}, output of {', '.join(trigger['from'])})"
+    return f"{trigger['tag']} (nothing answers it yet)"

@@ -1,0 +1,317 @@
+"""The immutable trigger index of a patch system, and the cascade it runs for one image.
+
+`build_index` turns the loaded patches into a `PatchIndex`: a dict from trigger tag to the
+blocks of patches it wakes, where a block is every enabled patch with the same trigger set,
+its weights stacked so the whole block is one matmul. The first time a tag with several
+blocks is identified, its blocks are merged into one (kept within a memory budget), so from
+then on every patch a tag wakes is one matmul. Building also decides which patches are
+disabled (a newer file with the same patch name, or a trigger cycle). An index never changes
+what it answers once built, so a camera thread can classify with one while `PatchSystem`
+builds the next and swaps it in.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.base_network import Prediction
+from neuralpatch.engine.classes import BaseClasses
+from neuralpatch.engine.patch_file import PatchFile
+from neuralpatch.engine.patch_result import ImageResult, PatchResult
+
+MERGED_BYTES = 64 << 20  # weights copied into per-tag merged blocks, per index
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedPatch:
+    """A patch that passed every check, as the system holds it."""
+
+    path: Path
+    patch: PatchFile
+    icon_rgba: np.ndarray | None = None  # decoded once at load, (h, w, 4) uint8, read-only
+    signature: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) of the file read
+    disabled: str | None = None  # why it does not run, or None when it does
+
+    @property
+    def name(self) -> str:
+        return self.patch.name
+
+
+@dataclass(frozen=True, eq=False)
+class _Block:
+    """Enabled patches evaluated together (one trigger set, or a tag's merged sets)."""
+
+    members: tuple[LoadedPatch, ...]
+    weights: np.ndarray  # (sum K, D)
+    bias: np.ndarray  # (sum K,)
+    starts: np.ndarray  # first row of each member
+    sizes: np.ndarray  # rows (outputs) of each member
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Each member's soft-max, side by side: a segmented soft-max over one matmul."""
+        logits = self.weights @ features + self.bias
+        if len(self.sizes) == 1:
+            e = np.exp(logits - logits.max())
+            return e / e.sum()
+        e = np.exp(logits - np.repeat(np.maximum.reduceat(logits, self.starts), self.sizes))
+        return e / np.repeat(np.add.reduceat(e, self.starts), self.sizes)
+
+
+class _MergedBlocks:
+    """Per-tag merges of several blocks, made on first use, within a byte budget.
+
+    Only a cache: a merged block holds the same patches in the same order as the blocks it
+    replaces, so answers are identical either way. Past the budget a tag simply keeps its
+    one-matmul-per-block path.
+    """
+
+    def __init__(self) -> None:
+        self._merged: dict[str, _Block] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def blocks(self, tag: str, blocks: tuple[_Block, ...]) -> tuple[_Block, ...]:
+        if len(blocks) < 2:
+            return blocks
+        merged = self._merged.get(tag)
+        if merged is None:
+            size = sum(b.weights.nbytes for b in blocks)
+            with self._lock:
+                if self._bytes + size > MERGED_BYTES:
+                    return blocks
+                merged = self._merged.get(tag) or _stack([m for b in blocks for m in b.members])
+                if tag not in self._merged:
+                    self._merged[tag] = merged
+                    self._bytes += size
+        return (merged,)
+
+
+@dataclass(frozen=True, eq=False)
+class PatchIndex:
+    """A snapshot of the patch system; build it with `build_index`, never change it."""
+
+    classes: BaseClasses
+    min_probability: float
+    patches: tuple[LoadedPatch, ...]  # every loaded patch, by path, `disabled` filled in
+    enabled: tuple[LoadedPatch, ...]
+    by_tag: Mapping[str, tuple[_Block, ...]]
+    cycles: tuple[tuple[str, ...], ...]  # patch names around each cycle, first one repeated
+    _merged: _MergedBlocks = field(default_factory=_MergedBlocks, init=False, repr=False)
+
+    def classify(self, probabilities: np.ndarray, features: np.ndarray,
+                 top_k: int = 5) -> ImageResult:
+        """Run the cascade for one image from its base probabilities and pooled features."""
+        started = time.perf_counter()
+        probabilities = np.asarray(probabilities)
+        features = np.asarray(features, np.float32)
+        top = top_predictions(self.classes, probabilities, top_k)
+        best = int(np.argmax(probabilities))
+        identified = Prediction(best, self.classes.tags[best], self.classes.names[best],
+                                float(probabilities[best]))
+        if identified.probability < self.min_probability:
+            return ImageResult(top, None, [], _ms_since(started))
+        roots: list[PatchResult] = []
+        # Breadth first, so each patch runs once per image, under its shallowest master.
+        queue = deque([(identified.tag, identified.name, roots)])
+        ran: set[LoadedPatch] = set()
+        while queue:
+            tag, tag_name, siblings = queue.popleft()
+            for block in self._merged.blocks(tag, self.by_tag.get(tag, ())):
+                fresh = [i for i, m in enumerate(block.members) if m not in ran]
+                if not fresh:
+                    continue
+                t0 = time.perf_counter()
+                probs = block.probabilities(features)
+                share = (time.perf_counter() - t0) / len(fresh)
+                for i in fresh:
+                    t1 = time.perf_counter()
+                    member = block.members[i]
+                    ran.add(member)
+                    start = int(block.starts[i])
+                    own = probs[start:start + int(block.sizes[i])]
+                    k = int(own.argmax())
+                    node = PatchResult(member, tag, tag_name, k, float(own[k]),
+                                       own, identified=bool(own[k] >= self.min_probability))
+                    siblings.append(node)
+                    if node.identified:
+                        queue.append((node.tag, node.output_name, node.children))
+                    node.elapsed_ms = (share + time.perf_counter() - t1) * 1e3
+        return ImageResult(top, identified, roots, _ms_since(started))
+
+
+def build_index(loaded: Iterable[LoadedPatch], classes: BaseClasses,
+                min_probability: float = 0.0, previous: PatchIndex | None = None) -> PatchIndex:
+    """Decide which patches run, then index them by trigger tag.
+
+    Blocks of `previous` whose patches are all unchanged are reused rather than stacked
+    again, so reloading one file among a thousand costs little.
+    """
+    patches = sorted(loaded, key=lambda p: str(p.path))
+    patches = _supersede_by_name(patches)
+    running = [p for p in patches if p.disabled is None]
+    reasons, cycles = _cycle_reasons(running)
+    patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p
+               for p in patches]
+    enabled = tuple(p for p in patches if p.disabled is None)
+    by_set: dict[frozenset[str], list[LoadedPatch]] = {}
+    for p in enabled:
+        by_set.setdefault(frozenset(p.patch.triggers), []).append(p)
+    # Members are the very LoadedPatch objects `previous` holds, so their ids are stable.
+    reusable = {tuple(map(id, b.members)): b for b in _blocks(previous)}
+    by_tag: dict[str, list[_Block]] = {}
+    for triggers, members in by_set.items():
+        block = reusable.get(tuple(map(id, members))) or _stack(members)
+        for tag in sorted(triggers):
+            by_tag.setdefault(tag, []).append(block)
+    return PatchIndex(classes, min_probability, tuple(patches), enabled,
+                      {t: tuple(b) for t, b in by_tag.items()}, tuple(cycles))
+
+
+def top_predictions(classes: BaseClasses, probabilities: np.ndarray,
+                    k: int) -> list[Prediction]:
+    """The k most probable base classes, best first (a partial sort: this runs every frame)."""
+    k = max(1, min(k, len(probabilities)))
+    part = np.argpartition(probabilities, -k)[-k:]
+    order = part[np.argsort(probabilities[part], kind="stable")[::-1]]
+    return [Prediction(int(i), classes.tags[i], classes.names[i], float(probabilities[i]))
+            for i in order]
+
+
+def _stack(members: list[LoadedPatch]) -> _Block:
+    """Copies, so a caller still training the PatchFile it added cannot change a snapshot."""
+    sizes = np.array([p.patch.weights.shape[0] for p in members], np.intp)
+    starts = np.cumsum(sizes) - sizes
+    stacked = np.concatenate([p.patch.weights for p in members], dtype=np.float32)
+    bias = np.concatenate([p.patch.bias for p in members], dtype=np.float32)
+    for array in (stacked, bias, starts, sizes):
+        array.flags.writeable = False
+    return _Block(tuple(members), stacked, bias, starts, sizes)
+
+
+def _blocks(index: PatchIndex | None) -> set[_Block]:
+    return {b for blocks in index.by_tag.values() for b in blocks} if index else set()
+
+
+def _supersede_by_name(patches: list[LoadedPatch]) -> list[LoadedPatch]:
+    """A patch name identifies a patch: of several files with one name, the newest runs."""
+    newest: dict[str, LoadedPatch] = {}
+    for p in patches:
+        best = newest.get(p.name)
+        if best is None or _age_key(p) > _age_key(best):
+            newest[p.name] = p
+    return [p if newest[p.name] is p else
+            replace(p, disabled=f"superseded by {newest[p.name].path.name} (same patch name, "
+                                f"created {newest[p.name].patch.created})")
+            for p in patches]
+
+
+def _age_key(p: LoadedPatch) -> tuple[datetime, int, str]:
+    return (datetime.fromisoformat(p.patch.created), p.signature[0] if p.signature else 0,
+            p.path.name)
+
+
+def _cycle_reasons(running: list[LoadedPatch]) -> tuple[dict[Path, str], list[tuple[str, ...]]]:
+    """Patches on a trigger cycle, with a reason naming the cycle.
+
+    Patch A → B when one of A's output tags is one of B's triggers. A patch whose outputs
+    overlap its own triggers (a breed patch triggered by and answering breeds) is no cycle:
+    a patch never triggers itself.
+    """
+    by_trigger: dict[str, list[int]] = {}
+    for i, p in enumerate(running):
+        for tag in p.patch.triggers:
+            by_trigger.setdefault(tag, []).append(i)
+    edges = [sorted({j for o in p.patch.outputs for j in by_trigger.get(o.tag, ()) if j != i})
+             for i, p in enumerate(running)]
+    reasons: dict[Path, str] = {}
+    cycles: list[tuple[str, ...]] = []
+    for component in _strongly_connected(edges):
+        if len(component) < 2:
+            continue
+        members = set(component)
+        loop = _shortest_loop(min(component), edges, members)
+        names = tuple(running[i].name for i in loop)
+        cycles.append(names)
+        text = " → ".join(names)
+        others = sorted(running[i].name for i in members - set(loop))
+        if others:
+            text += f" (the loop also runs through {', '.join(others)})"
+        for i in component:
+            reasons[running[i].path] = (f"in a trigger cycle {text}: each is triggered by the "
+                                        "output of the one before, so none is a master")
+    return reasons, cycles
+
+
+def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative so a long chain of patches cannot hit the recursion limit."""
+    index = [-1] * len(edges)
+    low = [0] * len(edges)
+    on_stack = [False] * len(edges)
+    stack: list[int] = []
+    found: list[list[int]] = []
+    counter = 0
+    for root in range(len(edges)):
+        if index[root] >= 0:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        calls = [(root, iter(edges[root]))]
+        while calls:
+            v, successors = calls[-1]
+            for w in successors:
+                if index[w] < 0:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = True
+                    calls.append((w, iter(edges[w])))
+                    break
+                if on_stack[w]:
+                    low[v] = min(low[v], index[w])
+            else:
+                calls.pop()
+                if calls:
+                    low[calls[-1][0]] = min(low[calls[-1][0]], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack[w] = False
+                        component.append(w)
+                        if w == v:
+                            break
+                    found.append(component)
+    return found
+
+
+def _shortest_loop(start: int, edges: list[list[int]], members: set[int]) -> list[int]:
+    """The shortest path start → … → start inside one strongly connected component."""
+    parent: dict[int, int] = {}
+    queue = deque([start])
+    while queue:
+        v = queue.popleft()
+        for w in edges[v]:
+            if w not in members or w in parent:
+                continue
+            parent[w] = v
+            if w == start:
+                path = [start]
+                while path[-1] != start or len(path) == 1:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            queue.append(w)
+    return [start, start]  # unreachable for a real component
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1e3

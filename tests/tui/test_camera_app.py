@@ -1,0 +1,229 @@
+"""The live testing screen driven with Pilot: real video, real trained patch, real snapping."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import io
+import shutil
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from textual.pilot import Pilot
+from textual.widgets import Label
+
+from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.training_files import PatchInfo, save_training
+from neuralpatch.main import build_parser
+from neuralpatch.tui.camera_app import CameraApp, make_camera_app
+from neuralpatch.tui.camera_patches import PatchPanel
+from neuralpatch.tui.camera_screen import CameraScreen
+from neuralpatch.tui.image_view import ImageView
+from neuralpatch.tui.snap_dialog import SnapDialog
+
+TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
+SIZE = (100, 30)
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test with asyncio.run (no pytest async plugin is installed)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+@pytest.fixture(scope="module")
+def cat_video(tmp_path_factory, photos) -> Path:
+    """A real MJPG .avi of chelsea (a tabby cat), written with cv2.VideoWriter."""
+    path = tmp_path_factory.mktemp("video") / "cat.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
+    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
+    for _ in range(6):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_patch(base_network, sample_data, tmp_path_factory) -> Path:
+    """A real patch trained on the cat sample set, with a red icon."""
+    trainer = Trainer(base_network, load_dataset(sample_data, base_network.classes.tag_names()),
+                      HyperParams(batch_size=8, lr=0.02))
+    trainer.prepare()
+    trainer.run(threading.Event(), steps=40)
+    icon = io.BytesIO()
+    Image.new("RGBA", (12, 12), (230, 30, 40, 255)).save(icon, format="PNG")
+    out = tmp_path_factory.mktemp("trained")
+    return save_training(trainer, PatchInfo("cats", icon_png=icon.getvalue()), out).patch
+
+
+@pytest.fixture
+def patch_dir(trained_patch, tmp_path) -> Path:
+    """Only the plugin file: no snapshot beside it, so its dataset is not offered."""
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    shutil.copy(trained_patch, folder / trained_patch.name)
+    return folder
+
+
+@pytest.fixture
+def dataset(sample_data, tmp_path) -> Path:
+    folder = tmp_path / "felix_cats"
+    shutil.copytree(sample_data, folder)
+    return folder
+
+
+def camera_app(base_network, *argv: str) -> CameraApp:
+    args = build_parser().parse_args(["camera", *argv])
+    return make_camera_app(args, base=base_network, palette="256")
+
+
+def recorded_notifications(screen: CameraScreen) -> list[tuple[str, dict]]:
+    seen: list[tuple[str, dict]] = []
+    original = screen.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        seen.append((message, kwargs))
+        original(message, **kwargs)
+
+    screen.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+@run_async
+async def test_live_pass_shows_the_cat_its_patch_and_the_speed(base_network, cat_video,
+                                                              patch_dir, dataset):
+    app = camera_app(base_network, "--source", str(cat_video), "--patches", str(patch_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        await wait_until(pilot, lambda: screen.current is not None
+                         and screen.current.result.patches != [])
+        await pilot.pause()
+        identified = str(screen.query_one("#camera-identified", Label).content)
+        best = screen.current.result.top[0]
+        assert identified.startswith(best.name.replace("_", " ")) and "cats:" in identified
+        stats = str(screen.query_one("#camera-stats", Label).content)
+        assert "fps" in stats and "base" in stats and "patches" in stats
+        view = screen.query_one("#camera-view", ImageView)
+        assert view.image is not None
+        assert len(view._overlays) == 1 and view._overlays[0].icon is not None
+        assert "cats" in str(screen.query_one(PatchPanel).content)
+        assert "●" in str(screen.query_one("#camera-status", Label).content)
+
+
+@run_async
+async def test_snap_key_files_the_frozen_frame_into_the_dataset(base_network, cat_video,
+                                                               patch_dir, dataset):
+    app = camera_app(base_network, "--source", str(cat_video), "--patches", str(patch_dir),
+                     "--dataset", str(dataset))
+    before = {p.name for p in dataset.iterdir()}
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        await wait_until(pilot, lambda: screen.current is not None)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SnapDialog))
+        dialog = app.screen
+        await wait_until(pilot, lambda: dialog.query("#snap-categories").first().option_count)
+        assert len(dialog.targets) == 1 and dialog.targets[0].root == dataset.resolve()
+        assert screen.frozen
+        await pilot.press("enter")  # the dataset: on to its categories
+        await pilot.press("down")  # the second output: wildcat_small_non_domestic
+        await pilot.press("enter")  # save
+        await wait_until(pilot, lambda: len(screen.snapped) == 1)
+        assert not screen.frozen and isinstance(app.screen, CameraScreen)
+    new = {p.name for p in dataset.iterdir()} - before
+    assert len(new) == 1 and new.pop().startswith("n02124623_")
+    counted = load_dataset(dataset, base_network.classes.tag_names())
+    wild = next(c for c in counted.outputs if c.tag == "n02124623")
+    assert screen.snapped[0] in wild.images
+
+
+@run_async
+async def test_a_failed_snap_is_an_error_notification(base_network, cat_video, dataset,
+                                                      monkeypatch):
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("neuralpatch.engine.atomic.os.fsync", full)
+    app = camera_app(base_network, "--source", str(cat_video), "--dataset", str(dataset))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        seen = recorded_notifications(screen)
+        await wait_until(pilot, lambda: screen.current is not None)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SnapDialog))
+        await pilot.press("enter", "enter")
+        await wait_until(pilot, lambda: any(kw.get("severity") == "error" for _, kw in seen))
+        message = next(m for m, kw in seen if kw.get("severity") == "error")
+        assert "the disk is full" in message and str(dataset) in message
+        passes = screen.current.index
+        await wait_until(pilot, lambda: screen.current.index > passes)  # still live
+    assert not [p for p in dataset.iterdir() if p.name.startswith(("n02121808_2", "."))]
+
+
+@run_async
+async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path):
+    video = tmp_path / "later.avi"
+    app = camera_app(base_network, "--source", str(video))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        seen = recorded_notifications(screen)
+        status = screen.query_one("#camera-status", Label)
+        await wait_until(pilot, lambda: "not found" in str(status.content))
+        view = screen.query_one("#camera-view", ImageView)
+        assert view.image is None and "later.avi" in view.placeholder
+        assert "retrying" in view.caption
+        await pilot.press("s")  # nothing to snap: a warning, not a dialog
+        await pilot.pause()
+        assert seen and seen[-1][1].get("severity") == "warning"
+        shutil.copy(TREE, video)  # the camera is back
+        await wait_until(pilot, lambda: screen.current is not None)
+        assert view.image is not None and "●" in str(status.content)
+
+
+@run_async
+async def test_patch_list_follows_the_folder(base_network, cat_video, patch_dir):
+    app = camera_app(base_network, "--source", str(cat_video), "--patches", str(patch_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        panel = screen.query_one(PatchPanel)
+        await wait_until(pilot, lambda: "cats" in str(panel.content))
+        (patch_dir / "broken.specialneurons").write_bytes(b"not a patch")
+        await wait_until(pilot, lambda: "broken.specialneurons" in str(panel.content))
+        assert "✗" in str(panel.content)
+        for path in patch_dir.glob("cats_*"):
+            path.unlink()
+        await wait_until(pilot, lambda: "● cats" not in str(panel.content))
+        await wait_until(pilot, lambda: screen.current is not None
+                         and screen.current.result.patches == [])
+
+
+def test_overlay_is_a_badge_for_a_patch_without_icon():
+    from types import SimpleNamespace
+
+    from neuralpatch.tui.camera_screen import overlays_for
+
+    node = SimpleNamespace(icon_rgba=None, name="breeds")
+    icon = SimpleNamespace(icon_rgba=np.zeros((4, 4, 4), np.uint8), name="cats")
+    result = SimpleNamespace(result=SimpleNamespace(walk=lambda: [(0, icon), (1, node)]))
+    overlays = overlays_for(result)  # type: ignore[arg-type]
+    assert overlays[0].icon is not None and overlays[1].label == "breeds"

@@ -1,0 +1,63 @@
+"""The camera app: `neuralpatch camera` without `--headless`.
+
+`make_camera_app()` builds it the same way for the command line and the tests (which pass
+the base network they already loaded, and a fixed palette for snapshots).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from textual.app import App
+from textual.binding import Binding
+
+from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.tui.camera_screen import CameraConfig, CameraScreen
+from neuralpatch.tui.halfblock import Palette, detect_palette
+from neuralpatch.tui.quiet_output import app_log_path, quiet_output
+
+
+class CameraApp(App[int]):
+    """Hosts the live testing screen; quitting stops the loop and the watcher first."""
+
+    CSS_PATH = "camera.tcss"
+    TITLE = "Neuralpatch camera"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]
+
+    def __init__(self, config: CameraConfig, palette: Palette | None = None) -> None:
+        super().__init__()
+        self.camera_screen = CameraScreen(config, palette)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.camera_screen)
+
+    async def action_quit(self) -> None:
+        self.camera_screen.shutdown()
+        self.exit(0)
+
+
+def make_camera_app(args: argparse.Namespace, base: BaseNetwork | None = None,
+                    palette: Palette | None = None) -> CameraApp:
+    """The app for parsed `neuralpatch camera` options.
+
+    `base`: an already loaded base network (else the one `--base` names is loaded here, with
+    conversion progress on stderr). `palette`: image palette (default: from `$COLORTERM`).
+    """
+    if base is None:
+        from neuralpatch.commands.options import load_base
+
+        base = load_base(args)
+    config = CameraConfig(
+        base=base, source=str(args.source), patches=args.patches,
+        datasets=list(args.dataset or []), min_probability=args.min_probability,
+        top_k=max(1, args.top), interval=args.interval)
+    return CameraApp(config, palette or detect_palette())
+
+
+def run_camera_app(args: argparse.Namespace) -> int:
+    """Run the app in this terminal; returns the exit code."""
+    app = make_camera_app(args)
+    with quiet_output(app_log_path("camera.log")):
+        code = app.run()
+    return code or 0

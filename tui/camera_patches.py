@@ -1,0 +1,86 @@
+"""The camera screen's side panel: patches in use (live from the watcher) and the last cascade."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from neuralpatch.engine.patch_index import LoadedPatch
+from neuralpatch.engine.patch_result import ImageResult
+from neuralpatch.engine.patch_system import PatchSystem
+
+
+def patch_lines(patches: tuple[LoadedPatch, ...], rejected: dict, folder: str | None) -> Text:
+    """Running, disabled and rejected patch files, each with what matters about it."""
+    text = Text()
+    if folder is None:
+        text.append("no patch folder\n(--patches DIR)", style="dim italic")
+        return text
+    if not patches and not rejected:
+        text.append(f"no .specialneurons files in\n{folder}", style="dim italic")
+        return text
+    for p in patches:
+        if p.disabled is None:
+            text.append("● ", style="bold green")
+            text.append(p.name, style="bold")
+        else:
+            text.append("○ ", style="yellow")
+            text.append(p.name, style="dim")
+        icon = " ◆" if p.patch.icon_png else ""
+        text.append(f"{icon}\n  {len(p.patch.outputs)} outputs · {len(p.patch.triggers)} "
+                    f"triggers\n", style="dim")
+        if p.disabled is not None:
+            text.append(f"  disabled: {p.disabled}\n", style="yellow")
+    for path, reason in rejected.items():
+        text.append("✗ ", style="bold red")
+        text.append(f"{path.name}\n", style="red")
+        text.append(f"  {reason}\n", style="dim red")
+    text.rstrip()
+    return text
+
+
+def cascade_lines(result: ImageResult) -> Text:
+    """The base class, then each patch that ran under it, one level of indent per cascade."""
+    text = Text()
+    best = result.top[0]
+    text.append(f"{best.name} {best.probability:.1%}", style="bold")
+    for depth, r in result.walk():
+        text.append("\n" + "  " * depth + "└ ")
+        text.append(r.name, style="bold cyan")
+        text.append(f" → {r.output_name} {r.probability:.1%}",
+                    style="" if r.identified else "dim")
+    if not result.patches:
+        text.append("\nno patch triggered", style="dim italic")
+    return text
+
+
+def identified_line(result: ImageResult) -> str:
+    """`name 45.3%  ›  patch: sub-category 91.2%  ›  …`: the main object, then the cascade."""
+    best = result.top[0]
+    parts = [f"{best.name.replace('_', ' ')}  {best.probability:.1%}"]
+    parts += [f"{r.name}: {r.output_name.replace('_', ' ')} {r.probability:.0%}"
+              for _, r in result.walk()]
+    return "  ›  ".join(parts)
+
+
+class PatchPanel(Static):
+    """Lists the patch system's files; call `refresh_from` after every PatchEvent."""
+
+    def __init__(self, folder: str | None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.folder = folder
+        self.error: str | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = "Patches"
+
+    def refresh_from(self, system: PatchSystem) -> None:
+        if self.error is not None:
+            self.update(Text(self.error, style="red"))
+        else:
+            self.update(patch_lines(system.patches, system.rejected, self.folder))
+
+    def show_error(self, error: str) -> None:
+        """The folder itself cannot be watched (missing, unreadable)."""
+        self.error = error
+        self.update(Text(error, style="red"))

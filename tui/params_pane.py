@@ -1,0 +1,152 @@
+"""The parameters pane: base network, data, hyper-parameters, patch info, output folder."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Checkbox, Input, Label
+
+from neuralpatch.engine.trainer import HyperParams
+from neuralpatch.tui.validators import (
+    BaseTxt,
+    DatasetFolder,
+    HyperParam,
+    IconPng,
+    OutputFolder,
+    parse_number,
+)
+
+RATES = ("batch_size", "lr", "momentum", "decay")
+LABELS = {"base": "Base net", "data": "Data", "batch_size": "Batch", "lr": "LR",
+          "momentum": "Momentum", "decay": "Decay", "name": "Name", "description": "Descr.",
+          "icon": "Icon PNG", "out": "Output"}
+
+
+@dataclass
+class TrainForm:
+    """The pane's values once every field is valid; empty strings mean "the default"."""
+
+    base: str
+    data: str
+    params: HyperParams
+    name: str
+    description: str
+    icon: str
+    out: str
+
+
+class ParamsPane(Vertical):
+    """Every field the original tool had, validated as typed.
+
+    Posts `RateChanged` when a hyper-parameter field holds a new valid value, so a running
+    training can take it at its next step.
+    """
+
+    class RateChanged(Message):
+        def __init__(self, field: str, value: int | float) -> None:
+            super().__init__()
+            self.field, self.value = field, value
+
+    def __init__(self, args: argparse.Namespace, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._args = args
+        self._applied: dict[str, int | float] = {}  # rates as the trainer last got them
+
+    def compose(self) -> ComposeResult:
+        args, defaults = self._args, HyperParams()
+
+        def value(key: str) -> str:
+            given = getattr(args, key, None)
+            return str(given if given is not None else getattr(defaults, key, ""))
+
+        yield from self._row(("base", args.base or "", "packaged EfficientNet-Lite0", BaseTxt()))
+        yield from self._row(("data", args.data, "dataset folder", DatasetFolder()))
+        for first, second in (("batch_size", "lr"), ("momentum", "decay")):
+            yield from self._row(*((key, value(key), "", HyperParam(key, key == "batch_size"))
+                                   for key in (first, second)))
+        yield from self._row(("name", args.name or "", "default: the folder's name", None))
+        yield from self._row(("description", args.description or "", "what it tells", None))
+        yield from self._row(("icon", args.icon or "", "optional trigger icon", IconPng()))
+        yield from self._row(("out", args.out or "", "default: beside the base network",
+                              OutputFolder()))
+        with Horizontal(id="toggles"):
+            yield Checkbox("rand-tilt-shift", bool(args.augment), id="augment", compact=True)
+            yield Checkbox("stop-N-show", id="stop_n_show", compact=True)
+        with Horizontal(id="controls"):
+            yield Button("Train", id="train", variant="primary", compact=True)
+            yield Label("", id="hint", markup=False)
+
+    def _row(self, *fields: tuple) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            for n, (key, initial, placeholder, validator) in enumerate(fields):
+                yield Label(LABELS[key], classes="field-label" + (" second" if n else ""))
+                yield Input(initial, placeholder=placeholder, id=key, compact=True,
+                            validators=validator, valid_empty=key not in ("data", *RATES))
+
+    def on_mount(self) -> None:
+        self.border_title = "Parameters"
+        for field in self.query(Input):
+            field.validate(field.value)
+            if field.id in RATES and field.is_valid:
+                self._applied[field.id] = parse_number(field.value, field.id == "batch_size")
+        self._show_first_problem()
+
+    @on(Input.Changed)
+    def _field_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._show_first_problem()
+
+    @on(Input.Submitted)
+    @on(Input.Blurred)
+    def _field_left(self, event: Input.Submitted | Input.Blurred) -> None:
+        """A rate applies when confirmed (Enter, or leaving the field), not per keystroke:
+        typing 128 must not train a step at batch size 1 and another at 12."""
+        key = event.input.id or ""
+        if key not in RATES or not event.input.is_valid:
+            return
+        value = parse_number(event.value, key == "batch_size")
+        if value != self._applied.get(key):
+            self._applied[key] = value
+            self.post_message(self.RateChanged(key, value))
+
+    def problems(self) -> list[str]:
+        """One line per invalid field, naming it."""
+        found = []
+        for field in self.query(Input):
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                found.append(f"{LABELS[field.id or '']}: {'; '.join(result.failure_descriptions)}")
+        return found
+
+    def _show_first_problem(self) -> None:
+        problems = self.problems()
+        hint = self.query_one("#hint", Label)
+        hint.update(problems[0] if problems else "rates apply on Enter")
+        hint.set_class(bool(problems), "error")
+
+    def value(self, key: str) -> str:
+        return self.query_one(f"#{key}", Input).value.strip()
+
+    def form(self) -> TrainForm | None:
+        """The current values, or None while a field is invalid."""
+        if self.problems():
+            return None
+        params = HyperParams(*(parse_number(self.value(k), k == "batch_size") for k in RATES),
+                             augment=self.query_one("#augment", Checkbox).value)
+        return TrainForm(self.value("base"), self.value("data"), params, self.value("name"),
+                         self.value("description"), self.value("icon"), self.value("out"))
+
+    def lock_network_fields(self, locked: bool = True) -> None:
+        """Base network and data cannot change under a built trainer."""
+        for key in ("base", "data"):
+            self.query_one(f"#{key}", Input).disabled = locked
+
+    def fill_if_empty(self, key: str, text: str) -> None:
+        field = self.query_one(f"#{key}", Input)
+        if not field.value:
+            field.value = text

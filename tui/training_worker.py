@@ -1,0 +1,196 @@
+"""What the app's worker threads run: building the trainer, training, saving.
+
+Plain functions and a class with no widgets: each reports through a `post` callable
+(the screen's thread-safe `post_message`) and stops when its `threading.Event` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.message import Message
+
+from neuralpatch.commands.train import training_setup
+from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.trainer import SampleShown, StepReport, Trainer
+from neuralpatch.engine.training_files import PatchInfo, SavedFiles, read_icon, save_training
+from neuralpatch.tui.messages import (
+    FeaturesExtracted,
+    LossReported,
+    ProgressReported,
+    SampleFed,
+    SaveFailed,
+    SnapshotSaved,
+    StopReason,
+    TrainerBuilt,
+    TrainingFailed,
+    TrainingStopped,
+)
+from neuralpatch.tui.params_pane import TrainForm
+
+log = logging.getLogger(__name__)
+Post = Callable[[Message], object]
+REPORT_INTERVAL_S = 0.05  # the status line and plot need no more than 20 updates a second
+# What the engine raises for bad input, plus OS errors (disk full, permissions).
+EXPECTED_ERRORS = (NeuralpatchError, OSError)
+
+
+def setup_namespace(args: argparse.Namespace, form: TrainForm) -> argparse.Namespace:
+    """The command-line options with the pane's values in place of the typed ones."""
+    values = vars(args) | {
+        "base": form.base or None, "data": form.data, "name": form.name or None,
+        "description": form.description, "icon": form.icon or None, "out": form.out or None,
+        "batch_size": form.params.batch_size, "lr": form.params.lr,
+        "momentum": form.params.momentum, "decay": form.params.decay,
+        "augment": form.params.augment}
+    return argparse.Namespace(**values)
+
+
+def load_base(txt: str | None, device: str | None, post: Post) -> BaseNetwork:
+    """Load (converting on first use) and warm up a base network, reporting progress."""
+    base = BaseNetwork.load(txt, device=device, progress=lambda done, total, what: post(
+        ProgressReported(done, total, f"converting base network weights: {what}")))
+    post(ProgressReported(0, 0, "building OpenCL kernels"))
+    base.warm_up()
+    return base
+
+
+def build_trainer(args: argparse.Namespace, form: TrainForm,
+                  bases: dict[str, BaseNetwork], post: Post) -> None:
+    """Load what the form names and post `TrainerBuilt`, or `TrainingFailed`."""
+    try:
+        base = bases.get(form.base) or load_base(form.base or None, args.device, post)
+        trainer, info, _ = training_setup(setup_namespace(args, form), base)
+    except EXPECTED_ERRORS as exc:
+        post(TrainingFailed(exc, "setup"))
+        return
+    except Exception as exc:  # a bug must not kill the app: keep the trace in the log
+        log.exception("setting up training failed")
+        post(TrainingFailed(exc, "setup"))
+        return
+    post(TrainerBuilt(trainer, info, resumed=bool(args.resume)))
+
+
+def save_now(trainer: Trainer, info: PatchInfo, form: TrainForm,
+             post: Post) -> tuple[SavedFiles | None, str | None]:
+    """Write the full snapshot and the plugin with the pane's current name, icon and folder.
+
+    Posts `SnapshotSaved` or `SaveFailed`; returns (files, None) or (None, the reason).
+    """
+    step = trainer.state.step
+    try:
+        icon = read_icon(Path(form.icon).expanduser()) if form.icon else info.icon_png
+        current = PatchInfo(form.name or info.name, form.description, icon)
+        out_dir = (Path(form.out).expanduser() if form.out
+                   else trainer.base.files.txt_path.parent)
+        files = save_training(trainer, current, out_dir)
+    except EXPECTED_ERRORS as exc:
+        post(SaveFailed(exc))
+        return None, str(exc)
+    post(SnapshotSaved(files, step))
+    return files, None
+
+
+class TrainingLoop:
+    """Runs `Trainer.run` from a worker thread; every outcome ends in exactly one message.
+
+    `stop_n_show` makes the loop stop after the current step to show the last inference.
+    `steps` (from `--steps`/`--epochs`) pauses the first runs once that many steps ran.
+    """
+
+    def __init__(self, trainer: Trainer, post: Post, steps: int | None = None) -> None:
+        self.trainer, self.post = trainer, post
+        self.stop = threading.Event()  # makes trainer.run return after the current step
+        self.pause_requested = threading.Event()
+        self.abort = threading.Event()  # quitting: also interrupts feature extraction
+        self.stop_n_show = threading.Event()
+        self.prepared = False
+        self.steps_left = steps
+        self.runs = 0  # TrainingStopped carries it, so a late message from an old run is known
+        self._cancelled: Callable[[], bool] = lambda: False
+        self._last_post = 0.0
+        self._unposted: StepReport | None = None
+
+    def begin(self) -> None:
+        """Call on the app thread just before starting a worker on `run`."""
+        self.runs += 1
+        self.stop.clear()
+        self.pause_requested.clear()
+
+    def request_pause(self) -> None:
+        self.pause_requested.set()
+        self.stop.set()
+
+    def request_abort(self) -> None:
+        self.abort.set()
+        self.request_pause()
+
+    def run(self, cancelled: Callable[[], bool]) -> None:
+        """Extract features the first time, then train until asked to stop."""
+        self._cancelled, run = cancelled, self.runs
+        try:
+            if not self.prepared:
+                # Pausing waits for extraction to finish: a half-prepared trainer would lose
+                # the photos not yet reached. Only quitting (abort) interrupts it.
+                self.trainer.prepare(self._on_progress, self.abort)
+                if self.abort.is_set():
+                    self.post(TrainingStopped("cancelled", None, run))
+                    return
+                self.prepared = True
+                self.post(FeaturesExtracted(dict(self.trainer.failed)))
+            done = self.trainer.run(self.stop, self.steps_left, self._on_step, self._on_sample)
+            sample = self.trainer.shown_sample() if self.trainer.last_sample else None
+        except EXPECTED_ERRORS as exc:
+            self.post(TrainingFailed(exc, "training"))
+            return
+        except Exception as exc:  # a bug must not kill the app: keep the trace in the log
+            log.exception("training failed")
+            self.post(TrainingFailed(exc, "training"))
+            return
+        if self._unposted is not None:
+            self.post(LossReported(self._unposted))
+            self._unposted = None
+        self.post(TrainingStopped(self._reason(done), sample, run))
+
+    def _reason(self, done: int) -> StopReason:
+        limit_reached = False
+        if self.steps_left is not None:
+            self.steps_left -= done
+            limit_reached = self.steps_left <= 0
+            if limit_reached:
+                self.steps_left = None  # the limit applies once; later runs are open-ended
+        if self.abort.is_set() or self._cancelled():
+            return "cancelled"
+        if self.pause_requested.is_set():
+            return "paused"
+        if self.stop_n_show.is_set():
+            return "stop-n-show"
+        return "steps-done" if limit_reached else "paused"
+
+    def _on_progress(self, done: int, total: int, what: str) -> None:
+        if self._cancelled():
+            self.abort.set()
+        self.post(ProgressReported(done, total, f"extracting features {done}/{total}"))
+
+    def _on_step(self, report: StepReport) -> None:
+        if self.stop_n_show.is_set():
+            self.stop.set()
+        if self._cancelled():
+            self.abort.set()
+            self.stop.set()
+        now = time.monotonic()
+        if now - self._last_post >= REPORT_INTERVAL_S:
+            self._last_post = now
+            self._unposted = None
+            self.post(LossReported(report))
+        else:
+            self._unposted = report
+
+    def _on_sample(self, sample: SampleShown) -> None:
+        self.post(SampleFed(sample))
