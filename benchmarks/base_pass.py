@@ -58,8 +58,12 @@ def onnxruntime_runner(net: BaseNetworkFiles) -> Runner:
     return lambda x: session.run(["probabilities"], {"input": x})[0]
 
 
-def torch_runner(net: BaseNetworkFiles) -> Runner:
-    """Eager torch with the same weights (NCHW, explicit SAME pads)."""
+def torch_runner(net: BaseNetworkFiles, features: bool = False) -> Runner:
+    """Eager torch with the same weights (NCHW, explicit SAME pads).
+
+    With `features` it stops at the pooled features and returns them as a torch tensor (what
+    `train_throughput.py` trains a head on); else it returns the probabilities as numpy.
+    """
     import torch
     import torch.nn.functional as F  # noqa: N812
 
@@ -98,6 +102,8 @@ def torch_runner(net: BaseNetworkFiles) -> Runner:
                     y = F.relu6(y)
             elif layer.kind == "gap":
                 y = y.mean(dim=(2, 3))
+                if features:
+                    return y
             elif layer.kind == "fc":
                 y = y @ params[layer.name][0] + params[layer.name][1]
             else:

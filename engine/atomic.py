@@ -7,11 +7,25 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once: os.umask is process-wide, so never toggle it while threads run
+
+
 def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write `data` to a temp file beside `path`, fsync it, then `os.replace` it into place."""
+    """Write `data` to a temp file beside `path`, fsync it, then `os.replace` it into place.
+
+    The file gets the usual permissions (0666 less the umask), not the temp file's 0600:
+    patches, snapshots and snapped photos are meant to be shared.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -50,3 +50,8 @@ class PatchFormatError(NeuralpatchError):
 
 class SettingError(NeuralpatchError):
     """A hyper-parameter or option outside its valid range."""
+
+
+class MissingPackageError(NeuralpatchError, ImportError):
+    """An optional package a feature needs is not installed (also an ImportError, so code
+    that treats optional engines as absent keeps working)."""

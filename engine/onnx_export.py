@@ -1,7 +1,8 @@
 """The base network as an ONNX graph, built from our topology and weights.
 
-Serves `export onnx` and the benchmark (onnxruntime running the same weights). The graph takes
-the same NHWC float32 input as `forward_reference` (batch size free) and has its three outputs:
+Serves `neuralpatch base export-onnx` and the benchmark (onnxruntime running the same
+weights). The graph takes the same NHWC float32 input as `forward_reference` (batch size free)
+and has its three outputs:
 `probabilities` (N, classes), `features` (N, C) and `feature_map` (N, h, w, C), NHWC. Inside
 it is NCHW, as ONNX convolutions are; TensorFlow SAME padding becomes explicit pads (the
 extra pixel after), so results match the reference to float rounding.
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.atomic import write_atomic
+from neuralpatch.engine.errors import MissingPackageError
 from neuralpatch.engine.reference import same_padding
 from neuralpatch.engine.topology import BaseNetworkFiles
 
@@ -24,7 +26,8 @@ def _onnx():
     try:
         import onnx
     except ImportError as exc:
-        raise ImportError("exporting ONNX needs the onnx package: pip install onnx") from exc
+        raise MissingPackageError("exporting ONNX needs the onnx package: pip install onnx"
+                                  ) from exc
     return onnx
 
 

@@ -172,7 +172,7 @@ class Trainer:
     def _work_image(self, path: Path) -> np.ndarray:
         image = self._work_images.get(path)
         if image is None:
-            image = _shrink(decode_image(path), WORK_IMAGE_SIDE)
+            image = shrink(decode_image(path), WORK_IMAGE_SIDE)
             if len(self._work_images) >= WORK_IMAGE_CACHE:
                 self._work_images.pop(next(iter(self._work_images)))
             self._work_images[path] = image
@@ -262,7 +262,8 @@ class Trainer:
         return asdict(self.params)
 
 
-def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:
+def shrink(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The photo scaled down so its short side is `side` (augmentation works at this size)."""
     import cv2
 
     h, w = rgb.shape[:2]

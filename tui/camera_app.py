@@ -20,7 +20,7 @@ from neuralpatch.tui.quiet_output import app_log_path, quiet_output
 class CameraApp(App[int]):
     """Hosts the live testing screen; quitting stops the loop and the watcher first."""
 
-    CSS_PATH = "camera.tcss"
+    CSS_PATH = "neuralpatch.tcss"
     TITLE = "Neuralpatch camera"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]

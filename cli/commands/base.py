@@ -1,4 +1,5 @@
-"""`neuralpatch base info`: the base network in use, its cost and the OpenCL device."""
+"""`neuralpatch base info|export-onnx`: the base network in use, its cost and the OpenCL
+device; the same network as an ONNX file for other runtimes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ def add_parser(sub) -> None:
                            "layers, parameters, flops_per_image, feature_dim, classes, device")
     add_base_options(info)
     info.set_defaults(run=run_info)
+    export = actions.add_parser(
+        "export-onnx", help="write the base network as ONNX (NHWC input; outputs "
+                            "probabilities, features, feature_map); needs `pip install onnx`")
+    export.add_argument("out", metavar="OUT.onnx")
+    add_base_options(export)
+    export.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from neuralpatch.engine.onnx_export import export_onnx
+
+    path = export_onnx(load_base(args).files, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    return 0
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -347,14 +347,15 @@ def test_describe_reports_device_and_caches(runtime, network):
     assert {b["file"] for b in facts["builds"]} >= {spec[0] for spec in KERNELS.values()}
 
 
-# -- the ONNX export (used by the benchmark and `export onnx`) --------------------------------
+# -- the ONNX export (used by the benchmark and `base export-onnx`) ---------------------------
 
-def test_onnx_export_matches_reference(files, photos, reference, tmp_path):
-    onnxruntime = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
-    from neuralpatch.engine.onnx_export import export_onnx
+def test_onnx_export_matches_reference(photos, reference, tmp_path):
+    import onnxruntime
 
-    path = export_onnx(files, tmp_path / "base.onnx")
+    from neuralpatch.main import main
+
+    path = tmp_path / "base.onnx"
+    assert main(["base", "export-onnx", str(path)]) == 0
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = ["probabilities", "features", "feature_map"]
     out = dict(zip(names, session.run(names, {"input": photos[:2]}), strict=True))

@@ -17,13 +17,16 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Label
 
 from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.snap import SnapTarget
 from neuralpatch.engine.trainer import HyperParams, Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.main import build_parser
+from neuralpatch.tui import camera_app as camera_app_module
 from neuralpatch.tui.camera_app import CameraApp, make_camera_app
 from neuralpatch.tui.camera_patches import PatchPanel
 from neuralpatch.tui.camera_screen import CameraScreen
@@ -227,3 +230,24 @@ def test_overlay_is_a_badge_for_a_patch_without_icon():
     result = SimpleNamespace(result=SimpleNamespace(walk=lambda: [(0, icon), (1, node)]))
     overlays = overlays_for(result)  # type: ignore[arg-type]
     assert overlays[0].icon is not None and overlays[1].label == "breeds"
+
+
+class SnapDialogApp(App[None]):
+    """The snap dialog alone, on a fixed photo and dataset, for the SVG snapshot."""
+
+    CSS_PATH = Path(camera_app_module.__file__).parent / CameraApp.CSS_PATH
+
+    def __init__(self, image: np.ndarray, target: SnapTarget) -> None:
+        super().__init__()
+        self.image, self.target = image, target
+
+    def on_mount(self) -> None:
+        self.push_screen(SnapDialog(self.image, [self.target], [], "256",
+                                    "Base network: tiger_cat 39%; cats: domestic_cat 100%. "
+                                    "What is it really?"))
+
+
+def test_snapshot_snap_dialog(snap_compare, photos, sample_data, base_network):
+    categories = load_dataset(sample_data, base_network.classes.tag_names()).outputs
+    target = SnapTarget(Path("felix_cats"), "felix_cats (patch cats)", categories, ["cats"])
+    assert snap_compare(SnapDialogApp(photos["chelsea"], target), terminal_size=SIZE)
