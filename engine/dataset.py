@@ -118,7 +118,7 @@ class Dataset:
         lines.append(f"Triggers ({len(self.triggers)}):")
         for c in self.categories:
             if c.is_trigger:
-                lines.append(f"  {c.tag}  {c.name}  (base network: {c.base_name})")
+                lines.append(f"  {c.tag}  {c.name}  (known as {c.base_name})")
         lines.append(f"Problems ({len(self.problems)}):" if self.problems else "Problems: none")
         lines.extend(f"  {p}" for p in self.problems)
         return lines
@@ -160,11 +160,13 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
         c.images.sort()
         if not c.images and not c.is_trigger:
             raise DatasetError(f"category {c.tag} has no images and is not a base-network "
-                               "category", map_path, c.line)
+                               "category (nor, with --masters, a master patch's output)",
+                               map_path, c.line)
     dataset = Dataset(root, categories, problems)
     if not dataset.triggers:
-        raise DatasetError("no trigger category: no tag is one of the base network's, so the "
-                           "patch would never run", map_path)
+        raise DatasetError("no trigger category: no tag is one of the base network's (or, "
+                           "with --masters, a master patch's output), so the patch would "
+                           "never run", map_path)
     if not dataset.outputs:
         raise DatasetError(f"no output category: no image below {root} is named after a tag",
                            map_path)

@@ -1,7 +1,8 @@
 """Scoring a plugin file on a dataset folder through the real pipeline.
 
 Each photo goes through the base pass; the patch runs only if the base network's top class
-is one of its triggers (as it would live), and its answer is compared with the photo's tag.
+is one of its triggers, or (for a slave patch, given its masters) a master patch identified one
+of its triggers, as it would live; its answer is compared with the photo's tag.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.base_network import BaseNetwork, BasePass
 from neuralpatch.engine.dataset import Dataset
 from neuralpatch.engine.errors import DatasetError, ImageError
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_file import PatchFile
 from neuralpatch.engine.patch_model import LinearPatch
+from neuralpatch.engine.patch_system import PatchSystem
 
 BATCH = 16
 
@@ -74,8 +76,13 @@ class EvalReport:
 def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
              samples: Sequence[tuple[Path, str]] | None = None,
              on_progress: Callable[[int, int, str], None] | None = None,
-             stop: threading.Event | None = None) -> EvalReport:
-    """Score `patch` on (photo, tag) pairs (default: every photo of the dataset)."""
+             stop: threading.Event | None = None,
+             masters: PatchSystem | None = None) -> EvalReport:
+    """Score `patch` on (photo, tag) pairs (default: every photo of the dataset).
+
+    `masters`: the patches whose outputs may trigger this one; they run as the live cascade
+    would, and the patch fires when one of them identifies one of its triggers.
+    """
     if samples is None:
         samples = [(p, c.tag) for c in dataset.outputs for p in c.images]
     neuron = {o.tag: k for k, o in enumerate(patch.outputs)}
@@ -101,9 +108,16 @@ def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
             out = base.run(images)
             top = out.probabilities.argmax(axis=1)
             predicted = model.probabilities(out.features).argmax(axis=1)
-            for label, base_index, guess in zip(chunk, top, predicted, strict=True):
-                fired = base.classes.tags[base_index] in triggers
+            for i, (label, guess) in enumerate(zip(chunk, predicted, strict=True)):
+                fired = base.classes.tags[top[i]] in triggers or (
+                    masters is not None and _a_master_fires(masters, out, i, triggers))
                 report.confusion[label, guess if fired else k] += 1
         if on_progress:
             on_progress(min(start + BATCH, len(usable)), len(usable), "")
     return report
+
+
+def _a_master_fires(masters: PatchSystem, out: BasePass, i: int, triggers: set[str]) -> bool:
+    result = masters.classify(out.probabilities[i], out.features[i])
+    return any(node.identified and node.tag in triggers
+               for root in result.patches for _, node in root.walk())

@@ -99,6 +99,11 @@ class PatchSystem:
         """Files that cannot be used, with the reason (a previous version may still run)."""
         return {path: reason for path, (reason, _) in sorted(self._rejected.items())}
 
+    def output_tags(self) -> dict[str, str]:
+        """Tag → display name of every output of a running patch: what can wake a slave."""
+        return {o.tag: o.name for loaded in self.patches if loaded.disabled is None
+                for o in loaded.patch.outputs}
+
     @property
     def min_probability(self) -> float:
         return self._index.min_probability

@@ -1,8 +1,8 @@
 """`neuralpatch patches` and `neuralpatch classify --patches` on real patches and photos.
 
 The master patch is trained with `neuralpatch train --headless` on sample_data; the slave
-("cat orientation", triggered by the master's domestic_cat output) with the Trainer on
-sample_data photos upright or upside down, since `train` only knows base-network triggers.
+("cat orientation", triggered by the master's domestic_cat output) with `train --masters` on
+sample_data photos upright or upside down.
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.patch_file import load_patch, save_patch
-from neuralpatch.engine.trainer import HyperParams, Trainer
-from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
 from neuralpatch.main import main
 
 DOMESTIC, UPRIGHT, UPSIDE_DOWN = "n02121808", "n90000001", "n90000002"
@@ -45,21 +42,25 @@ def orientation_dataset(sample_data: Path, root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def patch_dir(base_network, sample_data, tmp_path_factory) -> Path:
+def patch_dir(sample_data, orientation_root, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("patches")
     icon = folder.parent / "icon.png"
     with Image.open(sample_data / "n02121808_101.jpg") as img:
         img.convert("RGB").resize((64, 48)).save(icon)
     assert main(["train", str(sample_data), "--headless", "--steps", "40", "--out", str(folder),
                  "--name", "felix cats", "--icon", str(icon)]) == 0
-    root = orientation_dataset(sample_data, tmp_path_factory.mktemp("orientation"))
-    tags = {**base_network.classes.tag_names(), DOMESTIC: "domestic_cat"}
-    trainer = Trainer(base_network, load_dataset(root, tags), HyperParams(batch_size=8, lr=0.01))
-    trainer.prepare()
-    trainer.run(threading.Event(), steps=150)
-    save_patch(patch_from_trainer(trainer, PatchInfo("cat orientation")),
-               folder / "cat_orientation.specialneurons")
+    slave_out = tmp_path_factory.mktemp("slave")
+    assert main(["train", str(orientation_root), "--headless", "--steps", "150",
+                 "--batch-size", "8", "--masters", str(folder), "--out", str(slave_out),
+                 "--name", "cat orientation"]) == 0
+    slave, = slave_out.glob("*.specialneurons")
+    shutil.copy(slave, folder / "cat_orientation.specialneurons")
     return folder
+
+
+@pytest.fixture(scope="module")
+def orientation_root(sample_data, tmp_path_factory) -> Path:
+    return orientation_dataset(sample_data, tmp_path_factory.mktemp("orientation"))
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,28 @@ def photo_files(tmp_path_factory, photos) -> dict[str, Path]:
 def run_json(capsys, *argv: str, code: int = 0) -> dict:
     assert main(list(argv)) == code
     return json.loads(capsys.readouterr().out)
+
+
+def test_a_slave_dataset_needs_its_masters(capsys, patch_dir, orientation_root, tmp_path):
+    assert main(["dataset", "check", str(orientation_root)]) == 2
+    error = capsys.readouterr().err
+    assert f"map_clsloc.txt:1: category {DOMESTIC}" in error and "--masters" in error
+    masters = tmp_path / "masters"
+    masters.mkdir()
+    master, = patch_dir.glob("felix_cats_*.specialneurons")
+    shutil.copy(master, masters)
+    out = run_json(capsys, "dataset", "check", str(orientation_root), "--json",
+                   "--masters", str(masters))
+    assert out["triggers"] == [DOMESTIC] and out["trigger_names"] == {DOMESTIC: "domestic_cat"}
+    slave = str(patch_dir / "cat_orientation.specialneurons")
+    assert main(["eval", slave, str(orientation_root)]) == 2
+    assert "--masters" in capsys.readouterr().err
+    report = run_json(capsys, "eval", slave, str(orientation_root), "--json",
+                      "--masters", str(masters))
+    assert report["images"] == len(list(orientation_root.glob("*.jpg")))
+    # The slave runs only where the master saw a domestic cat: not on the wild and big cats.
+    assert 0 < report["triggered"] < report["images"]
+    assert report["accuracy"] > 0.8
 
 
 def test_patches_json_lists_triggers_outputs_and_icons(capsys, patch_dir, base_network):

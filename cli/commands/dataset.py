@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.commands.options import (
+    add_base_options,
+    add_masters_option,
+    known_tags,
+    load_base,
+    load_masters,
+)
 
 
 def add_parser(sub) -> None:
@@ -18,6 +24,7 @@ def add_parser(sub) -> None:
     check.add_argument("--json", action="store_true",
                        help="print {root, outputs: [{tag, index, name, images}], triggers, "
                             "trigger_names, problems}")
+    add_masters_option(check)
     add_base_options(check)
     check.set_defaults(run=run_check)
 
@@ -25,11 +32,12 @@ def add_parser(sub) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from neuralpatch.engine.dataset import load_dataset
 
-    classes = load_base(args).classes  # loading does not start OpenCL; a check needs none
-    dataset = load_dataset(args.folder, classes.tag_names())
+    base = load_base(args)  # loading does not start OpenCL; a check needs none
+    tags = known_tags(base, load_masters(args, base))
+    dataset = load_dataset(args.folder, tags)
     if args.json:
         summary = dataset.to_summary()
-        summary["trigger_names"] = {t: classes.name_of_tag(t) for t in dataset.triggers}
+        summary["trigger_names"] = {t: tags[t] for t in dataset.triggers}
         summary["problems"] = dataset.problems
         print(json.dumps(summary, indent=2))
     else:

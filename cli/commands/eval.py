@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.commands.options import (
+    add_base_options,
+    add_masters_option,
+    known_tags,
+    load_base,
+    load_masters,
+)
 
 
 def add_parser(sub) -> None:
@@ -24,6 +30,7 @@ def add_parser(sub) -> None:
                    help="print {patch, split, images, triggered, not_triggered, accuracy, "
                         "end_to_end_accuracy, outputs, per_class_accuracy, confusion, "
                         "skipped}; confusion[true][predicted], last column = not triggered")
+    add_masters_option(p)
     add_base_options(p)
     p.set_defaults(run=run)
 
@@ -40,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if patch.base_fingerprint != base.fingerprint:
         raise SettingError(f"{args.patch} was trained on another base network "
                            f"({patch.base_fingerprint}, running {base.fingerprint})")
-    dataset = load_dataset(args.data, base.classes.tag_names())
+    masters = load_masters(args, base)
+    dataset = load_dataset(args.data, known_tags(base, masters))
     samples = None
     if args.split != "all":
         if not 0 < args.val_fraction < 1:
@@ -49,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         outputs = dataset.outputs
         samples = [(p, outputs[k].tag) for p, k in (val if args.split == "val" else train)]
     with ProgressLine("evaluating") as bar:
-        report = evaluate(base, patch, dataset, samples, bar.update)
+        report = evaluate(base, patch, dataset, samples, bar.update, masters=masters)
     if args.json:
         print(json.dumps({"patch": patch.name, "split": args.split} | report.to_dict(),
                          indent=2))

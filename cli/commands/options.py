@@ -21,3 +21,29 @@ def load_base(args: argparse.Namespace):
 
     with ProgressLine("converting base network weights") as bar:
         return BaseNetwork.load(args.base, device=args.device, progress=bar.update)
+
+
+def add_masters_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--masters", metavar="DIR",
+                        help="folder of master patches: their output categories count as "
+                             "trigger categories (for a slave patch, triggered by a master)")
+
+
+def load_masters(args: argparse.Namespace, base):
+    """The PatchSystem of `--masters` (None without it); refused files are warnings."""
+    if not args.masters:
+        return None
+    import sys
+
+    from neuralpatch.engine.patch_system import PatchSystem
+
+    masters = PatchSystem.for_base(base)
+    masters.load_dir(args.masters)
+    for path, reason in masters.rejected.items():
+        print(f"neuralpatch: warning: {path}: {reason}", file=sys.stderr)
+    return masters
+
+
+def known_tags(base, masters) -> dict[str, str]:
+    """Tags a dataset's trigger categories may use: the base classes and master outputs."""
+    return base.classes.tag_names() | (masters.output_tags() if masters else {})

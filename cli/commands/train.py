@@ -10,7 +10,13 @@ import argparse
 import threading
 from pathlib import Path
 
-from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.commands.options import (
+    add_base_options,
+    add_masters_option,
+    known_tags,
+    load_base,
+    load_masters,
+)
 
 
 def add_parser(sub) -> None:
@@ -34,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of each class held out for validation (0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and draws (0)")
+    add_masters_option(p)
     add_base_options(p)
     p.set_defaults(run=run)
 
@@ -44,7 +51,7 @@ def training_setup(args: argparse.Namespace, base):
     from neuralpatch.engine.trainer import HyperParams, Trainer
     from neuralpatch.engine.training_files import PatchInfo, read_icon, resume_from
 
-    dataset = load_dataset(args.data, base.classes.tag_names())
+    dataset = load_dataset(args.data, known_tags(base, load_masters(args, base)))
     if args.resume:
         resumed = resume_from(args.resume)
         params, state, info = resumed.params, resumed.state, resumed.info
