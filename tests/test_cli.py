@@ -103,3 +103,11 @@ def test_python_dash_m_behaves_like_the_command():
     done = subprocess.run([sys.executable, "-m", "neuralpatch", "--help"],
                           capture_output=True, text=True, check=True)
     assert "classify" in done.stdout and "train" in done.stdout
+
+
+def test_the_screens_refuse_a_pipe_and_point_to_headless(capsys, sample_data):
+    # pytest captures stdout, so neither screen has a terminal to draw on.
+    assert main(["train", str(sample_data)]) == 2
+    assert "--headless" in capsys.readouterr().err
+    assert main(["camera", "--source", str(sample_data)]) == 2
+    assert "--headless" in capsys.readouterr().err

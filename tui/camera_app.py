@@ -56,8 +56,13 @@ def make_camera_app(args: argparse.Namespace, base: BaseNetwork | None = None,
 
 
 def run_camera_app(args: argparse.Namespace) -> int:
-    """Run the app in this terminal; returns the exit code."""
+    """Run the app in this terminal; returns the exit code.
+
+    The snapped photos are listed once the screen is gone, so they stay in the scrollback.
+    """
     app = make_camera_app(args)
     with quiet_output(app_log_path("camera.log")):
         code = app.run()
+    for path in app.camera_screen.snapped:
+        print(f"snapped   {path}")
     return code or 0

@@ -85,8 +85,13 @@ def make_train_app(args: argparse.Namespace, base: BaseNetwork | None = None,
 
 
 def run_train_app(args: argparse.Namespace) -> int:
-    """Run the app in this terminal; returns the exit code."""
+    """Run the app in this terminal; returns the exit code.
+
+    What was saved is printed once the screen is gone, so the paths stay in the scrollback.
+    """
     app = make_train_app(args)
     with quiet_output(app_log_path()):
         code = app.run()
+    for files in app.train_screen.saved:
+        print(f"snapshot  {files.snapshot}\npatch     {files.patch}")
     return code or 0

@@ -64,6 +64,7 @@ class TrainScreen(Screen[None]):
         self.info: PatchInfo | None = None
         self.loop: TrainingLoop | None = None
         self.saved_step = 0
+        self.saved: list[SavedFiles] = []  # every save of this session, printed on exit
         self.last_sample: SampleShown | None = None
         self._train_worker: Worker | None = None
         self._setup_worker: Worker | None = None
@@ -357,6 +358,7 @@ class TrainScreen(Screen[None]):
 
     def on_snapshot_saved(self, message: SnapshotSaved) -> None:
         self.saved_step = message.step
+        self.saved.append(message.files)
         self.notify(f"{message.files.snapshot}\n{message.files.patch}", title="Saved",
                     timeout=10)
         self.query_one(LossLog).add_event(f"saved {message.files.patch}")

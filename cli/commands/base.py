@@ -67,6 +67,12 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"FLOPs/image   {info['flops_per_image'] / 1e9:.2f} G")
     print(f"input         {topo.height}x{topo.width}x{topo.channels}, features "
           f"{topo.feature_dim}, classes {info['classes']}")
-    for key, value in info["device"].items():
-        print(f"{key:<13} {value}")
+    device = info["device"]
+    print(f"device        {device['device']} ({device['device_type']}, "
+          f"{device['compute_units']} compute units, {device['global_memory_mb']:,} MiB)")
+    print(f"platform      {device['platform_version']}")
+    builds = device["builds"]
+    print(f"kernel cache  {device['cache_state']}: {len(builds)} programs built in "
+          f"{sum(b['seconds'] for b in builds):.2f} s")
+    print(f"              {device['cache_mechanism']}")
     return 0

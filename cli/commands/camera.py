@@ -28,7 +28,7 @@ import json
 import sys
 import threading
 
-from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.commands.options import add_base_options, load_base, require_terminal
 
 # The docstring's record format doubles as `--help`'s epilog, so the two never disagree.
 JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless`"):].replace("`", "")
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise SettingError("--interval must be above 0")
     if args.headless:
         return run_headless(args)
+    require_terminal("camera")
     from neuralpatch.tui.camera_app import run_camera_app
 
     return run_camera_app(args)

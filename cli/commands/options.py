@@ -47,3 +47,14 @@ def load_masters(args: argparse.Namespace, base):
 def known_tags(base, masters) -> dict[str, str]:
     """Tags a dataset's trigger categories may use: the base classes and master outputs."""
     return base.classes.tag_names() | (masters.output_tags() if masters else {})
+
+
+def require_terminal(command: str) -> None:
+    """The screens draw on a terminal: refuse clearly when output is piped or redirected."""
+    import sys
+
+    from neuralpatch.engine.errors import SettingError
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise SettingError(f"`neuralpatch {command}` opens a screen and needs a terminal; "
+                           "use --headless in scripts")

@@ -118,7 +118,8 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
 def listing_lines(listing: dict[str, Any]) -> list[str]:
     patches, rejected = listing["patches"], listing["rejected"]
     running = sum(p["status"] == "running" for p in patches)
-    lines = [f"{listing['folder']}: {len(patches)} patches ({running} running, "
+    noun = "patch" if len(patches) == 1 else "patches"
+    lines = [f"{listing['folder']}: {len(patches)} {noun} ({running} running, "
              f"{len(patches) - running} disabled), {len(rejected)} rejected"]
     for p in patches:
         lines.append(f"{p['name']}  [{p['status']}]  icon: {'yes' if p['icon'] else 'no'}")

@@ -16,6 +16,7 @@ from neuralpatch.commands.options import (
     known_tags,
     load_base,
     load_masters,
+    require_terminal,
 )
 
 
@@ -76,6 +77,7 @@ def training_setup(args: argparse.Namespace, base):
 
 def run(args: argparse.Namespace) -> int:
     if not args.headless:
+        require_terminal("train")
         from neuralpatch.tui.train_app import run_train_app
 
         return run_train_app(args)

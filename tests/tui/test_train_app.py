@@ -184,6 +184,7 @@ async def test_stop_n_show_saves_then_steps_one_at_a_time(train_app, out_dir: Pa
         snapshot = load_snapshot(saved.snapshot)
         assert snapshot.step == shown_at
         assert saved.snapshot.parent == out_dir
+        assert app.train_screen.saved == [saved]  # printed when the app exits
 
         await pilot.press("n")  # next inference: exactly one more step
         await wait_for(pilot, lambda: isinstance(app.screen, InferenceDialog)
