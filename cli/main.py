@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     except NeuralpatchError as exc:
         print(f"neuralpatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # the file system refused something (disk full, permissions)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"neuralpatch: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("neuralpatch: interrupted", file=sys.stderr)
         return 130

@@ -75,10 +75,10 @@ def read_base_class_map(path: Path, expected: int) -> BaseClasses:
             raise BaseNetworkError(f"expected 3 columns (tag index name), got {len(cols)}",
                                    path, number)
         tag, index, name = cols
-        if not (tag.startswith("n") and tag[1:].isdigit()):
+        if not (tag.startswith("n") and tag[1:].isascii() and tag[1:].isdigit()):
             raise BaseNetworkError(f"tag {tag!r} is not 'n' followed by an integer",
                                    path, number)
-        if not index.isdigit() or not 1 <= int(index) <= expected:
+        if not (index.isascii() and index.isdigit()) or not 1 <= int(index) <= expected:
             raise BaseNetworkError(f"index {index!r} is not between 1 and {expected}",
                                    path, number)
         if tag in seen_tags or int(index) in rows:

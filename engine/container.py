@@ -211,7 +211,8 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise PatchFormatError(f"header is not UTF-8 (byte {exc.start})", path) from exc
     try:
-        header = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique)
+        header = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                            object_pairs_hook=_unique)
     except (ValueError, RecursionError) as exc:
         raise PatchFormatError(f"header is not valid JSON: {exc}", path) from exc
     if not isinstance(header, dict):
@@ -221,6 +222,14 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    """JSON numbers such as 1e999 would read as infinity: refused like `Infinity` is."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not finite")
+    return value
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

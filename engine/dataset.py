@@ -147,7 +147,7 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
     categories = _parse_map(map_path, base_tags)
     by_tag = {c.tag: c for c in categories}
     problems: list[str] = []
-    for path in _image_files(root):
+    for path in _image_files(root, problems):
         rel = path.relative_to(root).as_posix()
         match = _IMAGE_TAG_RE.match(path.name)
         if match is None:
@@ -217,11 +217,18 @@ def _parse_map(map_path: Path, base_tags: Mapping[str, str]) -> list[Category]:
     return categories
 
 
-def _image_files(root: Path) -> list[Path]:
+def _image_files(root: Path, problems: list[str]) -> list[Path]:
     """Image files below `root`, sorted. Hidden files and folders (`.git`, macOS `._x.jpg`
-    resource forks) are not data; symlinked folders are not followed, to avoid loops."""
+    resource forks) are not data; symlinked folders are not followed, to avoid loops.
+    Folders that cannot be listed are noted in `problems`."""
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else root
+        problems.append(f"{where}: cannot list this folder ({exc.strerror}); its photos are "
+                        "left out")
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:

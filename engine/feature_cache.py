@@ -56,18 +56,16 @@ class FeatureCache:
                      stop: threading.Event | None = None) -> FeatureSet:
         """Features of every photo in `paths`; undecodable ones are reported, not fatal."""
         result = FeatureSet()
-        pending: list[tuple[Path, str]] = []
-        for path in paths:
-            try:
-                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-            except OSError as exc:
-                result.failed[Path(path)] = f"cannot read: {exc.strerror}"
+        pending: list[Path] = []
+        for path in map(Path, paths):
+            content = self._content(path, result)
+            if content is None:
                 continue
-            cached = self._read(digest)
+            cached = self._read(content[1])
             if cached is None:
-                pending.append((Path(path), digest))
+                pending.append(path)
             else:
-                result.features[Path(path)] = cached
+                result.features[path] = cached
         total, done = len(paths), len(paths) - len(pending)
         if on_progress:
             on_progress(done, total, "cached")
@@ -75,10 +73,15 @@ class FeatureCache:
             if stop is not None and stop.is_set():
                 break
             batch, images = [], []
-            for path, digest in pending[start:start + BATCH]:
+            for path in pending[start:start + BATCH]:
+                # Read again and key by these bytes: the photo may have changed meanwhile
+                # (a snap landing in the folder), and its features must match its key.
+                content = self._content(path, result)
+                if content is None:
+                    continue
                 try:
-                    images.append(decode_image(path))
-                    batch.append((path, digest))
+                    images.append(decode_image(path, content[0]))
+                    batch.append((path, content[1]))
                 except ImageError as exc:
                     result.failed[path] = exc.message
             if images:
@@ -89,5 +92,15 @@ class FeatureCache:
                     result.computed += 1
             done += len(pending[start:start + BATCH])
             if on_progress:
-                on_progress(done, total, pending[min(start + BATCH, len(pending)) - 1][0].name)
+                on_progress(done, total, pending[min(start + BATCH, len(pending)) - 1].name)
         return result
+
+    @staticmethod
+    def _content(path: Path, result: FeatureSet) -> tuple[bytes, str] | None:
+        """(bytes, SHA-256) of a photo, or None with the reason noted in `result.failed`."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            result.failed[path] = f"cannot read: {exc.strerror}"
+            return None
+        return data, hashlib.sha256(data).hexdigest()

@@ -311,7 +311,7 @@ def make_source(spec: str | int, *, realtime: bool = False,
     Nothing is opened yet; a missing path is reported by `open()`, so the app can show it.
     """
     text = str(spec).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return DeviceSource(int(text))
     path = Path(text).expanduser()
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:

@@ -15,15 +15,16 @@ from neuralpatch.engine.errors import ImageError
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
-def decode_image(path: str | Path) -> np.ndarray:
+def decode_image(path: str | Path, data: bytes | None = None) -> np.ndarray:
     """Decode an image file to RGB, upright as the camera meant it (EXIF orientation applied).
 
+    `data`: the file's bytes, already read (so what is decoded is exactly what was hashed).
     Raises ImageError naming the file for a missing, empty, truncated or non-image file, so a
     single bad photo can be reported and skipped instead of stopping feature extraction.
     """
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             img.load()
             upright = ImageOps.exif_transpose(img)
             rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)

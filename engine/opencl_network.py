@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuralpatch.engine.errors import BaseNetworkError
 from neuralpatch.engine.opencl_runtime import Runtime, get_runtime
 from neuralpatch.engine.reference import same_padding
 from neuralpatch.engine.topology import BaseNetworkFiles, Layer
@@ -86,6 +87,10 @@ class OpenCLNetwork:
         self.net, self.runtime, self.chunk = net, runtime or get_runtime(), max(1, chunk)
         topo = net.topology
         self.layers = topo.layers
+        if self.layers[0].kind != "conv":  # only conv2d.cl reads the unpadded input image
+            raise BaseNetworkError("the OpenCL pass needs a conv layer first (this network "
+                                   f"starts with {self.layers[0].kind})", net.txt_path,
+                                   self.layers[0].line)
         self._lock = threading.Lock()
         self._in_shape = (topo.height, topo.width, topo.channels)
         self._shapes = [s if len(s) == 3 else (1, 1, s[0]) for s in topo.shapes()]

@@ -110,9 +110,11 @@ def read_patch_fields(c: Container) -> PatchFile:
     """Check and build the patch fields of a container header."""
     created = c.string("created", 64)
     try:
-        datetime.fromisoformat(created)
+        zone = datetime.fromisoformat(created).tzinfo
     except ValueError:
         raise c.error(f"created {created!r} is not an ISO 8601 time") from None
+    if zone is None:  # times are compared to pick the newest version: they need a zone
+        raise c.error(f"created {created!r} has no time zone (write it in UTC: ...+00:00)")
     triggers = _tags(c, c.get("triggers", list), "triggers", MAX_TRIGGERS)
     raw_outputs = c.get("outputs", list)
     outputs = []

@@ -37,7 +37,7 @@ class LoadedPatch:
     path: Path
     patch: PatchFile
     icon_rgba: np.ndarray | None = None  # decoded once at load, (h, w, 4) uint8, read-only
-    signature: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) of the file read
+    signature: tuple[int, ...] | None = None  # (mtime_ns, size, inode, ctime_ns) of the file read
     disabled: str | None = None  # why it does not run, or None when it does
 
     @property

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from neuralpatch.engine.base_network import BaseNetwork, BasePass
 
 EventKind = Literal["loaded", "replaced", "removed", "rejected", "disabled", "enabled"]
-Signature = tuple[int, int, int]
+Signature = tuple[int, int, int, int]  # mtime_ns, size, inode, ctime_ns
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,8 @@ class PatchSystem:
             return ("reject", path, (f"cannot read: {exc.strerror}", None))
         if not stat.S_ISREG(st.st_mode):
             return ("reject", path, ("not a regular file", None))
-        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        # ctime too: a chmod that makes a refused file readable changes only that.
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
         current, rejected = self._loaded.get(path), self._rejected.get(path)
         if rejected is not None and rejected[1] == signature:
             return None
@@ -239,13 +240,13 @@ class PatchSystem:
                 changed |= loaded.pop(path, None) is not None
                 if previous is not None or was_rejected is not None:
                     events.append(PatchEvent("removed", path, previous and previous.name))
-        self._rejected = rejected
-        if changed:
+        if changed:  # build first: if that fails, nothing has changed
+            index = build_index(loaded.values(), self.classes, self.min_probability,
+                                previous=self._index)
             before = {p.path: p.disabled for p in self._index.patches}
-            self._loaded = loaded
-            self._index = build_index(loaded.values(), self.classes, self.min_probability,
-                                      previous=self._index)
-            events += _status_changes(before, self._index)
+            self._loaded, self._index = loaded, index
+            events += _status_changes(before, index)
+        self._rejected = rejected
         return events
 
 

@@ -6,7 +6,8 @@ So ten quick saves are one reload, and an atomic save (temp file renamed into pl
 a move) is picked up by its destination name. A file that is half written or invalid is
 rejected by the PatchSystem and the version already running stays; the next save that makes
 it valid loads it. Listeners get each PatchEvent on the loop thread; an exception in one is
-logged and the watcher carries on.
+logged and the watcher carries on. A watched folder that is deleted unloads its patches; when
+it is created again (checked every `FOLDER_CHECK_S`) it is loaded and watched again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 Listener = Callable[[PatchEvent], None]
 QUIET_S = 0.25
 MAX_DELAY_S = 2.0
+FOLDER_CHECK_S = 1.0
 # Reads (ours included) show up as opened / closed-without-writing: they change nothing.
 _CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
 
@@ -36,11 +38,17 @@ _CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
 class _Recorder(FileSystemEventHandler):
     """Runs on watchdog's thread: notes the patch files an event names, nothing more."""
 
-    def __init__(self, record: Callable[[set[Path]], None]):
-        self._record = record
+    def __init__(self, folder: Path, record: Callable[[set[Path]], None],
+                 folder_gone: Callable[[], None]):
+        self._folder, self._record, self._folder_gone = folder, record, folder_gone
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory or event.event_type not in _CHANGES:
+        if event.is_directory:
+            if (event.event_type in ("deleted", "moved")
+                    and Path(os.fsdecode(event.src_path)) == self._folder):
+                self._folder_gone()
+            return
+        if event.event_type not in _CHANGES:
             return
         names = [event.src_path, getattr(event, "dest_path", "")]
         paths = {Path(os.fsdecode(p)) for p in names if p and is_patch_file(os.fsdecode(p))}
@@ -67,6 +75,8 @@ class PatchWatcher:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._observer: BaseObserver | None = None
+        self._watched_id: tuple[int, int] | None = None  # (device, inode) being watched
+        self._folder_lost = threading.Event()  # watchdog saw the watched folder go
         self._thread: threading.Thread | None = None
 
     def add_listener(self, listener: Listener) -> Listener:
@@ -89,28 +99,41 @@ class PatchWatcher:
             raise NeuralpatchError("the patch folder does not exist or is not a folder",
                                    self.folder)
         self._stopping.clear()
-        observer = Observer()
-        observer.schedule(_Recorder(self._record), str(self.folder), recursive=False)
-        observer.start()  # before loading, so a change made during the load is not missed
-        self._observer = observer
-        try:
-            events = self.system.load_dir(self.folder)
-        except BaseException:
-            self._stop_observer()
-            raise
+        events = self._watch_and_load()
         self._emit(events)
         self._thread = threading.Thread(target=self._loop, name="patch-watcher", daemon=True)
         self._thread.start()
         return events
 
+    def _folder_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino) if os.path.isdir(self.folder) else None
+
+    def _watch_and_load(self) -> list[PatchEvent]:
+        self._folder_lost.clear()
+        self._watched_id = self._folder_id()
+        observer = Observer()
+        observer.schedule(_Recorder(self.folder, self._record, self._lose_folder),
+                          str(self.folder), recursive=False)
+        observer.start()  # before loading, so a change made during the load is not missed
+        self._observer = observer
+        try:
+            return self.system.load_dir(self.folder)
+        except BaseException:
+            self._stop_observer()
+            raise
+
     def stop(self) -> None:
         """Stop watching; changes not yet reloaded are dropped. Safe to call twice."""
         self._stopping.set()
         self._wake.set()
-        self._stop_observer()
-        if self._thread is not None:
-            self._thread.join()
+        if self._thread is not None:  # first: the loop re-creates the observer if the
+            self._thread.join()       # folder comes back, so stop that before the observer
             self._thread = None
+        self._stop_observer()
 
     def __enter__(self) -> PatchWatcher:
         self.start()
@@ -120,6 +143,10 @@ class PatchWatcher:
         self.stop()
 
     # -- the two threads ---------------------------------------------------------------
+    def _lose_folder(self) -> None:
+        self._folder_lost.set()
+        self._wake.set()
+
     def _record(self, paths: set[Path]) -> None:
         with self._pending_lock:
             self._pending |= paths
@@ -127,7 +154,9 @@ class PatchWatcher:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait()
+            if not self._wake.wait(FOLDER_CHECK_S):
+                self._check_folder()
+                continue
             first = time.monotonic()
             # Each new event restarts the quiet wait; a folder that never goes quiet is
             # still reloaded every `max_delay_s`.
@@ -142,6 +171,24 @@ class PatchWatcher:
                 paths, self._pending = self._pending, set()
             if paths:
                 self._reload(paths)
+            if self._folder_lost.is_set():
+                self._check_folder()
+
+    def _check_folder(self) -> None:
+        """Unload a deleted folder's patches; reload and watch it again once it is back."""
+        try:
+            now = self._folder_id()
+            gone = self._folder_lost.is_set() or now != self._watched_id
+            if self._observer is not None and gone:
+                self._stop_observer()  # inotify's watch died with the folder
+                log.warning("patch folder %s was removed", self.folder)
+                known = [p.path for p in self.system.patches] + list(self.system.rejected)
+                self._emit(self.system.refresh(p for p in known if p.parent == self.folder))
+            if self._observer is None and now is not None:
+                log.warning("patch folder %s is back", self.folder)
+                self._emit(self._watch_and_load())
+        except Exception:  # e.g. the folder vanished again mid-load: try on the next check
+            log.exception("checking the patch folder %s failed", self.folder)
 
     def _reload(self, paths: set[Path]) -> None:
         try:

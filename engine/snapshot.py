@@ -107,12 +107,27 @@ def _hyper(c: Container) -> dict[str, Any]:
     hyper["batch_size"] = c.integer("batch_size", 1, 1 << 16, obj=raw,
                                     what="hyper_parameters.batch_size")
     for key, low, high in (("lr", 0.0, 1e6), ("momentum", 0.0, 1.0), ("decay", 0.0, 1e6)):
-        value = float(c.get(key, (int, float), obj=raw, what=f"hyper_parameters.{key}"))
-        if not low <= value <= high:
-            raise c.error(f"hyper_parameters.{key} = {value} is outside [{low}, {high}]")
-        hyper[key] = value
+        value = c.get(key, (int, float), obj=raw, what=f"hyper_parameters.{key}")
+        if not low <= value <= high:  # compared before float(): 10**400 would overflow
+            raise c.error(f"hyper_parameters.{key} = {_shown(value)} is outside [{low}, {high}]")
+        hyper[key] = float(value)
     hyper["augment"] = c.get("augment", bool, obj=raw, what="hyper_parameters.augment")
+    # Written by the trainer to resume exactly; optional for other writers.
+    for key in ("seed", "drawn"):
+        if key in raw:
+            hyper[key] = c.integer(key, 0, MAX_STEP, obj=raw, what=f"hyper_parameters.{key}")
+    if "val_fraction" in raw:
+        value = c.get("val_fraction", (int, float), obj=raw,
+                      what="hyper_parameters.val_fraction")
+        if not 0 <= value < 1:
+            raise c.error(f"hyper_parameters.val_fraction = {_shown(value)} is outside [0, 1)")
+        hyper["val_fraction"] = float(value)
     return hyper
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 20 else f"{text[:17]}..."
 
 
 def _rng_state(c: Container) -> dict[str, Any]:

@@ -187,7 +187,7 @@ def _layer_from_fields(kind: str, values: dict[str, str], path, number: int) -> 
     args: dict[str, object] = {}
     for key, value in values.items():
         if key in _INT_KEYS:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise BaseNetworkError(f"{key}={value} is not a non-negative integer",
                                        path, number)
             args[{"in": "cin", "out": "cout"}.get(key, key)] = int(value)
@@ -212,13 +212,17 @@ def _topology_from_header(header, layers: list[Layer], path) -> Topology:
         if kind not in header:
             raise BaseNetworkError(f"missing the '{kind}' line", path)
     net, inp = header["network"], header["input"]
+    line = int(inp.get("_line", net.get("_line", 0)))
     try:
-        return Topology(name=net["name"], height=int(inp["height"]), width=int(inp["width"]),
-                        channels=int(inp["channels"]), mean=float(inp["mean"]),
-                        scale=float(inp["scale"]), layers=layers)
+        topology = Topology(name=net["name"], height=int(inp["height"]),
+                            width=int(inp["width"]), channels=int(inp["channels"]),
+                            mean=float(inp["mean"]), scale=float(inp["scale"]), layers=layers)
     except (KeyError, ValueError) as exc:
-        raise BaseNetworkError(f"bad network/input line: {exc}", path,
-                               int(inp.get("_line", net.get("_line", 0)))) from exc
+        raise BaseNetworkError(f"bad network/input line: {exc}", path, line) from exc
+    if min(topology.height, topology.width, topology.channels) < 1:
+        raise BaseNetworkError("input height, width and channels must be at least 1", path,
+                               line)
+    return topology
 
 
 def _check_chain(topology: Topology, path) -> None:

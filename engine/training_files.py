@@ -96,6 +96,7 @@ class Resumed:
     info: PatchInfo
     seed: int
     val_fraction: float
+    base_fingerprint: str  # the base network it was trained on: resuming on another is wrong
 
 
 def resume_from(path: str | Path) -> Resumed:
@@ -111,4 +112,5 @@ def resume_from(path: str | Path) -> Resumed:
         output_tags=[o.tag for o in snap.patch.outputs])
     info = PatchInfo(snap.patch.name, snap.patch.description, snap.patch.icon_png)
     return Resumed(state, hyper, info, seed=int(snap.hyper.get("seed", 0)),
-                   val_fraction=float(snap.hyper.get("val_fraction", 0.2)))
+                   val_fraction=float(snap.hyper.get("val_fraction", 0.2)),
+                   base_fingerprint=snap.patch.base_fingerprint)

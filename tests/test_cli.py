@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from neuralpatch.engine.snapshot import load_snapshot, save_snapshot
 from neuralpatch.main import main
 
 
@@ -91,6 +92,29 @@ def test_resume_from_the_command_line(capsys, sample_data, tmp_path):
     assert main(["train", str(sample_data), "--headless", "--steps", "5", "--resume",
                  str(snapshot), "--out", str(tmp_path / "more")]) == 0
     assert "step 10 " in capsys.readouterr().out
+
+    other = load_snapshot(snapshot)
+    other.patch.base_fingerprint = "0123456789abcdef"
+    foreign = save_snapshot(other, tmp_path / "foreign.npsnapshot")
+    assert main(["train", str(sample_data), "--headless", "--steps", "5", "--resume",
+                 str(foreign), "--out", str(tmp_path / "more")]) == 2
+    assert "another base network (0123456789abcdef" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("--seed", "-1", "--seed must be 0 or more"),
+    ("--epochs", "nan", "--epochs must be a number above 0"),
+    ("--steps", "0", "--steps must be at least 1"),
+    ("--out", "FILE", "cannot use it as the output folder"),
+])
+def test_bad_run_options_are_refused_before_training(capsys, sample_data, tmp_path, option,
+                                                     value, words):
+    if value == "FILE":
+        value = str(tmp_path / "a_file")
+        Path(value).write_text("not a folder")
+    assert main(["train", str(sample_data), "--headless", option, value]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "extracting" not in err
 
 
 def test_dataset_check_json(capsys, sample_data):

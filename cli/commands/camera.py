@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames is not None and args.frames < 1:
         raise SettingError("--frames must be at least 1")
-    if args.interval <= 0:
+    if not (math.isfinite(args.interval) and args.interval > 0):
         raise SettingError("--interval must be above 0")
     if args.headless:
         return run_headless(args)

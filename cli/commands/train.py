@@ -7,6 +7,8 @@ by default next to the base network files.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import threading
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from neuralpatch.commands.options import (
     load_masters,
     require_terminal,
 )
+from neuralpatch.engine.errors import SettingError
 
 
 def add_parser(sub) -> None:
@@ -52,9 +55,14 @@ def training_setup(args: argparse.Namespace, base):
     from neuralpatch.engine.trainer import HyperParams, Trainer
     from neuralpatch.engine.training_files import PatchInfo, read_icon, resume_from
 
+    check_run_options(args)
     dataset = load_dataset(args.data, known_tags(base, load_masters(args, base)))
     if args.resume:
         resumed = resume_from(args.resume)
+        if resumed.base_fingerprint != base.fingerprint:
+            raise SettingError(f"the snapshot was trained on another base network "
+                               f"({resumed.base_fingerprint}; this one is {base.fingerprint})",
+                               args.resume)
         params, state, info = resumed.params, resumed.state, resumed.info
         seed, val_fraction = resumed.seed, resumed.val_fraction
     else:
@@ -71,8 +79,30 @@ def training_setup(args: argparse.Namespace, base):
     if args.icon:
         info.icon_png = read_icon(args.icon)
     trainer = Trainer(base, dataset, params, state, seed, val_fraction)
-    out_dir = Path(args.out) if args.out else base.files.txt_path.parent
+    out_dir = Path(args.out).expanduser() if args.out else base.files.txt_path.parent
+    check_out_dir(out_dir)
     return trainer, info, out_dir
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Refuse run lengths and seeds that would only fail once training has begun."""
+    if args.steps is not None and args.steps < 1:
+        raise SettingError("--steps must be at least 1")
+    if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
+        raise SettingError("--epochs must be a number above 0")
+    if args.seed < 0:
+        raise SettingError("--seed must be 0 or more")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Make sure the snapshot and patch can be written before any training time is spent."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(f"cannot use it as the output folder: {exc.strerror}",
+                           out_dir) from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise SettingError("the output folder is not writable", out_dir)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -66,6 +66,8 @@ def test_tf_same_padding_puts_the_extra_pixel_after():
                          "k=3 stride=two pad=same act=relu6 weight=0"), "not a non-negative", 4),
     (lambda t: t.replace("add=b1.project", "add=nowhere"), "not an earlier layer", 12),
     (lambda t: t.replace("act=relu6", "act=gelu", 1), "act=gelu", 4),
+    (lambda t: t.replace("in=32 out=16", "in=\u00b3\u00b2 out=16"), "not a non-negative", 6),
+    (lambda t: t.replace("height=224", "height=0"), "at least 1", 3),
 ])
 def test_bad_topology_lines_are_named(converted: Path, tmp_path: Path, edit, message, line):
     txt = copy_pair(converted, tmp_path)

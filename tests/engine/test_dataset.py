@@ -224,6 +224,16 @@ def test_decode_image_gives_upright_rgb_uint8():
     assert rgb.dtype == np.uint8 and 20 < rgb.mean() < 235
 
 
+def test_decode_image_from_bytes_already_read_ignores_the_file_now():
+    # The feature cache hashes bytes, then decodes those same bytes: a photo replaced in
+    # between must not get the new photo's features under the old photo's key.
+    first = PHOTOS[1].read_bytes()
+    np.testing.assert_array_equal(decode_image(PHOTOS[0], first), decode_image(PHOTOS[1]))
+    with pytest.raises(ImageError) as info:
+        decode_image(PHOTOS[0], b"not an image")
+    assert info.value.path == PHOTOS[0]
+
+
 def test_decode_image_applies_exif_orientation(tmp_path):
     crop = Image.open(PHOTOS[3]).convert("RGB").crop((0, 0, 200, 120))
     exif = Image.Exif()

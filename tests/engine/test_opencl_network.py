@@ -18,7 +18,7 @@ from PIL import Image
 
 from neuralpatch.engine import opencl_runtime
 from neuralpatch.engine.base_network import default_base_path
-from neuralpatch.engine.errors import DeviceError, KernelBuildError
+from neuralpatch.engine.errors import BaseNetworkError, DeviceError, KernelBuildError
 from neuralpatch.engine.opencl_network import (
     CONV_PIXELS,
     DW_PIXELS,
@@ -165,6 +165,15 @@ def test_random_odd_network_matches_reference_in_chunks(runtime):
     for key in ref:
         np.testing.assert_allclose(out[key], ref[key], rtol=1e-4, atol=1e-5, err_msg=key)
     assert calls[-1] == len(net.topology.layers) * 3  # three chunks of 2, 2, 1
+
+
+def test_a_network_not_starting_with_a_conv_is_refused(runtime):
+    net = random_network(np.random.default_rng(7))
+    layers = [replace(net.topology.layers[2], cin=3, cout=3, line=4)]  # a depthwise conv first
+    headless = replace(net, topology=replace(net.topology, layers=layers))
+    with pytest.raises(BaseNetworkError, match="needs a conv layer first") as info:
+        OpenCLNetwork(headless, runtime)
+    assert info.value.path == Path("odd.txt") and info.value.line == 4
 
 
 # -- each kernel alone against numpy ----------------------------------------------------------

@@ -225,3 +225,28 @@ def test_a_missing_folder_is_an_error_naming_it(base_network, tmp_path):
         watcher.start()
     assert not watcher.running and not os.path.exists(tmp_path / "nope")
 
+
+
+def test_a_removed_folder_unloads_and_a_recreated_one_loads_again(base_network, tmp_path,
+                                                                   first, chelsea):
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    save_patch(first, folder / "felix_cats.specialneurons")
+    (folder / "broken.specialneurons").write_bytes(b"nonsense")
+    system = PatchSystem.for_base(base_network)
+    watcher = PatchWatcher(system, folder, quiet_s=QUIET_S)
+    recorder = watcher.add_listener(Recorder())
+    with watcher:
+        assert sorted(recorder.kinds()) == ["loaded", "rejected"]
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+        assert wait_until(lambda: system.patches == () and not system.rejected)
+        assert system.classify(*chelsea).fired() == []
+        folder.mkdir()
+        save_patch(first, folder / "felix_cats.specialneurons")
+        assert wait_until(lambda: system.classify(*chelsea).fired() == ["felix cats"]), (
+            system.patches, system.rejected, recorder.kinds())
+        save_patch(first, folder / "again.specialneurons")  # watched again, not only loaded
+        assert wait_until(lambda: len(system.patches) == 2)
+    assert "removed" in recorder.kinds() and recorder.kinds()[-1] in ("loaded", "disabled")

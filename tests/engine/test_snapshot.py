@@ -197,6 +197,11 @@ def _nan_velocity(header: dict[str, Any], payload: bytearray) -> None:
     (_set("hyper_parameters.batch_size", 0), "hyper_parameters.batch_size' = 0"),
     (_set("hyper_parameters.augment", 1), "'hyper_parameters.augment' must be bool"),
     (_set("hyper_parameters.decay", "OVERFLOW"), "not finite"),
+    (_set("hyper_parameters.lr", 10**400), "hyper_parameters.lr = 10000000000000000... is outside"),
+    (_set("hyper_parameters.seed", -1), "'hyper_parameters.seed' = -1"),
+    (_set("hyper_parameters.seed", "x"), "'hyper_parameters.seed' must be int"),
+    (_set("hyper_parameters.drawn", None), "'hyper_parameters.drawn' must be int"),
+    (_set("hyper_parameters.val_fraction", 1.5), "val_fraction = 1.5 is outside [0, 1)"),
     (_set("step", -1), "'step' = -1"),
     (_set("step", 2.5), "'step' must be int"),
     (_set("rng_state.bit_generator", "MT19937"), "must be 'PCG64'"),
@@ -223,3 +228,4 @@ def test_save_refuses_what_load_would_refuse(tmp_path, changes, words):
     with pytest.raises(PatchFormatError, match=words.replace("[", r"\[")):
         save_snapshot(make_snapshot(steps=2, **changes), target)
     assert list(tmp_path.iterdir()) == []
+
