@@ -60,8 +60,11 @@ class FrameSource:
     def open(self) -> None:
         """Open the device or file; raises FrameSourceError."""
 
-    def read(self, timeout: float = 1.0) -> Frame:
-        """The next frame (for a device: the newest one not yet returned)."""
+    def read(self, timeout: float = 1.0, stop: threading.Event | None = None) -> Frame:
+        """The next frame (for a device: the newest one not yet returned).
+
+        A source that paces itself waits on `stop` (when given), so stopping is not delayed.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -105,7 +108,7 @@ class VideoFileSource(FrameSource):
         self.fps = fps if 0.5 <= fps <= 1000 else 25.0
         self._cap, self._in_loop, self._started = cap, 0, time.monotonic()
 
-    def read(self, timeout: float = 1.0) -> Frame:
+    def read(self, timeout: float = 1.0, stop: threading.Event | None = None) -> Frame:
         if self._cap is None:
             raise FrameSourceError("video is not open", self.path)
         if self.realtime:
@@ -192,11 +195,11 @@ class ImageFolderSource(FrameSource):
                                    f"({', '.join(sorted(IMAGE_EXTENSIONS))})", self.path)
         return files
 
-    def read(self, timeout: float = 1.0) -> Frame:
-        if self.realtime and self._number >= 0:
+    def read(self, timeout: float = 1.0, stop: threading.Event | None = None) -> Frame:
+        if self.realtime and self._number >= 0:  # hold the photo for the whole interval
             wait = self._last + self.interval - time.monotonic()
             if wait > 0:
-                time.sleep(min(wait, timeout))
+                (stop.wait if stop is not None else time.sleep)(wait)
         for _ in range(len(self._files) + 1):
             if self._position >= len(self._files):
                 self._files, self._position = self._scan(), 0
@@ -280,7 +283,7 @@ class DeviceSource(FrameSource):
             self._error = message
             self._cond.notify_all()
 
-    def read(self, timeout: float = DEVICE_STALL_S) -> Frame:
+    def read(self, timeout: float = DEVICE_STALL_S, stop: threading.Event | None = None) -> Frame:
         with self._cond:
             fresh = self._cond.wait_for(
                 lambda: self._error is not None or (

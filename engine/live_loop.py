@@ -123,7 +123,7 @@ class LiveLoop:
         try:
             while not stop.is_set() and (max_frames is None or done < max_frames):
                 try:
-                    frame = self._next_frame(report, failures)
+                    frame = self._next_frame(report, failures, stop)
                 except FrameSourceError as exc:
                     failures += 1
                     self._close()
@@ -148,14 +148,15 @@ class LiveLoop:
             report(SourceStatus("stopped", self.source.description))
         return done
 
-    def _next_frame(self, report: Callable[[SourceStatus], None], failures: int) -> Frame:
+    def _next_frame(self, report: Callable[[SourceStatus], None], failures: int,
+                    stop: threading.Event) -> Frame:
         if not self._opened:
             report(SourceStatus("opening", self.source.description, attempt=failures))
             self.source.open()
             self._opened = True
             if not failures:
                 report(SourceStatus("live", self.source.description))
-        return self.source.read()
+        return self.source.read(stop=stop)
 
     def _close(self) -> None:
         if self._opened:

@@ -129,8 +129,6 @@ class CameraScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="camera-loop")
     def _run_loop(self) -> None:
         config = self.config
-        source = make_source(config.source, realtime=config.realtime, interval=config.interval)
-        loop = LiveLoop(config.base, source, self.system, top_k=config.top_k)
         last_layer = last_frame = 0.0
 
         def on_layer(done: int, total: int) -> None:
@@ -148,6 +146,9 @@ class CameraScreen(Screen[None]):
                 self.post_message(PassCompleted(result))
 
         try:
+            source = make_source(config.source, realtime=config.realtime,
+                                 interval=config.interval)
+            loop = LiveLoop(config.base, source, self.system, top_k=config.top_k)
             loop.run(self.stop, on_layer=on_layer, on_result=on_result,
                      on_status=lambda s: self.post_message(SourceChanged(s)))
         except Exception as exc:  # a bug or an OpenCL failure must not take the app down
@@ -165,7 +166,7 @@ class CameraScreen(Screen[None]):
         self.watcher = watcher
         try:
             watcher.start()
-        except NeuralpatchError as exc:
+        except (NeuralpatchError, OSError) as exc:  # OSError: e.g. out of inotify watches
             self.watcher = None
             self.post_message(PatchesChanged(error=exc))
             return

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Label, Static
 
 from neuralpatch.engine.dataset import Category
 from neuralpatch.engine.trainer import SampleShown
@@ -55,6 +55,7 @@ class ReconfigureDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="primary", compact=True)
                 yield Button("No (n)", id="no", compact=True)
+        yield Footer(show_command_palette=False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -123,6 +124,7 @@ class InferenceDialog(ModalScreen[InferenceChoice]):
                 yield Button("No (n)", id="no", compact=True)
                 yield Checkbox("stop-N-show (^n)", self.stop_n_show, id="keep-stopping",
                                compact=True)
+        yield Footer(show_command_palette=False)
 
     def _save_text(self) -> str:
         if self.error:
@@ -168,6 +170,7 @@ class QuitDialog(ModalScreen[str | None]):
                 yield Button("Save and quit (y)", id="save", variant="primary", compact=True)
                 yield Button("Quit (n)", id="discard", variant="error", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield Footer(show_command_palette=False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

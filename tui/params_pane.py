@@ -141,6 +141,19 @@ class ParamsPane(Vertical):
         return TrainForm(self.value("base"), self.value("data"), params, self.value("name"),
                          self.value("description"), self.value("icon"), self.value("out"))
 
+    def adopt(self, params: HyperParams) -> dict[str, float | int]:
+        """Take the rates a new trainer holds as applied; returns the valid pane values that
+        differ from them (confirmed while the trainer was being built), to apply now."""
+        differing = {}
+        for key in RATES:
+            field = self.query_one(f"#{key}", Input)
+            self._applied[key] = getattr(params, key)
+            if field.is_valid:
+                value = parse_number(field.value, key == "batch_size")
+                if value != self._applied[key]:
+                    differing[key] = self._applied[key] = value
+        return differing
+
     def lock_network_fields(self, locked: bool = True) -> None:
         """Base network and data cannot change under a built trainer."""
         for key in ("base", "data"):

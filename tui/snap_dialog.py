@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, OptionList, Static
+from textual.widgets import Button, Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from neuralpatch.engine.snap import SnapTarget
@@ -40,7 +40,7 @@ class SnapChoice:
 class SnapDialog(ModalScreen[SnapChoice | None]):
     """Pick a dataset (left), then its category (right); Enter on a category saves."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, image: np.ndarray, targets: list[SnapTarget], problems: list[str],
                  palette: Palette | None = None, hint: str = "") -> None:
@@ -70,6 +70,7 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
                 yield Button("Save (enter)", id="snap-save", variant="primary", compact=True,
                              disabled=not self.targets)
                 yield Button("Cancel (esc)", id="snap-cancel", compact=True)
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#snap-datasets").border_title = "Dataset"

@@ -38,7 +38,8 @@ class TrainApp(App[int]):
         self.push_screen(self.train_screen)
 
     def action_quit(self) -> None:
-        if not isinstance(self.screen, QuitDialog):
+        if not self.train_screen.quitting:  # one quit flow at a time
+            self.train_screen.quitting = True
             self._quit()
 
     @work(group="quit")

@@ -68,6 +68,8 @@ class TrainScreen(Screen[None]):
         self.last_sample: SampleShown | None = None
         self._train_worker: Worker | None = None
         self._setup_worker: Worker | None = None
+        self._saving: Worker | None = None
+        self.quitting = False  # set by the app: flows must not start training again
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -113,8 +115,9 @@ class TrainScreen(Screen[None]):
             return self.phase != "running" and (self.phase in ("idle", "paused") or None)
         if action == "pause":
             return self.phase == "running"
-        if action == "save":
-            return self.phase in ("running", "paused") or None
+        if action == "save":  # nothing to save until the features are in and a step ran
+            return (self.phase in ("running", "paused") and self.loop is not None
+                    and self.loop.prepared) or None
         return True
 
     # -- actions -------------------------------------------------------------------------
@@ -189,6 +192,8 @@ class TrainScreen(Screen[None]):
 
     def _start_training(self) -> None:
         assert self.loop is not None
+        if self.quitting:
+            return
         self.loop.begin()
         stop_n_show = self.query_one("#stop_n_show", Checkbox).value
         (self.loop.stop_n_show.set if stop_n_show else self.loop.stop_n_show.clear)()
@@ -210,7 +215,11 @@ class TrainScreen(Screen[None]):
             problems = "; ".join(self.pane.problems())
             self.notify(problems, title="Not saved", severity="error")
             return None, problems
-        return await self._save_worker(form).wait()
+        self._saving = self._save_worker(form)
+        try:
+            return await self._saving.wait()
+        except (WorkerCancelled, WorkerFailed) as exc:
+            return None, str(exc)
 
     # -- dialog flows --------------------------------------------------------------------
     def _answer_reconfigure(self, yes: bool | None) -> None:
@@ -241,13 +250,15 @@ class TrainScreen(Screen[None]):
                 break
             self._set_phase("saving", "saving")
             saved, error = await self.save()
+            if self.quitting:
+                return
             self._set_phase("showing", "stopped")
         self._start_training()  # with stop-N-show still on, it stops after one step
 
     @work(group="save-flow")
     async def _save_flow(self) -> None:
         """^s: pause if running (a snapshot must not change while written), save, go on."""
-        if self.phase not in ("running", "paused"):
+        if self.check_action("save", ()) is not True:
             return
         was_running = self.phase == "running"
         self._set_phase("saving", "saving")
@@ -263,7 +274,13 @@ class TrainScreen(Screen[None]):
         Returns whether training was running, for `carry_on`.
         """
         was_running = self.phase == "running"
+        self.quitting = True
         self.status.show_message("stopping…")
+        if self._saving is not None and self._saving.is_running:
+            try:  # a save under way finishes first: its steps then count as saved
+                await self._saving.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass
         if self.loop is not None and not self.loop.prepared:
             self.loop.request_abort()  # extracting features: nothing worth keeping yet
         await self._pause_and_wait()
@@ -273,8 +290,10 @@ class TrainScreen(Screen[None]):
 
     def carry_on(self, was_running: bool) -> None:
         """Undo `stop_workers`: quitting was cancelled."""
+        self.quitting = False
         if self.loop is None:
-            self.status.show_report(state="ready")
+            self.pane.lock_network_fields(False)
+            self._set_phase("idle", "ready")
             return
         self._set_phase("paused", "paused")
         if was_running:
@@ -291,12 +310,16 @@ class TrainScreen(Screen[None]):
         self.status.show_progress(message.done, message.total, message.what)
 
     def on_trainer_built(self, message: TrainerBuilt) -> None:
+        if self.quitting:  # built while the app was asked to quit: not worth a dialog
+            return
         trainer = self.trainer = message.trainer
         self.info = message.info
         self.bases[self.pane.value("base")] = trainer.base
         self.saved_step = trainer.state.step
         self.pane.fill_if_empty("name", message.info.name)
         self.pane.fill_if_empty("description", message.info.description)
+        for field, value in self.pane.adopt(trainer.params).items():  # confirmed meanwhile
+            setattr(trainer.params, field, value)
         steps = self.args.steps
         if self.args.epochs is not None:
             steps = trainer.steps_for_epochs(self.args.epochs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -137,6 +138,21 @@ def test_realtime_folder_holds_each_photo(tmp_path, photos):
     source.read()
     source.read()
     assert 0.15 < time.monotonic() - started < 1.0
+
+
+def test_a_long_interval_is_held_in_full_but_stop_cuts_it_short(tmp_path, photos):
+    Image.fromarray(photos["coffee"]).save(tmp_path / "coffee.png")
+    source = ImageFolderSource(tmp_path, realtime=True, interval=1.5)
+    source.open()
+    source.read()
+    started = time.monotonic()
+    source.read()  # the read timeout (1 s) does not cut the interval short
+    assert time.monotonic() - started > 1.4
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    source.read(stop=stop)
+    assert time.monotonic() - started < 1.0
 
 
 def test_make_source_reads_the_spec(tmp_path):

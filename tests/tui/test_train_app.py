@@ -222,6 +222,36 @@ async def test_quit_while_training_asks_saves_and_stops(train_app, out_dir: Path
 
 
 @run_async
+async def test_a_rate_typed_before_starting_stays_in_step_with_the_pane(train_app):
+    app = train_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        fill(app, "#lr", "0.05")  # typed, not confirmed: ^t trains with what the pane shows
+        await start_training(pilot, app)
+        trainer = screen_of(app).trainer
+        assert trainer.params.lr == 0.05
+        fill(app, "#lr", "0.01")
+        await pilot.press("enter")  # back to the old value: must still reach the trainer
+        await wait_for(pilot, lambda: trainer.params.lr == 0.01, "the confirmed rate")
+
+
+@run_async
+async def test_quit_twice_asks_once_and_save_waits_for_trained_features(train_app):
+    app = train_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert screen_of(app).check_action("save", ()) is None  # nothing trained yet
+        await start_training(pilot, app)
+        assert screen_of(app).check_action("save", ()) is True
+        await pilot.press("ctrl+q", "ctrl+q")
+        await wait_for_screen(pilot, QuitDialog)
+        await pilot.pause(0.2)
+        assert [type(s) for s in app.screen_stack].count(QuitDialog) == 1
+        stopped_at = steps(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: steps(app) > stopped_at, "training to resume")
+        assert not screen_of(app).quitting
+
+
+@run_async
 async def test_quit_before_training_exits_at_once(train_app):
     app = train_app()
     async with app.run_test(size=(80, 24)) as pilot:
