@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -184,6 +185,8 @@ def parse_container(data: bytes, path: str | Path, *, magic: bytes, kind: str,
 
 def _read_capped(path: Path, max_file_bytes: int) -> bytes:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or flood
+            raise PatchFormatError("not a regular file", path)
         with open(path, "rb") as f:
             if os.fstat(f.fileno()).st_size > max_file_bytes:
                 raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)

@@ -158,6 +158,7 @@ class Runtime:
         source = kernel_source(filename)
         before = self._pocl_entries() if self.is_pocl else set()
         start = time.perf_counter()
+        program = None
         try:
             program = self.cl.Program(self.context, source)
             if self.is_pocl:
@@ -167,7 +168,8 @@ class Runtime:
                               cache_dir=str(cache_dir("opencl", "pyopencl")))
         except self.cl.Error as exc:
             try:
-                log = program.get_build_info(self.device, self.cl.program_build_info.LOG)
+                log = (program.get_build_info(self.device, self.cl.program_build_info.LOG)
+                       if program is not None else "")
             except self.cl.Error:
                 log = ""
             raise _build_error(filename, options, log.strip() or str(exc)) from exc

@@ -6,6 +6,8 @@ the original tool, so a snapshot and the plugin exported with it pair up at a gl
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ import numpy as np
 from neuralpatch.engine.container import Container
 from neuralpatch.engine.errors import ImageError, PatchFormatError
 from neuralpatch.engine.patch_file import (
+    MAX_ICON_BYTES,
     PATCH_SUFFIX,
     PatchFile,
     PatchOutput,
@@ -46,7 +49,10 @@ def read_icon(path: str | Path) -> bytes:
     """The bytes of a trigger-icon PNG, checked the way a patch loader will check them."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ImageError("the icon is not a regular file", path)
+        with open(path, "rb") as f:
+            data = f.read(MAX_ICON_BYTES + 1)  # check_icon refuses anything longer
     except OSError as exc:
         raise ImageError(f"cannot read icon: {exc.strerror}", path) from exc
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -64,7 +65,21 @@ def watch(args: argparse.Namespace, base, system) -> int:
             line += f": {event.reason}" if event.reason else ""
         print(line, flush=True)
 
-    watcher.start()
+    # Listen before starting, hold events back until the listing is out: a change made
+    # while the folder loads is then printed, not lost. Events of the load itself are in the
+    # listing, so they are dropped.
+    held: list | None = []
+    lock = threading.Lock()
+
+    def hold_or_show(event) -> None:
+        with lock:
+            if held is not None:
+                held.append(event)
+                return
+        show(event)
+
+    watcher.add_listener(hold_or_show)
+    loaded = len(watcher.start())
     try:
         listing = patch_listing(system, args.folder, base)
         if args.json:
@@ -72,7 +87,10 @@ def watch(args: argparse.Namespace, base, system) -> int:
         else:
             print("\n".join(listing_lines(listing)))
             print(f"watching {watcher.folder} (Ctrl-C stops)", flush=True)
-        watcher.add_listener(show)
+        with lock:
+            later, held = held[loaded:], None
+        for event in later:
+            show(event)
         while watcher.running:
             time.sleep(0.2)
     except KeyboardInterrupt:

@@ -7,9 +7,12 @@ by default next to the base network files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from neuralpatch.commands.options import (
@@ -114,6 +117,26 @@ def run(args: argparse.Namespace) -> int:
     return run_headless(args)
 
 
+@contextlib.contextmanager
+def ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C ends training after the step under way (a step cut in half would save a
+    snapshot that does not resume exactly); a second Ctrl-C gives up at once, unsaved."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_headless(args: argparse.Namespace) -> int:
     from neuralpatch.commands.progress import ProgressLine, percent
     from neuralpatch.engine.training_files import save_training
@@ -134,12 +157,11 @@ def run_headless(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         steps = trainer.steps_for_epochs(args.epochs)
     stop, start = threading.Event(), trainer.state.step
-    try:
-        with ProgressLine("training") as bar:
-            trainer.run(stop, steps, on_step=lambda r: bar.update(
-                r.step - start, steps or 0, f"loss {r.rolling_loss:.4f} "
-                f"val {percent(r.val_accuracy)} {r.images_per_s:.0f} img/s"))
-    except KeyboardInterrupt:
+    with ProgressLine("training") as bar, ctrl_c_sets(stop):
+        trainer.run(stop, steps, on_step=lambda r: bar.update(
+            r.step - start, steps or 0, f"loss {r.rolling_loss:.4f} "
+            f"val {percent(r.val_accuracy)} {r.images_per_s:.0f} img/s"))
+    if stop.is_set():
         print("\ninterrupted: saving")
     report = trainer.last_report
     if report:

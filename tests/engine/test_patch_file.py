@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neuralpatch.engine.errors import PatchFormatError
+from neuralpatch.engine.errors import ImageError, PatchFormatError
 from neuralpatch.engine.patch_file import (
+    MAX_ICON_BYTES,
     MAX_PATCH_BYTES,
     PatchFile,
     PatchOutput,
@@ -27,6 +28,7 @@ from neuralpatch.engine.patch_file import (
     save_patch,
     timestamped_name,
 )
+from neuralpatch.engine.training_files import read_icon
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 PHOTO = SAMPLE / "n02127808_302.jpg"
@@ -276,6 +278,22 @@ def test_a_huge_file_is_refused_before_it_is_read(patch_path):
     with open(patch_path, "r+b") as f:
         f.truncate(MAX_PATCH_BYTES + 1)  # sparse: costs no disk
     refused(patch_path, "byte limit")
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.specialneurons"
+    os.mkfifo(fifo)
+    refused(fifo, "not a regular file")  # opening it for reading would wait for a writer
+    with pytest.raises(ImageError, match="not a regular file"):
+        read_icon(fifo)
+
+
+def test_an_icon_file_is_read_only_up_to_the_limit(tmp_path):
+    big = tmp_path / "big.png"
+    with open(big, "wb") as f:
+        f.truncate(50 * MAX_ICON_BYTES)  # sparse
+    with pytest.raises(ImageError, match="bytes"):
+        read_icon(big)
 
 
 def _swap_icon(icon: bytes) -> Callable[[dict[str, Any], bytearray], None]:
