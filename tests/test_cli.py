@@ -145,12 +145,15 @@ def test_ctrl_c_ends_headless_training_after_a_whole_step_and_saves(sample_data,
         child = subprocess.Popen(
             [sys.executable, "-m", "neuralpatch", "train", str(sample_data), "--headless",
              "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=stderr)
-        deadline = time.monotonic() + 120
-        while b" loss " not in err.read_bytes():  # a step has run
-            assert child.poll() is None and time.monotonic() < deadline, err.read_text()
-            time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
-        out, _ = child.communicate(timeout=60)
+        try:
+            deadline = time.monotonic() + 120
+            while b" loss " not in err.read_bytes():  # a step has run
+                assert child.poll() is None and time.monotonic() < deadline, err.read_text()
+                time.sleep(0.05)
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=60)
+        finally:
+            child.kill()  # never leave it training if an assertion failed
     assert child.returncode == 0, err.read_text()
     assert b"interrupted: saving" in out
     snapshot, = (tmp_path / "out").glob("*.npsnapshot")
