@@ -15,7 +15,10 @@ def add_parser(sub) -> None:
     info = actions.add_parser("info", help="layers, parameters, FLOPs, device, kernel cache")
     info.add_argument("--json", action="store_true",
                       help="print one JSON object with keys name, topology, fingerprint, "
-                           "layers, parameters, flops_per_image, feature_dim, classes, device")
+                           "layers, layer_kinds ({kind: count}), parameters, flops_per_image, "
+                           "feature_dim, classes, input ([height, width, channels]), device "
+                           "(platform, device, compute_units, cache_dir, cache_state, builds, "
+                           "...)")
     add_base_options(info)
     info.set_defaults(run=run_info)
     export = actions.add_parser(

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     check.add_argument("folder", metavar="DIR")
     check.add_argument("--json", action="store_true",
                        help="print {root, outputs: [{tag, index, name, images}], triggers, "
-                            "trigger_names, problems}")
+                            "trigger_names, problems, problem_count}")
     add_masters_option(check)
     add_base_options(check)
     check.set_defaults(run=run_check)
