@@ -77,6 +77,7 @@ class PatchWatcher:
         self._observer: BaseObserver | None = None
         self._watched_id: tuple[int, int] | None = None  # (device, inode) being watched
         self._folder_lost = threading.Event()  # watchdog saw the watched folder go
+        self._failed_id: tuple[int, int] | None = None  # a folder that could not be watched
         self._thread: threading.Thread | None = None
 
     def add_listener(self, listener: Listener) -> Listener:
@@ -115,10 +116,14 @@ class PatchWatcher:
     def _watch_and_load(self) -> list[PatchEvent]:
         self._folder_lost.clear()
         self._watched_id = self._folder_id()
-        observer = Observer()
-        observer.schedule(_Recorder(self.folder, self._record, self._lose_folder),
-                          str(self.folder), recursive=False)
-        observer.start()  # before loading, so a change made during the load is not missed
+        observer = Observer()  # its inotify thread runs from here: stop it on any failure
+        try:
+            observer.schedule(_Recorder(self.folder, self._record, self._lose_folder),
+                              str(self.folder), recursive=False)
+            observer.start()  # before loading, so a change made during the load is not missed
+        except BaseException:
+            observer.stop()
+            raise
         self._observer = observer
         try:
             return self.system.load_dir(self.folder)
@@ -176,18 +181,19 @@ class PatchWatcher:
 
     def _check_folder(self) -> None:
         """Unload a deleted folder's patches; reload and watch it again once it is back."""
+        now = self._folder_id()
         try:
-            now = self._folder_id()
             gone = self._folder_lost.is_set() or now != self._watched_id
             if self._observer is not None and gone:
                 self._stop_observer()  # inotify's watch died with the folder
                 log.warning("patch folder %s was removed", self.folder)
                 known = [p.path for p in self.system.patches] + list(self.system.rejected)
                 self._emit(self.system.refresh(p for p in known if p.parent == self.folder))
-            if self._observer is None and now is not None:
+            if self._observer is None and now is not None and now != self._failed_id:
                 log.warning("patch folder %s is back", self.folder)
                 self._emit(self._watch_and_load())
-        except Exception:  # e.g. the folder vanished again mid-load: try on the next check
+        except Exception:  # e.g. unreadable: try again once it is another folder
+            self._failed_id = now
             log.exception("checking the patch folder %s failed", self.folder)
 
     def _reload(self, paths: set[Path]) -> None:

@@ -68,7 +68,8 @@ class TrainScreen(Screen[None]):
         self.last_sample: SampleShown | None = None
         self._train_worker: Worker | None = None
         self._setup_worker: Worker | None = None
-        self._saving: Worker | None = None
+        self._saving: Worker | None = None  # the save itself
+        self._saving_flow: Worker | None = None  # ^s: pause, save, carry on
         self.quitting = False  # set by the app: flows must not start training again
 
     def compose(self) -> ComposeResult:
@@ -144,7 +145,7 @@ class TrainScreen(Screen[None]):
         self.query_one(f"#{checkbox_id}", Checkbox).toggle()
 
     def action_save(self) -> None:
-        self._save_flow()
+        self._saving_flow = self._save_flow()
 
     @on(Button.Pressed, "#train")
     def _train_pressed(self) -> None:
@@ -276,11 +277,12 @@ class TrainScreen(Screen[None]):
         was_running = self.phase == "running"
         self.quitting = True
         self.status.show_message("stopping…")
-        if self._saving is not None and self._saving.is_running:
-            try:  # a save under way finishes first: its steps then count as saved
-                await self._saving.wait()
-            except (WorkerCancelled, WorkerFailed):
-                pass
+        for saving in (self._saving_flow, self._saving):
+            if saving is not None and saving.is_running:
+                try:  # a save under way finishes first: its steps then count as saved
+                    await saving.wait()
+                except (WorkerCancelled, WorkerFailed):
+                    pass
         if self.loop is not None and not self.loop.prepared:
             self.loop.request_abort()  # extracting features: nothing worth keeping yet
         await self._pause_and_wait()
@@ -339,6 +341,7 @@ class TrainScreen(Screen[None]):
 
     def on_features_extracted(self, message: FeaturesExtracted) -> None:
         self.status.show_report(state="training")
+        self.refresh_bindings()  # Save becomes possible now
         if message.failed:
             names = ", ".join(path.name for path in list(message.failed)[:3])
             self.notify(f"{len(message.failed)} photos could not be read and are left out: "
@@ -361,6 +364,9 @@ class TrainScreen(Screen[None]):
             self.query_one(LossLog).add_report(self.trainer.last_report, force=True)
         if self.phase != "running" or self.loop is None or message.run != self.loop.runs:
             return  # a flow (save, quit) paused it and goes on from here, or a newer run began
+        if self.quitting:  # the quit flow decides what comes next
+            self._set_phase("paused", "paused")
+            return
         if message.reason == "stop-n-show" and message.sample is not None:
             self._show_inference(message.sample)
             return

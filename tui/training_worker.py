@@ -122,6 +122,7 @@ class TrainingLoop:
         self.runs += 1
         self.stop.clear()
         self.pause_requested.clear()
+        self.abort.clear()  # a quit that was cancelled must not cancel this run
 
     def request_pause(self) -> None:
         self.pause_requested.set()
