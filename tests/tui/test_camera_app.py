@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import functools
 import io
 import shutil
 import threading
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from pilot_helpers import run_async, wait_for
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import Label
 
 from neuralpatch.engine.dataset import load_dataset
@@ -35,23 +31,6 @@ from neuralpatch.tui.snap_dialog import SnapDialog
 
 TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 SIZE = (100, 30)
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test with asyncio.run (no pytest async plugin is installed)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
-
-
-async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +97,7 @@ async def test_live_pass_shows_the_cat_its_patch_and_the_speed(base_network, cat
     app = camera_app(base_network, "--source", str(cat_video), "--patches", str(patch_dir))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
-        await wait_until(pilot, lambda: screen.current is not None
+        await wait_for(pilot, lambda: screen.current is not None
                          and screen.current.result.patches != [])
         await pilot.pause()
         identified = str(screen.query_one("#camera-identified", Label).content)
@@ -141,17 +120,17 @@ async def test_snap_key_files_the_frozen_frame_into_the_dataset(base_network, ca
     before = {p.name for p in dataset.iterdir()}
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
-        await wait_until(pilot, lambda: screen.current is not None)
+        await wait_for(pilot, lambda: screen.current is not None)
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, SnapDialog))
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapDialog))
         dialog = app.screen
-        await wait_until(pilot, lambda: dialog.query("#snap-categories").first().option_count)
+        await wait_for(pilot, lambda: dialog.query("#snap-categories").first().option_count)
         assert len(dialog.targets) == 1 and dialog.targets[0].root == dataset.resolve()
         assert screen.frozen
         await pilot.press("enter")  # the dataset: on to its categories
         await pilot.press("down")  # the second output: wildcat_small_non_domestic
         await pilot.press("enter")  # save
-        await wait_until(pilot, lambda: len(screen.snapped) == 1)
+        await wait_for(pilot, lambda: len(screen.snapped) == 1)
         assert not screen.frozen and isinstance(app.screen, CameraScreen)
     new = {p.name for p in dataset.iterdir()} - before
     assert len(new) == 1 and new.pop().startswith("n02124623_")
@@ -171,15 +150,15 @@ async def test_a_failed_snap_is_an_error_notification(base_network, cat_video, d
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
         seen = recorded_notifications(screen)
-        await wait_until(pilot, lambda: screen.current is not None)
+        await wait_for(pilot, lambda: screen.current is not None)
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, SnapDialog))
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapDialog))
         await pilot.press("enter", "enter")
-        await wait_until(pilot, lambda: any(kw.get("severity") == "error" for _, kw in seen))
+        await wait_for(pilot, lambda: any(kw.get("severity") == "error" for _, kw in seen))
         message = next(m for m, kw in seen if kw.get("severity") == "error")
         assert "the disk is full" in message and str(dataset) in message
         passes = screen.current.index
-        await wait_until(pilot, lambda: screen.current.index > passes)  # still live
+        await wait_for(pilot, lambda: screen.current.index > passes)  # still live
     assert not [p for p in dataset.iterdir() if p.name.startswith(("n02121808_2", "."))]
 
 
@@ -191,7 +170,7 @@ async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path
         screen = app.camera_screen
         seen = recorded_notifications(screen)
         status = screen.query_one("#camera-status", Label)
-        await wait_until(pilot, lambda: "not found" in str(status.content))
+        await wait_for(pilot, lambda: "not found" in str(status.content))
         view = screen.query_one("#camera-view", ImageView)
         assert view.image is None and "later.avi" in view.placeholder
         assert "retrying" in view.caption
@@ -199,7 +178,7 @@ async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path
         await pilot.pause()
         assert seen and seen[-1][1].get("severity") == "warning"
         shutil.copy(TREE, video)  # the camera is back
-        await wait_until(pilot, lambda: screen.current is not None)
+        await wait_for(pilot, lambda: screen.current is not None)
         assert view.image is not None and "●" in str(status.content)
 
 
@@ -209,14 +188,14 @@ async def test_patch_list_follows_the_folder(base_network, cat_video, patch_dir)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
         panel = screen.query_one(PatchPanel)
-        await wait_until(pilot, lambda: "cats" in str(panel.content))
+        await wait_for(pilot, lambda: "cats" in str(panel.content))
         (patch_dir / "broken.specialneurons").write_bytes(b"not a patch")
-        await wait_until(pilot, lambda: "broken.specialneurons" in str(panel.content))
+        await wait_for(pilot, lambda: "broken.specialneurons" in str(panel.content))
         assert "✗" in str(panel.content)
         for path in patch_dir.glob("cats_*"):
             path.unlink()
-        await wait_until(pilot, lambda: "● cats" not in str(panel.content))
-        await wait_until(pilot, lambda: screen.current is not None
+        await wait_for(pilot, lambda: "● cats" not in str(panel.content))
+        await wait_for(pilot, lambda: screen.current is not None
                          and screen.current.result.patches == [])
 
 

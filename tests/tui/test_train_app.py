@@ -6,58 +6,23 @@ augmentation (a base pass per step) is only switched on for a moment.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
-from textual.pilot import Pilot
+from pilot_helpers import run_async, wait_for, wait_for_screen
 from textual.widgets import Checkbox, Input, Label, ProgressBar
 
-from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_file import load_patch
 from neuralpatch.engine.snapshot import load_snapshot
-from neuralpatch.engine.trainer import SampleShown, StepReport
-from neuralpatch.engine.training_files import SavedFiles
-from neuralpatch.main import build_parser
+from neuralpatch.engine.trainer import StepReport
 from neuralpatch.tui.dialogs import InferenceDialog, QuitDialog, ReconfigureDialog
 from neuralpatch.tui.messages import LossReported, ProgressReported, SampleFed
 from neuralpatch.tui.quiet_output import quiet_output
 from neuralpatch.tui.status_bar import StatusBar
-from neuralpatch.tui.train_app import TrainApp, make_train_app
+from neuralpatch.tui.train_app import TrainApp
 from neuralpatch.tui.train_screen import TrainScreen
 
 OUTPUTS = ["domestic_cat", "wildcat_small_non_domestic", "big_cat"]
-WAIT_S = 60.0  # generous: PoCL on a loaded CI machine can be slow
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test with asyncio.run (no pytest async plugin is installed)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], object], what: str,
-                   timeout: float = WAIT_S) -> None:
-    """Let the app run until `condition()` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-async def wait_for_screen(pilot: Pilot, screen_type: type) -> None:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type),
-                   f"the {screen_type.__name__}")
 
 
 def screen_of(app: TrainApp) -> TrainScreen:
@@ -404,64 +369,3 @@ def test_library_output_goes_to_the_log_file_not_the_terminal(tmp_path: Path):
     assert "drawn by textual" in terminal and "native noise" not in terminal
     text = log.read_text()
     assert "native noise" in text and "compiler chatter" in text and "a logged warning" in text
-
-
-# -- SVG snapshots: fixed content, taken before training starts ---------------------------
-
-
-@pytest.fixture
-def snapshot_app(base_network, sample_data: Path, monkeypatch: pytest.MonkeyPatch):
-    """The app as a user starts it from the repository folder: paths the same everywhere."""
-    monkeypatch.chdir(sample_data.parent)
-    args = build_parser().parse_args(["train", "sample_data", "--out", "out", "--name", "cats"])
-    return make_train_app(args, base=base_network, palette="256")
-
-
-@pytest.fixture
-def fixed_sample(sample_data: Path) -> SampleShown:
-    """A real photo with made-up probabilities: the patch gets it wrong."""
-    path = sample_data / "n02121808_105.jpg"
-    return SampleShown(path, decode_image(path), true_index=0, predicted_index=2,
-                       probabilities=np.array([0.27, 0.05, 0.68], np.float32))
-
-
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
-def test_snapshot_main_screen(snap_compare, snapshot_app, size):
-    assert snap_compare(snapshot_app, terminal_size=size, run_before=steady_cursor_of)
-
-
-def steady_cursor_of(pilot: Pilot) -> None:
-    for field in pilot.app.screen.query(Input):
-        field.cursor_blink = False
-
-
-def test_snapshot_reconfigure_dialog(snap_compare, snapshot_app):
-    async def open_dialog(pilot: Pilot) -> None:
-        steady_cursor_of(pilot)
-        await pilot.press("ctrl+t")
-        await wait_for_screen(pilot, ReconfigureDialog)
-
-    assert snap_compare(snapshot_app, run_before=open_dialog)
-
-
-@pytest.mark.parametrize("saved", [False, True])
-def test_snapshot_inference_dialog(snap_compare, snapshot_app, fixed_sample, saved):
-    files = SavedFiles(Path("out/cats_18eaa28c0de2.npsnapshot"),
-                       Path("out/cats_18eaa28c0de2.specialneurons")) if saved else None
-
-    async def open_dialog(pilot: Pilot) -> None:
-        steady_cursor_of(pilot)
-        pilot.app.push_screen(InferenceDialog(fixed_sample, OUTPUTS, True, saved=files,
-                                              palette="256"))
-        await wait_for_screen(pilot, InferenceDialog)
-
-    assert snap_compare(snapshot_app, run_before=open_dialog)
-
-
-def test_snapshot_quit_dialog(snap_compare, snapshot_app):
-    async def open_dialog(pilot: Pilot) -> None:
-        steady_cursor_of(pilot)
-        pilot.app.push_screen(QuitDialog(1234))
-        await wait_for_screen(pilot, QuitDialog)
-
-    assert snap_compare(snapshot_app, run_before=open_dialog)
