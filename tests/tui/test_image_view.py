@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 import numpy as np
 import pytest
 import skimage.data
+from pilot_helpers import run_async
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
@@ -23,16 +19,6 @@ CAPTION = "Chelsea the cat"
 class ViewApp(App[None]):
     def compose(self) -> ComposeResult:
         yield ImageView(placeholder="waiting for camera", palette="256")
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test with asyncio.run (no pytest async plugin is installed)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 def screen_lines(view: ImageView) -> list[Strip]:
