@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from neuralpatch.engine.classes import imagenet_classes
 from neuralpatch.engine.dataset import MAP_NAME, load_dataset
 from neuralpatch.engine.errors import DatasetError, ImageError
 from neuralpatch.engine.image_io import decode_image, save_jpeg_atomic
@@ -24,11 +24,8 @@ TABBY, PERSIAN, LION = "n02123045", "n02123394", "n02129165"  # ImageNet-1k clas
 
 @cache
 def imagenet_tags() -> dict[str, str]:
-    """The real base-network mapping: ImageNet-1k synset -> display name."""
-    pkg = resources.files("imagenet_classes")
-    tags = json.loads((pkg / "imagenet1k_to_21k.json").read_text())
-    names = json.loads((pkg / "imagenet1k_clean_names.json").read_text())
-    return {tags[str(i)]: names[i] for i in range(len(names))}
+    """The packaged base network's mapping, as the CLI passes it: synset -> display name."""
+    return imagenet_classes().tag_names()
 
 
 def make(root: Path, map_text: str | None, images: dict[str, int]) -> Path:
@@ -74,7 +71,7 @@ def test_a_base_category_with_images_is_both_trigger_and_output(tmp_path):
     assert ds.triggers == [TABBY, PERSIAN, LION]
     assert [c.tag for c in ds.outputs] == [TABBY, PERSIAN]
     lines = "\n".join(ds.summary_lines())
-    assert "also a trigger" in lines and "Persian cat" in lines
+    assert "also a trigger" in lines and "Persian_cat" in lines
 
 
 def test_images_are_found_recursively_with_any_case_extension(tmp_path):
@@ -213,7 +210,7 @@ def test_summary_is_json_and_names_outputs_triggers_and_base_names():
     assert summary["triggers"] == ds.triggers and summary["problem_count"] == 0
     lines = ds.summary_lines()
     assert any("wildcat_small_non_domestic: 13 images" in line for line in lines)
-    assert any(TABBY in line and "tabby cat" in line for line in lines)
+    assert any(TABBY in line and "known as tabby" in line for line in lines)
     assert lines[-1] == "Problems: none"
 
 

@@ -7,13 +7,13 @@ import json
 import struct
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from neuralpatch.engine.classes import imagenet_classes
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.errors import PatchFormatError
 from neuralpatch.engine.patch_file import (
@@ -31,11 +31,8 @@ HYPER = {"batch_size": 16, "lr": 0.01, "momentum": 0.9, "decay": 5e-4, "augment"
 
 @cache
 def imagenet_tags() -> dict[str, str]:
-    """The real base-network mapping: ImageNet-1k synset -> display name."""
-    pkg = resources.files("imagenet_classes")
-    tags = json.loads((pkg / "imagenet1k_to_21k.json").read_text())
-    names = json.loads((pkg / "imagenet1k_clean_names.json").read_text())
-    return {tags[str(i)]: names[i] for i in range(len(names))}
+    """The packaged base network's mapping, as the CLI passes it: synset -> display name."""
+    return imagenet_classes().tag_names()
 
 
 def make_snapshot(steps: int = 25, **changes: Any) -> Snapshot:
