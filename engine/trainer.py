@@ -28,6 +28,9 @@ from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
 
 ROLLING_WINDOW = 20
 SAMPLE_INTERVAL_S = 0.1  # the image feed is throttled to about ten images a second
+# Validation runs the whole held-out split; a cached step takes microseconds, so validating
+# after every step would cost more than training. Reports reuse the last figure meanwhile.
+VALIDATE_INTERVAL_S = 0.2
 WORK_IMAGE_SIDE = 256  # augmentation works on photos shrunk to this short side
 WORK_IMAGE_CACHE = 512
 MAX_BATCH = 4096
@@ -130,6 +133,8 @@ class Trainer:
         self._epoch_order: tuple[int, np.ndarray] | None = None
         self._work_images: dict[Path, np.ndarray] = {}
         self._last_shown = 0.0
+        self._validated_at: float | None = None
+        self._validation: tuple[float | None, list[float | None]] = (None, [])
         self._elapsed = 0.0
 
     # -- preparation -------------------------------------------------------------------
@@ -198,7 +203,10 @@ class Trainer:
         self._elapsed += time.perf_counter() - started
         self._remember_sample(batch[0], views[0] if views else None, probs[0])
         recent = self.state.losses[-ROLLING_WINDOW:]
-        val, per_class = self.validate()
+        now = time.monotonic()
+        if self._validated_at is None or now - self._validated_at >= VALIDATE_INTERVAL_S:
+            self._validation, self._validated_at = self.validate(), now
+        val, per_class = self._validation
         self.last_report = StepReport(
             step=self.state.step, epoch=self.epoch, loss=loss,
             rolling_loss=float(np.mean(recent)),
@@ -230,6 +238,9 @@ class Trainer:
                 self._last_shown = time.monotonic()
                 on_sample(self.shown_sample())
         self.state.rng_state = self.rng.bit_generator.state
+        if done and self.last_report is not None:  # the final figures are never stale
+            self._validation = self.validate()
+            self.last_report.val_accuracy, self.last_report.per_class_accuracy = self._validation
         return done
 
     def shown_sample(self) -> SampleShown:

@@ -139,3 +139,19 @@ def test_a_snapshot_for_other_outputs_is_refused(base_network, dataset, trainer,
 def test_cheap_outputs_written_where_asked(tmp_path: Path, trainer):
     saved = save_training(trainer, PatchInfo("ünïcode / name"), tmp_path / "new")
     assert saved.patch.parent == tmp_path / "new" and "/" not in saved.patch.name
+
+
+def test_validation_is_throttled_but_the_final_report_is_fresh(base_network, dataset):
+    class Counting(Trainer):
+        validations = 0
+
+        def validate(self):
+            Counting.validations += 1
+            return super().validate()
+
+    trainer = Counting(base_network, dataset, HyperParams(batch_size=8, lr=0.02))
+    trainer.prepare()
+    trainer.run(threading.Event(), steps=200)  # cached steps: far under the interval each
+    assert Counting.validations < 50
+    assert (trainer.last_report.val_accuracy, trainer.last_report.per_class_accuracy) == (
+        Trainer.validate(trainer))
