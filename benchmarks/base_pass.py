@@ -53,8 +53,9 @@ def onnxruntime_runner(net: BaseNetworkFiles) -> Runner:
 
     from neuralpatch.engine.onnx_export import build_onnx_model
 
-    session = onnxruntime.InferenceSession(build_onnx_model(net).SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        build_onnx_model(net).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     return lambda x: session.run(["probabilities"], {"input": x})[0]
 
 
@@ -80,8 +81,10 @@ def torch_runner(net: BaseNetworkFiles, features: bool = False) -> Runner:
                 w = w.transpose(2, 0, 1)[:, None]
             elif layer.kind == "pwconv":
                 w = w.T[:, :, None, None]
-            params[layer.name] = (torch.from_numpy(np.array(w, np.float32)),
-                                  torch.from_numpy(np.array(b, np.float32)))
+            params[layer.name] = (
+                torch.from_numpy(np.array(w, np.float32)),
+                torch.from_numpy(np.array(b, np.float32)),
+            )
 
     @torch.inference_mode()
     def run(x: np.ndarray) -> np.ndarray:
@@ -94,8 +97,9 @@ def torch_runner(net: BaseNetworkFiles, features: bool = False) -> Runner:
                 pw = same_padding(y.shape[3], layer.k, layer.stride)
                 if any(ph + pw):
                     y = F.pad(y, (pw[0], pw[1], ph[0], ph[1]))
-                y = F.conv2d(y, w, b, layer.stride,
-                             groups=layer.cout if layer.kind == "dwconv" else 1)
+                y = F.conv2d(
+                    y, w, b, layer.stride, groups=layer.cout if layer.kind == "dwconv" else 1
+                )
                 if layer.add:
                     y = y + outs[layer.add]
                 if layer.act == "relu6":
@@ -150,13 +154,20 @@ def measure(runners: dict[str, Runner], batch: np.ndarray, blocks: int) -> dict[
                 run(batch)
             blocks_ms[name].append((time.perf_counter() - start) / calls[name] / n * 1e3)
             time.sleep(IDLE_GAP_S)
-    return {name: {"ms_per_image": statistics.median(ms), "best_ms_per_image": min(ms),
-                   "blocks_ms_per_image": ms, "calls_per_block": calls[name]}
-            for name, ms in blocks_ms.items()}
+    return {
+        name: {
+            "ms_per_image": statistics.median(ms),
+            "best_ms_per_image": min(ms),
+            "blocks_ms_per_image": ms,
+            "calls_per_block": calls[name],
+        }
+        for name, ms in blocks_ms.items()
+    }
 
 
-def layer_kind_times(net: BaseNetworkFiles, batch: np.ndarray, device: str | None,
-                     repeats: int = 5) -> dict[str, float]:
+def layer_kind_times(
+    net: BaseNetworkFiles, batch: np.ndarray, device: str | None, repeats: int = 5
+) -> dict[str, float]:
     """Device ms per image by layer kind (best of `repeats` profiled passes, per layer)."""
     ocl = OpenCLNetwork(net, get_runtime(device))
     runs = [ocl.profile(batch) for _ in range(repeats + 1)][1:]
@@ -186,15 +197,22 @@ def main(argv: list[str] | None = None) -> int:
     runners, skipped = make_runners(net, args.engines, args.device)
 
     reference = forward_reference(net, inputs[:1])["probabilities"]
-    diffs = {name: float(np.abs(run(inputs[:1]) - reference).max())
-             for name, run in runners.items()}
+    diffs = {
+        name: float(np.abs(run(inputs[:1]) - reference).max()) for name, run in runners.items()
+    }
     results: dict[str, dict[str, dict]] = {name: {} for name in runners}
     for n in args.batch:
         batch = np.ascontiguousarray(np.resize(inputs, (n, *inputs.shape[1:])))
         for name, figures in measure(runners, batch, args.blocks).items():
             results[name][str(n)] = figures
-    ratios = {name: {b: results[name][b]["ms_per_image"] / results["opencl"][b]["ms_per_image"]
-                     for b in results[name]} for name in runners if name != "opencl"}
+    ratios = {
+        name: {
+            b: results[name][b]["ms_per_image"] / results["opencl"][b]["ms_per_image"]
+            for b in results[name]
+        }
+        for name in runners
+        if name != "opencl"
+    }
     report = {
         "batch_sizes": args.batch,
         "device": get_runtime(args.device).describe(),
@@ -214,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_report(report: dict) -> None:
     device = report["device"]
-    print(f"device: {device['device']} ({device['platform']}), "
-          f"{device['compute_units']} compute units, caches {device['cache_state']}")
+    print(
+        f"device: {device['device']} ({device['platform']}), "
+        f"{device['compute_units']} compute units, caches {device['cache_state']}"
+    )
     header = "".join(f"{'batch ' + str(b):>22}" for b in report["batch_sizes"])
     print(f"{'engine':<14}{header}   (ms/image: median [best], x = vs opencl)")
     for name, per_batch in report["results"].items():
@@ -228,9 +248,11 @@ def print_report(report: dict) -> None:
         diff = report["max_abs_diff_vs_reference"][name]
         print(f"{name:<14}{cells}   max |p - ref| {diff:.1e}")
     kinds = report["opencl_ms_per_layer_kind"]
-    print("opencl device ms/image by layer kind (batch 1): "
-          + ", ".join(f"{k} {v:.2f}" for k, v in kinds.items())
-          + f"; total {sum(kinds.values()):.2f}")
+    print(
+        "opencl device ms/image by layer kind (batch 1): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in kinds.items())
+        + f"; total {sum(kinds.values()):.2f}"
+    )
     for name, reason in report["skipped"].items():
         print(f"skipped {name}: {reason}")
 

@@ -88,15 +88,19 @@ def patch_system(base: BaseNetwork, folder: str | None) -> PatchSystem:
     trainer = Trainer(base, dataset, HyperParams(batch_size=8, lr=0.02))
     trainer.prepare()
     trainer.run(threading.Event(), steps=40)
-    system.add(SAMPLE_DATA / "felix_cats.specialneurons",
-               patch_from_trainer(trainer, PatchInfo("felix cats")))
+    system.add(
+        SAMPLE_DATA / "felix_cats.specialneurons",
+        patch_from_trainer(trainer, PatchInfo("felix cats")),
+    )
     return system
 
 
 def spread(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"median": statistics.median(ordered),
-            "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]}
+    return {
+        "median": statistics.median(ordered),
+        "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+    }
 
 
 def measure(base: BaseNetwork, system: PatchSystem, video: Path, frames: int) -> dict:
@@ -119,10 +123,13 @@ def measure(base: BaseNetwork, system: PatchSystem, video: Path, frames: int) ->
     height, width = results[0].image.shape[:2]
     loop_median, bare_median = statistics.median(loop_fps), statistics.median(bare_fps)
     return {
-        "video": str(video.resolve()), "width": width, "height": height,
+        "video": str(video.resolve()),
+        "width": width,
+        "height": height,
         "frames": len(results),
         "fired_frames": sum(bool(r.result.patches) for r in results),
-        "loop_fps": loop_median, "bare_fps": bare_median,
+        "loop_fps": loop_median,
+        "bare_fps": bare_median,
         "loop_vs_bare": loop_median / bare_median,
         "base_ms": spread([r.base_ms for r in results]),
         "patches_ms": spread([r.patches_ms for r in results]),
@@ -133,17 +140,23 @@ def measure(base: BaseNetwork, system: PatchSystem, video: Path, frames: int) ->
 
 def print_table(report: dict) -> None:
     device = report["device"].get("device", "?")
-    print(f"live loop, headless, every frame; device {device}; patches: "
-          f"{', '.join(report['patches']) or 'none'}")
-    print(f"{'scene':>11} {'size':>8} {'frames':>6} {'fired':>5} {'loop fps':>8} "
-          f"{'bare fps':>8} {'x bare':>6} {'base ms':>7} {'p90':>6} {'patch ms':>8} "
-          f"{'total ms':>8} {'other':>6}")
+    print(
+        f"live loop, headless, every frame; device {device}; patches: "
+        f"{', '.join(report['patches']) or 'none'}"
+    )
+    print(
+        f"{'scene':>11} {'size':>8} {'frames':>6} {'fired':>5} {'loop fps':>8} "
+        f"{'bare fps':>8} {'x bare':>6} {'base ms':>7} {'p90':>6} {'patch ms':>8} "
+        f"{'total ms':>8} {'other':>6}"
+    )
     for name, s in report["scenes"].items():
-        print(f"{name:>11} {s['width']:>4}x{s['height']:<3} {s['frames']:>6} "
-              f"{s['fired_frames']:>5} {s['loop_fps']:8.1f} {s['bare_fps']:8.1f} "
-              f"{s['loop_vs_bare']:6.2f} {s['base_ms']['median']:7.1f} "
-              f"{s['base_ms']['p90']:6.1f} {s['patches_ms']['median']:8.3f} "
-              f"{s['total_ms']['median']:8.1f} {s['other_ms']:6.2f}")
+        print(
+            f"{name:>11} {s['width']:>4}x{s['height']:<3} {s['frames']:>6} "
+            f"{s['fired_frames']:>5} {s['loop_fps']:8.1f} {s['bare_fps']:8.1f} "
+            f"{s['loop_vs_bare']:6.2f} {s['base_ms']['median']:7.1f} "
+            f"{s['base_ms']['p90']:6.1f} {s['patches_ms']['median']:8.3f} "
+            f"{s['total_ms']['median']:8.1f} {s['other_ms']:6.2f}"
+        )
 
 
 def main() -> None:
@@ -160,12 +173,14 @@ def main() -> None:
     system = patch_system(base, args.patches)
     with tempfile.TemporaryDirectory() as tmp:
         videos = {"tree": TREE, "cat_coffee": cat_coffee_video(Path(tmp))}
-        scenes = {name: measure(base, system, video, args.frames)
-                  for name, video in videos.items()}
+        scenes = {name: measure(base, system, video, args.frames) for name, video in videos.items()}
     report = {
-        "python": platform.python_version(), "numpy": np.__version__,
-        "opencv": cv2.__version__, "device": get_runtime(args.device).describe(),
-        "patches": [p.name for p in system.patches], "scenes": scenes,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "device": get_runtime(args.device).describe(),
+        "patches": [p.name for p in system.patches],
+        "scenes": scenes,
     }
     if args.json:
         print(json.dumps(report, indent=2))

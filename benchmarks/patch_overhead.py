@@ -96,15 +96,24 @@ def synthetic_patches(count: int, base: BaseNetwork, rng: np.random.Generator) -
         else:
             length = int(min(40, 1 + rng.geometric(0.12)))
             start = int(rng.integers(0, len(base.classes) - length))
-            triggers = list(base.classes.tags[start:start + length])
+            triggers = list(base.classes.tags[start : start + length])
         weights = rng.normal(0, 0.02, (len(outputs), base.feature_dim)).astype(np.float32)
-        patches.append(PatchFile(f"synthetic {i}", triggers, outputs, weights,
-                                 np.zeros(len(outputs), np.float32), base.fingerprint))
+        patches.append(
+            PatchFile(
+                f"synthetic {i}",
+                triggers,
+                outputs,
+                weights,
+                np.zeros(len(outputs), np.float32),
+                base.fingerprint,
+            )
+        )
     return patches
 
 
-def naive_classify(patches: list[PatchFile], classes, probabilities: np.ndarray,
-                   features: np.ndarray) -> list[str]:
+def naive_classify(
+    patches: list[PatchFile], classes, probabilities: np.ndarray, features: np.ndarray
+) -> list[str]:
     """The obvious way: for each identified tag, scan every patch and run the ones it wakes."""
     top_predictions(classes, probabilities, TOP_K)
     best = int(np.argmax(probabilities))
@@ -153,13 +162,21 @@ def main() -> None:
     out = base.run(photos)
     rng = np.random.default_rng(0)
     synthetic = synthetic_patches(max(SIZES) - 1, base, rng)
-    report = {"python": platform.python_version(), "numpy": np.__version__,
-              "repeats": args.repeats,
-              "base": {"name": base.topology.name, "fingerprint": base.fingerprint,
-                       "engine": base.engine},
-              "base_pass_ms": base_pass_ms, "frames": list(FRAMES), "sizes": {}}
+    report = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "repeats": args.repeats,
+        "base": {
+            "name": base.topology.name,
+            "fingerprint": base.fingerprint,
+            "engine": base.engine,
+        },
+        "base_pass_ms": base_pass_ms,
+        "frames": list(FRAMES),
+        "sizes": {},
+    }
     for size in SIZES:
-        patches = [real, *synthetic[:size - 1]]
+        patches = [real, *synthetic[: size - 1]]
         system = PatchSystem.for_base(base)
         t0 = time.perf_counter()  # one batch, one index build, as load_dir does
         system.add_all({f"/bench/{i:04d}{PATCH_SUFFIX}": p for i, p in enumerate(patches)})
@@ -170,28 +187,47 @@ def main() -> None:
             indexed = system.classify(probs, feats, TOP_K)
             naive = naive_classify(patches, base.classes, probs, feats)
             assert sorted(indexed.fired()) == sorted(naive), (name, size)
-            fast, slow = median_us([partial(system.classify, probs, feats, TOP_K),
-                                    partial(naive_classify, patches, base.classes, probs,
-                                            feats)], args.repeats)
-            frames[name] = {"fired": len(naive), "indexed_us": fast, "naive_us": slow,
-                            "speedup_vs_naive": slow / fast}
+            fast, slow = median_us(
+                [
+                    partial(system.classify, probs, feats, TOP_K),
+                    partial(naive_classify, patches, base.classes, probs, feats),
+                ],
+                args.repeats,
+            )
+            frames[name] = {
+                "fired": len(naive),
+                "indexed_us": fast,
+                "naive_us": slow,
+                "speedup_vs_naive": slow / fast,
+            }
         indexed_us = statistics.mean(f["indexed_us"] for f in frames.values())
         naive_us = statistics.mean(f["naive_us"] for f in frames.values())
         report["sizes"][str(size)] = {
-            "patches": size, "index_build_ms": build_ms, "indexed_us": indexed_us,
-            "naive_us": naive_us, "speedup_vs_naive": naive_us / indexed_us, "frames": frames}
+            "patches": size,
+            "index_build_ms": build_ms,
+            "indexed_us": indexed_us,
+            "naive_us": naive_us,
+            "speedup_vs_naive": naive_us / indexed_us,
+            "frames": frames,
+        }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"base pass: {base_pass_ms:.1f} ms per frame ({base.engine}); median of "
-          f"{args.repeats} frames; patch overhead per frame, base pass excluded")
-    print(f"{'patches':>8} {'frame':>8} {'fired':>6} {'indexed':>11} {'naive scan':>11} "
-          f"{'speedup':>8} {'index build':>12}")
+    print(
+        f"base pass: {base_pass_ms:.1f} ms per frame ({base.engine}); median of "
+        f"{args.repeats} frames; patch overhead per frame, base pass excluded"
+    )
+    print(
+        f"{'patches':>8} {'frame':>8} {'fired':>6} {'indexed':>11} {'naive scan':>11} "
+        f"{'speedup':>8} {'index build':>12}"
+    )
     for size, row in report["sizes"].items():
         for name, f in row["frames"].items():
-            print(f"{size:>8} {name:>8} {f['fired']:>6} {f['indexed_us']:>8.1f} µs "
-                  f"{f['naive_us']:>8.1f} µs {f['speedup_vs_naive']:>7.1f}x "
-                  f"{row['index_build_ms']:>9.1f} ms")
+            print(
+                f"{size:>8} {name:>8} {f['fired']:>6} {f['indexed_us']:>8.1f} µs "
+                f"{f['naive_us']:>8.1f} µs {f['speedup_vs_naive']:>7.1f}x "
+                f"{row['index_build_ms']:>9.1f} ms"
+            )
 
 
 if __name__ == "__main__":

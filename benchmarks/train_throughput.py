@@ -72,7 +72,7 @@ def torch_loop(base: BaseNetwork, data: Path, batch_size: int, steps: int) -> di
     start = time.perf_counter()
     chunks = []
     for first in range(0, len(samples), BATCH):
-        images = [decode_image(path) for path, _ in samples[first:first + BATCH]]
+        images = [decode_image(path) for path, _ in samples[first : first + BATCH]]
         chunks.append(features_of(to_input(images, base.topology)))
     extract = len(samples) / (time.perf_counter() - start)
     features = torch.cat(chunks)
@@ -122,18 +122,28 @@ def main(argv: list[str] | None = None) -> int:
         results["torch"] = torch_loop(base, args.data, args.batch_size, args.steps)
     except ImportError as exc:
         skipped["torch"] = f"not installed ({exc.name or exc})"
-    ratios = ({phase: results["neuralpatch"][phase] / results["torch"][phase]
-               for phase in PHASES} if "torch" in results else {})
-    report = {"dataset": str(args.data), "images": len(load_dataset(
-        args.data, base.classes.tag_names()).samples()), "batch_size": args.batch_size,
-        "device": get_runtime(args.device).describe(), "results": results,
-        "ratio_vs_torch": ratios, "skipped": skipped}
+    ratios = (
+        {phase: results["neuralpatch"][phase] / results["torch"][phase] for phase in PHASES}
+        if "torch" in results
+        else {}
+    )
+    report = {
+        "dataset": str(args.data),
+        "images": len(load_dataset(args.data, base.classes.tag_names()).samples()),
+        "batch_size": args.batch_size,
+        "device": get_runtime(args.device).describe(),
+        "results": results,
+        "ratio_vs_torch": ratios,
+        "skipped": skipped,
+    }
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
         return 0
-    print(f"{report['images']} photos from {report['dataset']}, batch size {args.batch_size}, "
-          f"device {report['device']['device']}")
+    print(
+        f"{report['images']} photos from {report['dataset']}, batch size {args.batch_size}, "
+        f"device {report['device']['device']}"
+    )
     print(f"{'engine':<14}" + "".join(f"{phase + ' img/s':>18}" for phase in PHASES))
     for engine, figures in results.items():
         print(f"{engine:<14}" + "".join(f"{figures[phase]:18.1f}" for phase in PHASES))

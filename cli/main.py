@@ -21,7 +21,8 @@ EXIT_ERROR = 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuralpatch",
-        description="Train and live-test neural patches on a pretrained base network.")
+        description="Train and live-test neural patches on a pretrained base network.",
+    )
     parser.add_argument("--version", action="version", version=f"neuralpatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:

@@ -23,8 +23,9 @@ def rand_tilt_shift(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     scale = rng.uniform(*SCALE_RANGE)
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
     matrix[:, 2] += rng.uniform(-MAX_SHIFT, MAX_SHIFT, size=2) * (w, h)
-    out = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT_101)
+    out = cv2.warpAffine(
+        rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
     if rng.random() < 0.5:
         out = out[:, ::-1]
     gain = 1.0 + rng.uniform(-COLOUR_GAIN, COLOUR_GAIN, size=3)

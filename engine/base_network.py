@@ -57,16 +57,26 @@ def default_base_path(progress: Progress | None = None) -> Path:
 class BaseNetwork:
     """A loaded base network bound to an engine ("opencl", or "numpy" for cross-checks)."""
 
-    def __init__(self, files: BaseNetworkFiles, classes: BaseClasses, engine: str = "opencl",
-                 device: str | None = None):
+    def __init__(
+        self,
+        files: BaseNetworkFiles,
+        classes: BaseClasses,
+        engine: str = "opencl",
+        device: str | None = None,
+    ):
         self.files, self.classes, self.engine = files, classes, engine
         self.topology = files.topology
         self._runner = None
         self._device = device
 
     @classmethod
-    def load(cls, txt_path: str | Path | None = None, engine: str = "opencl",
-             device: str | None = None, progress: Progress | None = None) -> BaseNetwork:
+    def load(
+        cls,
+        txt_path: str | Path | None = None,
+        engine: str = "opencl",
+        device: str | None = None,
+        progress: Progress | None = None,
+    ) -> BaseNetwork:
         """Load `txt_path` (default: the converted packaged network) and its class map."""
         txt = Path(txt_path) if txt_path else default_base_path(progress)
         if txt.suffix != ".txt":
@@ -116,8 +126,10 @@ class BaseNetwork:
     def top_k(self, probabilities: np.ndarray, k: int = 5) -> list[Prediction]:
         """The k most probable classes of one image's probability vector."""
         order = np.argsort(probabilities)[::-1][:k]
-        return [Prediction(int(i), self.classes.tags[i], self.classes.names[i],
-                           float(probabilities[i])) for i in order]
+        return [
+            Prediction(int(i), self.classes.tags[i], self.classes.names[i], float(probabilities[i]))
+            for i in order
+        ]
 
 
 class _NumpyRunner:

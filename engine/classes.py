@@ -54,8 +54,10 @@ def imagenet_classes() -> BaseClasses:
 
 def write_base_class_map(path: Path) -> None:
     classes = imagenet_classes()
-    rows = [f"{t} {i} {n}" for i, (t, n) in enumerate(zip(classes.tags, classes.names,
-                                                           strict=True), start=1)]
+    rows = [
+        f"{t} {i} {n}"
+        for i, (t, n) in enumerate(zip(classes.tags, classes.names, strict=True), start=1)
+    ]
     write_atomic(path, ("\n".join(rows) + "\n").encode())
 
 
@@ -72,15 +74,14 @@ def read_base_class_map(path: Path, expected: int) -> BaseClasses:
             continue
         cols = line.split()
         if len(cols) != 3:
-            raise BaseNetworkError(f"expected 3 columns (tag index name), got {len(cols)}",
-                                   path, number)
+            raise BaseNetworkError(
+                f"expected 3 columns (tag index name), got {len(cols)}", path, number
+            )
         tag, index, name = cols
         if not (tag.startswith("n") and tag[1:].isascii() and tag[1:].isdigit()):
-            raise BaseNetworkError(f"tag {tag!r} is not 'n' followed by an integer",
-                                   path, number)
+            raise BaseNetworkError(f"tag {tag!r} is not 'n' followed by an integer", path, number)
         if not (index.isascii() and index.isdigit()) or not 1 <= int(index) <= expected:
-            raise BaseNetworkError(f"index {index!r} is not between 1 and {expected}",
-                                   path, number)
+            raise BaseNetworkError(f"index {index!r} is not between 1 and {expected}", path, number)
         if tag in seen_tags or int(index) in rows:
             raise BaseNetworkError(f"duplicate tag or index in {line.strip()!r}", path, number)
         seen_tags.add(tag)

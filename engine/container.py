@@ -34,8 +34,12 @@ _PREFIX = struct.Struct("<8sI")
 _KINDS = {PATCH_MAGIC[:6]: "a neuralpatch patch", SNAPSHOT_MAGIC[:6]: "a neuralpatch snapshot"}
 
 
-def pack(magic: bytes, kind: str, header: Mapping[str, Any],
-         blobs: Mapping[str, np.ndarray | bytes | None]) -> bytes:
+def pack(
+    magic: bytes,
+    kind: str,
+    header: Mapping[str, Any],
+    blobs: Mapping[str, np.ndarray | bytes | None],
+) -> bytes:
     """Lay out a container; arrays become `{shape, dtype, offset, nbytes}` header entries.
 
     Raises ValueError when the header is not strict JSON (NaN, infinity) or is too large.
@@ -73,8 +77,14 @@ class Container:
     def error(self, message: str) -> PatchFormatError:
         return PatchFormatError(message, self.path)
 
-    def get(self, key: str, kinds: type | tuple[type, ...], *,
-            obj: Mapping[str, Any] | None = None, what: str | None = None) -> Any:
+    def get(
+        self,
+        key: str,
+        kinds: type | tuple[type, ...],
+        *,
+        obj: Mapping[str, Any] | None = None,
+        what: str | None = None,
+    ) -> Any:
         """A required field of `obj` (default: the header), type-checked."""
         obj = self.header if obj is None else obj
         if key not in obj:
@@ -91,8 +101,15 @@ class Container:
             raise self.error(f"field {what!r} is not finite")
         return value
 
-    def string(self, key: str, max_len: int, *, empty: bool = False,
-               obj: Mapping[str, Any] | None = None, what: str | None = None) -> str:
+    def string(
+        self,
+        key: str,
+        max_len: int,
+        *,
+        empty: bool = False,
+        obj: Mapping[str, Any] | None = None,
+        what: str | None = None,
+    ) -> str:
         value = self.get(key, str, obj=obj, what=what)
         if not value and not empty:
             raise self.error(f"field {what or key!r} is empty")
@@ -100,8 +117,15 @@ class Container:
             raise self.error(f"field {what or key!r} is longer than {max_len} characters")
         return value
 
-    def integer(self, key: str, low: int, high: int, *,
-                obj: Mapping[str, Any] | None = None, what: str | None = None) -> int:
+    def integer(
+        self,
+        key: str,
+        low: int,
+        high: int,
+        *,
+        obj: Mapping[str, Any] | None = None,
+        what: str | None = None,
+    ) -> int:
         value = self.get(key, int, obj=obj, what=what)
         if not low <= value <= high:
             raise self.error(f"field {what or key!r} = {value} is outside [{low}, {high}]")
@@ -112,38 +136,56 @@ class Container:
         entry = self.header[name]
         if entry is None:
             return None
-        return self.payload[entry["offset"]:entry["offset"] + entry["nbytes"]]
+        return self.payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
 
     def array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A finite float32 array blob that must have exactly `shape`."""
         entry = self.header[name]
         if entry is None:
             raise self.error(f"field {name!r} must not be null")
-        got = [self.check(n, int, f"{name}.shape")
-               for n in self.get("shape", list, obj=entry, what=f"{name}.shape")]
+        got = [
+            self.check(n, int, f"{name}.shape")
+            for n in self.get("shape", list, obj=entry, what=f"{name}.shape")
+        ]
         if got != list(shape):
             raise self.error(f"{name} has shape {got}, expected {list(shape)}")
         if self.get("dtype", str, obj=entry, what=f"{name}.dtype") != DTYPE:
             raise self.error(f"{name}.dtype must be {DTYPE!r} (little-endian float32)")
         if entry["nbytes"] != math.prod(shape) * 4:
-            raise self.error(f"{name} has {entry['nbytes']} bytes, shape {list(shape)} needs "
-                             f"{math.prod(shape) * 4}")
+            raise self.error(
+                f"{name} has {entry['nbytes']} bytes, shape {list(shape)} needs "
+                f"{math.prod(shape) * 4}"
+            )
         values = np.frombuffer(self.blob(name) or b"", dtype=DTYPE).reshape(shape)
         if not np.isfinite(values).all():
             raise self.error(f"{name} contains NaN or infinity")
         return values.astype(np.float32)  # a writable native-endian copy
 
 
-def read_container(path: str | Path, *, magic: bytes, kind: str, blob_names: Iterable[str],
-                   max_file_bytes: int) -> Container:
+def read_container(
+    path: str | Path, *, magic: bytes, kind: str, blob_names: Iterable[str], max_file_bytes: int
+) -> Container:
     """Read a file (refusing one over `max_file_bytes` before reading it) and parse it."""
     path = Path(path)
-    return parse_container(_read_capped(path, max_file_bytes), path, magic=magic, kind=kind,
-                           blob_names=blob_names, max_file_bytes=max_file_bytes)
+    return parse_container(
+        _read_capped(path, max_file_bytes),
+        path,
+        magic=magic,
+        kind=kind,
+        blob_names=blob_names,
+        max_file_bytes=max_file_bytes,
+    )
 
 
-def parse_container(data: bytes, path: str | Path, *, magic: bytes, kind: str,
-                    blob_names: Iterable[str], max_file_bytes: int) -> Container:
+def parse_container(
+    data: bytes,
+    path: str | Path,
+    *,
+    magic: bytes,
+    kind: str,
+    blob_names: Iterable[str],
+    max_file_bytes: int,
+) -> Container:
     """Check everything the layout promises; the caller then checks its own fields.
 
     Writers parse what they are about to write too, so no file is written that would be
@@ -153,19 +195,23 @@ def parse_container(data: bytes, path: str | Path, *, magic: bytes, kind: str,
     if len(data) > max_file_bytes:
         raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)
     if len(data) < _PREFIX.size:
-        raise PatchFormatError(f"truncated: {len(data)} bytes is shorter than the "
-                               f"{_PREFIX.size}-byte prefix", path)
+        raise PatchFormatError(
+            f"truncated: {len(data)} bytes is shorter than the {_PREFIX.size}-byte prefix", path
+        )
     found, header_len = _PREFIX.unpack_from(data)
     if found != magic:
         raise PatchFormatError(_describe_magic(found, magic), path)
     if header_len > MAX_HEADER_BYTES:
-        raise PatchFormatError(f"header length {header_len} is over the {MAX_HEADER_BYTES} "
-                               "byte limit", path)
+        raise PatchFormatError(
+            f"header length {header_len} is over the {MAX_HEADER_BYTES} byte limit", path
+        )
     start = _PREFIX.size + header_len
     if start > len(data):
-        raise PatchFormatError(f"truncated header: {header_len} bytes announced, "
-                               f"{len(data) - _PREFIX.size} present", path)
-    header = _parse_header(data[_PREFIX.size:start], path)
+        raise PatchFormatError(
+            f"truncated header: {header_len} bytes announced, {len(data) - _PREFIX.size} present",
+            path,
+        )
+    header = _parse_header(data[_PREFIX.size : start], path)
     c = Container(path, header, data[start:])
     version = c.get("format_version", int)
     if version != FORMAT_VERSION:
@@ -174,8 +220,9 @@ def parse_container(data: bytes, path: str | Path, *, magic: bytes, kind: str,
         raise c.error(f"kind is {header['kind']!r}, expected {kind!r}")
     announced = c.integer("payload_nbytes", 0, max_file_bytes)
     if announced != len(c.payload):
-        raise c.error(f"truncated or padded: payload is {len(c.payload)} bytes, header "
-                      f"announces {announced}")
+        raise c.error(
+            f"truncated or padded: payload is {len(c.payload)} bytes, header announces {announced}"
+        )
     digest = c.get("payload_sha256", str)
     if hashlib.sha256(c.payload).hexdigest() != digest.lower():
         raise c.error("payload sha256 mismatch: the file is corrupt or was modified")
@@ -214,8 +261,12 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise PatchFormatError(f"header is not UTF-8 (byte {exc.start})", path) from exc
     try:
-        header = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
-                            object_pairs_hook=_unique)
+        header = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique,
+        )
     except (ValueError, RecursionError) as exc:
         raise PatchFormatError(f"header is not valid JSON: {exc}", path) from exc
     if not isinstance(header, dict):
@@ -256,8 +307,10 @@ def _check_extents(c: Container, names: Iterable[str]) -> None:
         if offset < 0 or nbytes < 0:
             raise c.error(f"{name} has a negative offset or length ({offset}, {nbytes})")
         if offset + nbytes > len(c.payload):
-            raise c.error(f"{name} spans bytes {offset}..{offset + nbytes} of the payload, "
-                          f"beyond its end at {len(c.payload)}")
+            raise c.error(
+                f"{name} spans bytes {offset}..{offset + nbytes} of the payload, "
+                f"beyond its end at {len(c.payload)}"
+            )
         if nbytes:
             spans.append((offset, offset + nbytes, name))
     spans.sort()

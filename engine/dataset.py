@@ -29,8 +29,7 @@ Sample = tuple[Path, int]
 
 def is_tag(text: object) -> bool:
     """True for an `n<integer>` tag such as `n02121808` (the ImageNet synset convention)."""
-    return (isinstance(text, str) and len(text) <= MAX_TAG_LEN
-            and TAG_RE.fullmatch(text) is not None)
+    return isinstance(text, str) and len(text) <= MAX_TAG_LEN and TAG_RE.fullmatch(text) is not None
 
 
 @dataclass
@@ -109,8 +108,10 @@ class Dataset:
     def summary_lines(self) -> list[str]:
         """Human-readable report for `neuralpatch dataset check DIR`."""
         outputs = self.outputs
-        lines = [f"Dataset {self.root}: {len(self.categories)} categories in {MAP_NAME}, "
-                 f"{sum(len(c.images) for c in outputs)} images"]
+        lines = [
+            f"Dataset {self.root}: {len(self.categories)} categories in {MAP_NAME}, "
+            f"{sum(len(c.images) for c in outputs)} images"
+        ]
         lines.append(f"Outputs ({len(outputs)} neurons):")
         for k, c in enumerate(outputs):
             also = "  (also a trigger)" if c.is_trigger else ""
@@ -127,8 +128,10 @@ class Dataset:
         """JSON-able description kept inside snapshots, to tell later what a patch was fed."""
         return {
             "root": str(self.root),
-            "outputs": [{"tag": c.tag, "index": c.index, "name": c.name, "images": len(c.images)}
-                        for c in self.outputs],
+            "outputs": [
+                {"tag": c.tag, "index": c.index, "name": c.name, "images": len(c.images)}
+                for c in self.outputs
+            ],
             "triggers": self.triggers,
             "problem_count": len(self.problems),
         }
@@ -159,20 +162,28 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
     for c in categories:
         c.images.sort()
         if not c.images and not c.is_trigger:
-            raise DatasetError(f"category {c.tag} has no images and is not a base-network "
-                               "category (nor, with --masters, a master patch's output)",
-                               map_path, c.line)
+            raise DatasetError(
+                f"category {c.tag} has no images and is not a base-network "
+                "category (nor, with --masters, a master patch's output)",
+                map_path,
+                c.line,
+            )
     dataset = Dataset(root, categories, problems)
     if not dataset.triggers:
-        raise DatasetError("no trigger category: no tag is one of the base network's (or, "
-                           "with --masters, a master patch's output), so the patch would "
-                           "never run", map_path)
+        raise DatasetError(
+            "no trigger category: no tag is one of the base network's (or, "
+            "with --masters, a master patch's output), so the patch would "
+            "never run",
+            map_path,
+        )
     if not dataset.outputs:
-        raise DatasetError(f"no output category: no image below {root} is named after a tag",
-                           map_path)
+        raise DatasetError(
+            f"no output category: no image below {root} is named after a tag", map_path
+        )
     if len(dataset.outputs) == 1:
-        problems.append(f"only one output category ({dataset.outputs[0].tag}): the patch "
-                        "would always answer it")
+        problems.append(
+            f"only one output category ({dataset.outputs[0].tag}): the patch would always answer it"
+        )
     return dataset
 
 
@@ -194,8 +205,9 @@ def _parse_map(map_path: Path, base_tags: Mapping[str, str]) -> list[Category]:
             continue
         columns = line.split()
         if len(columns) != 3:
-            raise DatasetError(f"expected 3 columns (tag index name), found {len(columns)}",
-                               map_path, number)
+            raise DatasetError(
+                f"expected 3 columns (tag index name), found {len(columns)}", map_path, number
+            )
         tag, index_text, name = columns
         if len(tag) > MAX_TAG_LEN:
             raise DatasetError(f"tag is longer than {MAX_TAG_LEN} characters", map_path, number)
@@ -206,11 +218,13 @@ def _parse_map(map_path: Path, base_tags: Mapping[str, str]) -> list[Category]:
         index = int(index_text)
         # Tags are told apart by their number, as in the original tool: n7 and n007 clash.
         if (earlier := tag_lines.get(int(tag[1:]))) is not None:
-            raise DatasetError(f"duplicate tag {tag} ({earlier.tag} is on line {earlier.line})",
-                               map_path, number)
+            raise DatasetError(
+                f"duplicate tag {tag} ({earlier.tag} is on line {earlier.line})", map_path, number
+            )
         if (earlier := index_lines.get(index)) is not None:
-            raise DatasetError(f"duplicate index {index} (already on line {earlier.line})",
-                               map_path, number)
+            raise DatasetError(
+                f"duplicate index {index} (already on line {earlier.line})", map_path, number
+            )
         category = Category(tag, index, name, number, base_name=base_tags.get(tag))
         tag_lines[int(tag[1:])] = index_lines[index] = category
         categories.append(category)
@@ -225,8 +239,9 @@ def _image_files(root: Path, problems: list[str]) -> list[Path]:
 
     def unreadable(exc: OSError) -> None:
         where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else root
-        problems.append(f"{where}: cannot list this folder ({exc.strerror}); its photos are "
-                        "left out")
+        problems.append(
+            f"{where}: cannot list this folder ({exc.strerror}); its photos are left out"
+        )
 
     for folder, dirs, files in os.walk(root, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))

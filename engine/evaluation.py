@@ -58,26 +58,34 @@ class EvalReport:
 
     def per_class_accuracy(self) -> list[float | None]:
         rows = self.confusion[:, :-1]
-        return [float(rows[k, k] / rows[k].sum()) if rows[k].sum() else None
-                for k in range(len(self.outputs))]
+        return [
+            float(rows[k, k] / rows[k].sum()) if rows[k].sum() else None
+            for k in range(len(self.outputs))
+        ]
 
     def to_dict(self) -> dict:
         return {
-            "images": self.images, "triggered": self.triggered,
-            "not_triggered": self.not_triggered, "accuracy": self.accuracy,
-            "end_to_end_accuracy": self.end_to_end_accuracy, "outputs": self.outputs,
-            "per_class_accuracy": dict(zip(self.outputs, self.per_class_accuracy(),
-                                           strict=True)),
+            "images": self.images,
+            "triggered": self.triggered,
+            "not_triggered": self.not_triggered,
+            "accuracy": self.accuracy,
+            "end_to_end_accuracy": self.end_to_end_accuracy,
+            "outputs": self.outputs,
+            "per_class_accuracy": dict(zip(self.outputs, self.per_class_accuracy(), strict=True)),
             "confusion": self.confusion.tolist(),
             "skipped": self.skipped,
         }
 
 
-def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
-             samples: Sequence[tuple[Path, str]] | None = None,
-             on_progress: Callable[[int, int, str], None] | None = None,
-             stop: threading.Event | None = None,
-             masters: PatchSystem | None = None) -> EvalReport:
+def evaluate(
+    base: BaseNetwork,
+    patch: PatchFile,
+    dataset: Dataset,
+    samples: Sequence[tuple[Path, str]] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    stop: threading.Event | None = None,
+    masters: PatchSystem | None = None,
+) -> EvalReport:
     """Score `patch` on (photo, tag) pairs (default: every photo of the dataset).
 
     `masters`: the patches whose outputs may trigger this one; they run as the live cascade
@@ -88,8 +96,11 @@ def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
     neuron = {o.tag: k for k, o in enumerate(patch.outputs)}
     usable = [(p, neuron[t]) for p, t in samples if t in neuron]
     if not usable:
-        raise DatasetError("no photo of this dataset belongs to an output of the patch "
-                           f"({', '.join(o.tag for o in patch.outputs)})", dataset.map_path)
+        raise DatasetError(
+            "no photo of this dataset belongs to an output of the patch "
+            f"({', '.join(o.tag for o in patch.outputs)})",
+            dataset.map_path,
+        )
     k = len(patch.outputs)
     report = EvalReport([o.name for o in patch.outputs], np.zeros((k, k + 1), np.int64))
     triggers = set(patch.triggers)
@@ -98,7 +109,7 @@ def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
         if stop is not None and stop.is_set():
             break
         chunk, images = [], []
-        for path, label in usable[start:start + BATCH]:
+        for path, label in usable[start : start + BATCH]:
             try:
                 images.append(decode_image(path))
                 chunk.append(label)
@@ -110,7 +121,8 @@ def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
             predicted = model.probabilities(out.features).argmax(axis=1)
             for i, (label, guess) in enumerate(zip(chunk, predicted, strict=True)):
                 fired = base.classes.tags[top[i]] in triggers or (
-                    masters is not None and _a_master_fires(masters, out, i, triggers))
+                    masters is not None and _a_master_fires(masters, out, i, triggers)
+                )
                 report.confusion[label, guess if fired else k] += 1
         if on_progress:
             on_progress(min(start + BATCH, len(usable)), len(usable), "")
@@ -119,5 +131,8 @@ def evaluate(base: BaseNetwork, patch: PatchFile, dataset: Dataset,
 
 def _a_master_fires(masters: PatchSystem, out: BasePass, i: int, triggers: set[str]) -> bool:
     result = masters.classify(out.probabilities[i], out.features[i])
-    return any(node.identified and node.tag in triggers
-               for root in result.patches for _, node in root.walk())
+    return any(
+        node.identified and node.tag in triggers
+        for root in result.patches
+        for _, node in root.walk()
+    )

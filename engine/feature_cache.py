@@ -52,8 +52,12 @@ class FeatureCache:
             return None  # a damaged entry is simply recomputed
         return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
-    def features_for(self, paths: Sequence[Path], on_progress: Progress | None = None,
-                     stop: threading.Event | None = None) -> FeatureSet:
+    def features_for(
+        self,
+        paths: Sequence[Path],
+        on_progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> FeatureSet:
         """Features of every photo in `paths`; undecodable ones are reported, not fatal."""
         result = FeatureSet()
         pending: list[Path] = []
@@ -73,7 +77,7 @@ class FeatureCache:
             if stop is not None and stop.is_set():
                 break
             batch, images = [], []
-            for path in pending[start:start + BATCH]:
+            for path in pending[start : start + BATCH]:
                 # Read again and key by these bytes: the photo may have changed meanwhile
                 # (a snap landing in the folder), and its features must match its key.
                 content = self._content(path, result)
@@ -90,7 +94,7 @@ class FeatureCache:
                     write_atomic(self._entry(digest), vector.astype("<f4").tobytes())
                     result.features[path] = vector
                     result.computed += 1
-            done += len(pending[start:start + BATCH])
+            done += len(pending[start : start + BATCH])
             if on_progress:
                 on_progress(done, total, pending[min(start + BATCH, len(pending)) - 1].name)
         return result

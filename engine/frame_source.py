@@ -102,8 +102,9 @@ class VideoFileSource(FrameSource):
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
-            raise FrameSourceError("cannot open as a video (unknown format or unreadable)",
-                                   self.path)
+            raise FrameSourceError(
+                "cannot open as a video (unknown format or unreadable)", self.path
+            )
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0.5 <= fps <= 1000 else 25.0
         self._cap, self._in_loop, self._started = cap, 0, time.monotonic()
@@ -164,8 +165,13 @@ class ImageFolderSource(FrameSource):
     `interval` seconds, like a slow camera; otherwise the next one comes as soon as asked.
     """
 
-    def __init__(self, path: str | Path, *, realtime: bool = False,
-                 interval: float = DEFAULT_FOLDER_INTERVAL_S):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        realtime: bool = False,
+        interval: float = DEFAULT_FOLDER_INTERVAL_S,
+    ):
         self.path = Path(path)
         self.realtime, self.interval = realtime, interval
         self.description = self.path.name
@@ -185,14 +191,19 @@ class ImageFolderSource(FrameSource):
         if not self.path.is_dir():
             raise FrameSourceError("no such file or folder", self.path)
         try:
-            files = sorted(p for p in self.path.iterdir() if p.is_file()
-                           and not p.name.startswith(".")
-                           and p.suffix.lower() in IMAGE_EXTENSIONS)
+            files = sorted(
+                p
+                for p in self.path.iterdir()
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() in IMAGE_EXTENSIONS
+            )
         except OSError as exc:
             raise FrameSourceError(f"cannot list the folder: {exc.strerror}", self.path) from exc
         if not files:
-            raise FrameSourceError("the folder holds no images "
-                                   f"({', '.join(sorted(IMAGE_EXTENSIONS))})", self.path)
+            raise FrameSourceError(
+                f"the folder holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})", self.path
+            )
         return files
 
     def read(self, timeout: float = 1.0, stop: threading.Event | None = None) -> Frame:
@@ -244,8 +255,9 @@ class DeviceSource(FrameSource):
             raise FrameSourceError(f"cannot open camera {self.index} (no such device, or busy)")
         self._error, self._latest = None, None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._grab_loop, args=(cap, self._stop),
-                                        name=f"camera-{self.index}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._grab_loop, args=(cap, self._stop), name=f"camera-{self.index}", daemon=True
+        )
         self._thread.start()
 
     def _capture(self) -> cv2.VideoCapture:
@@ -286,9 +298,12 @@ class DeviceSource(FrameSource):
     def read(self, timeout: float = DEVICE_STALL_S, stop: threading.Event | None = None) -> Frame:
         with self._cond:
             fresh = self._cond.wait_for(
-                lambda: self._error is not None or (
-                    self._latest is not None and self._latest.number > self._returned),
-                timeout)
+                lambda: (
+                    self._error is not None
+                    or (self._latest is not None and self._latest.number > self._returned)
+                ),
+                timeout,
+            )
             if self._error is not None:
                 raise FrameSourceError(self._error)
             if not fresh or self._latest is None:
@@ -307,8 +322,9 @@ class DeviceSource(FrameSource):
             self._thread = None
 
 
-def make_source(spec: str | int, *, realtime: bool = False,
-                interval: float = DEFAULT_FOLDER_INTERVAL_S) -> FrameSource:
+def make_source(
+    spec: str | int, *, realtime: bool = False, interval: float = DEFAULT_FOLDER_INTERVAL_S
+) -> FrameSource:
     """The source `--source` names: a device index ("0"), a video file, or a photo folder.
 
     Nothing is opened yet; a missing path is reported by `open()`, so the app can show it.

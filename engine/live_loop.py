@@ -71,12 +71,19 @@ class LiveResult:
             "frame": self.index,
             "source_frame": self.frame.number,
             "label": self.frame.label,
-            "base": {"index": best.index, "tag": best.tag, "name": best.name,
-                     "probability": best.probability},
+            "base": {
+                "index": best.index,
+                "tag": best.tag,
+                "name": best.name,
+                "probability": best.probability,
+            },
             "identified": self.result.identified is not None,
             "patches": [p.to_dict() for p in self.result.patches],
-            "timings": {"base_ms": self.base_ms, "patches_ms": self.patches_ms,
-                        "total_ms": self.total_ms},
+            "timings": {
+                "base_ms": self.base_ms,
+                "patches_ms": self.patches_ms,
+                "total_ms": self.total_ms,
+            },
             "fps": self.fps,
             "dropped": self.dropped,
         }
@@ -94,9 +101,17 @@ class LiveLoop:
     source's error (None: retry for ever, as the terminal app does for a camera).
     """
 
-    def __init__(self, base: BaseNetwork, source: FrameSource, patches: PatchSystem | None = None,
-                 *, top_k: int = 5, give_up_after: int | None = None,
-                 first_retry_s: float = FIRST_RETRY_S, max_retry_s: float = MAX_RETRY_S):
+    def __init__(
+        self,
+        base: BaseNetwork,
+        source: FrameSource,
+        patches: PatchSystem | None = None,
+        *,
+        top_k: int = 5,
+        give_up_after: int | None = None,
+        first_retry_s: float = FIRST_RETRY_S,
+        max_retry_s: float = MAX_RETRY_S,
+    ):
         self.base, self.source = base, source
         self.patches = patches if patches is not None else PatchSystem.for_base(base)
         self.top_k = top_k
@@ -107,10 +122,15 @@ class LiveLoop:
         self._passes = 0
         self._times: deque[float] = deque()
 
-    def run(self, stop: threading.Event, *, max_frames: int | None = None,
-            on_result: Callable[[LiveResult], None] | None = None,
-            on_layer: LayerProgress | None = None,
-            on_status: Callable[[SourceStatus], None] | None = None) -> int:
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        max_frames: int | None = None,
+        on_result: Callable[[LiveResult], None] | None = None,
+        on_layer: LayerProgress | None = None,
+        on_status: Callable[[SourceStatus], None] | None = None,
+    ) -> int:
         """Process frames until `stop` is set or `max_frames` passes ran; returns passes run.
 
         Callbacks run on this thread: `on_layer(done, total)` during each base pass,
@@ -128,12 +148,10 @@ class LiveLoop:
                     failures += 1
                     self._close()
                     if self.give_up_after is not None and failures > self.give_up_after:
-                        report(SourceStatus("failed", self.source.description, str(exc),
-                                            failures))
+                        report(SourceStatus("failed", self.source.description, str(exc), failures))
                         raise
                     delay = retry_delay(failures, self.first_retry_s, self.max_retry_s)
-                    report(SourceStatus("lost", self.source.description, str(exc), failures,
-                                        delay))
+                    report(SourceStatus("lost", self.source.description, str(exc), failures, delay))
                     stop.wait(delay)
                     continue
                 if failures:
@@ -148,8 +166,9 @@ class LiveLoop:
             report(SourceStatus("stopped", self.source.description))
         return done
 
-    def _next_frame(self, report: Callable[[SourceStatus], None], failures: int,
-                    stop: threading.Event) -> Frame:
+    def _next_frame(
+        self, report: Callable[[SourceStatus], None], failures: int, stop: threading.Event
+    ) -> Frame:
         if not self._opened:
             report(SourceStatus("opening", self.source.description, attempt=failures))
             self.source.open()
@@ -168,14 +187,21 @@ class LiveLoop:
         t0 = time.perf_counter()
         base_pass = self.base.run([frame.image], on_layer=on_layer)
         t1 = time.perf_counter()
-        result = self.patches.classify(base_pass.probabilities[0], base_pass.features[0],
-                                       self.top_k)
+        result = self.patches.classify(
+            base_pass.probabilities[0], base_pass.features[0], self.top_k
+        )
         t2 = time.perf_counter()
         self._passes += 1
-        live = LiveResult(index=self._passes - 1, frame=frame, result=result,
-                          base_ms=(t1 - t0) * 1e3, patches_ms=(t2 - t1) * 1e3,
-                          total_ms=(t2 - frame.captured) * 1e3, fps=self._tick(t2),
-                          dropped=self.source.dropped)
+        live = LiveResult(
+            index=self._passes - 1,
+            frame=frame,
+            result=result,
+            base_ms=(t1 - t0) * 1e3,
+            patches_ms=(t2 - t1) * 1e3,
+            total_ms=(t2 - frame.captured) * 1e3,
+            fps=self._tick(t2),
+            dropped=self.source.dropped,
+        )
         self.latest = live
         return live
 

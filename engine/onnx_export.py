@@ -26,8 +26,9 @@ def _onnx():
     try:
         import onnx
     except ImportError as exc:
-        raise MissingPackageError("exporting ONNX needs the onnx package: pip install onnx"
-                                  ) from exc
+        raise MissingPackageError(
+            "exporting ONNX needs the onnx package: pip install onnx"
+        ) from exc
     return onnx
 
 
@@ -63,10 +64,15 @@ def build_onnx_model(net: BaseNetworkFiles, opset: int = OPSET):
                 kernel, group = wt.T[:, :, None, None], 1
             ph = same_padding(h, layer.k, layer.stride)
             pw = same_padding(w, layer.k, layer.stride)
-            y = node("Conv", [x, const(f"{name}.w", kernel), const(f"{name}.b", b)],
-                     f"{name}.conv", kernel_shape=[layer.k, layer.k],
-                     strides=[layer.stride, layer.stride], pads=[ph[0], pw[0], ph[1], pw[1]],
-                     group=group)
+            y = node(
+                "Conv",
+                [x, const(f"{name}.w", kernel), const(f"{name}.b", b)],
+                f"{name}.conv",
+                kernel_shape=[layer.k, layer.k],
+                strides=[layer.stride, layer.stride],
+                pads=[ph[0], pw[0], ph[1], pw[1]],
+                group=group,
+            )
             if layer.add:
                 y = node("Add", [y, outputs[layer.add]], f"{name}.add")
             if layer.act == "relu6":
@@ -87,15 +93,23 @@ def build_onnx_model(net: BaseNetworkFiles, opset: int = OPSET):
     fmap_shape = topo.shapes()[topo.feature_layer() - 1]
     f32 = onnx.TensorProto.FLOAT
     graph = helper.make_graph(
-        nodes, topo.name,
-        [helper.make_tensor_value_info("input", f32,
-                                       ["N", topo.height, topo.width, topo.channels])],
-        [helper.make_tensor_value_info("probabilities", f32, ["N", topo.num_classes]),
-         helper.make_tensor_value_info("features", f32, ["N", topo.feature_dim]),
-         helper.make_tensor_value_info("feature_map", f32, ["N", *fmap_shape])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="neuralpatch")
+        nodes,
+        topo.name,
+        [
+            helper.make_tensor_value_info(
+                "input", f32, ["N", topo.height, topo.width, topo.channels]
+            )
+        ],
+        [
+            helper.make_tensor_value_info("probabilities", f32, ["N", topo.num_classes]),
+            helper.make_tensor_value_info("features", f32, ["N", topo.feature_dim]),
+            helper.make_tensor_value_info("feature_map", f32, ["N", *fmap_shape]),
+        ],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="neuralpatch"
+    )
     model.ir_version = min(model.ir_version, 8)  # readable by older runtimes too
     onnx.checker.check_model(model)
     return model

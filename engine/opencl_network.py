@@ -36,8 +36,7 @@ KERNELS = {  # kind -> (file, kernel, build options, local size)
     "dwconv": ("depthwise_conv.cl", "depthwise_conv", f"-DOWT={DW_PIXELS}", (1, 1, DW_ROWS)),
     "pwconv": ("pointwise_conv.cl", "pointwise_conv", f"-DTM={GEMM_ROWS}", (1, 1)),
     "fc": ("pointwise_conv.cl", "pointwise_conv", f"-DTM={GEMM_ROWS}", (1, 1)),
-    "dwproject": ("depthwise_project_conv.cl", "depthwise_project_conv", f"-DTM={GEMM_ROWS}",
-                  (1,)),
+    "dwproject": ("depthwise_project_conv.cl", "depthwise_project_conv", f"-DTM={GEMM_ROWS}", (1,)),
     "gap": ("global_average_pool.cl", "global_average_pool", "", (1, 1)),
     "softmax": ("softmax.cl", "softmax", "", (1,)),
 }
@@ -59,7 +58,7 @@ def pack_panels(w_io: np.ndarray) -> np.ndarray:
 def pad_channels(values: np.ndarray) -> np.ndarray:
     """Zero-pad the last axis to a multiple of 16."""
     out = np.zeros((*values.shape[:-1], padded(values.shape[-1])), np.float32)
-    out[..., :values.shape[-1]] = values
+    out[..., : values.shape[-1]] = values
     return out
 
 
@@ -82,15 +81,19 @@ class _Step:
 class OpenCLNetwork:
     """Forward pass of a base network on one OpenCL device; one call at a time (locked)."""
 
-    def __init__(self, net: BaseNetworkFiles, runtime: Runtime | None = None,
-                 chunk: int = DEFAULT_CHUNK):
+    def __init__(
+        self, net: BaseNetworkFiles, runtime: Runtime | None = None, chunk: int = DEFAULT_CHUNK
+    ):
         self.net, self.runtime, self.chunk = net, runtime or get_runtime(), max(1, chunk)
         topo = net.topology
         self.layers = topo.layers
         if self.layers[0].kind != "conv":  # only conv2d.cl reads the unpadded input image
-            raise BaseNetworkError("the OpenCL pass needs a conv layer first (this network "
-                                   f"starts with {self.layers[0].kind})", net.txt_path,
-                                   self.layers[0].line)
+            raise BaseNetworkError(
+                "the OpenCL pass needs a conv layer first (this network "
+                f"starts with {self.layers[0].kind})",
+                net.txt_path,
+                self.layers[0].line,
+            )
         self._lock = threading.Lock()
         self._in_shape = (topo.height, topo.width, topo.channels)
         self._shapes = [s if len(s) == 3 else (1, 1, s[0]) for s in topo.shapes()]
@@ -114,9 +117,13 @@ class OpenCLNetwork:
         groups, i = [], 0
         while i < len(self.layers):
             layer = self.layers[i]
-            if (layer.kind == "dwconv" and i + 1 < len(self.layers)
-                    and self.layers[i + 1].kind == "pwconv"
-                    and layer.name not in read_elsewhere and i not in self._kept):
+            if (
+                layer.kind == "dwconv"
+                and i + 1 < len(self.layers)
+                and self.layers[i + 1].kind == "pwconv"
+                and layer.name not in read_elsewhere
+                and i not in self._kept
+            ):
                 groups.append(("dwproject", (i, i + 1)))
                 i += 2
             else:
@@ -179,35 +186,70 @@ class OpenCLNetwork:
         dst = self._buffers[self._slot_of[last]]
         cp_in, cp_out = (padded(ic) if first else ic), padded(oc)
         kernel = self.runtime.cl.Kernel(
-            self._programs[KERNELS[kind][0], build_options(kind, layer)], KERNELS[kind][1])
+            self._programs[KERNELS[kind][0], build_options(kind, layer)], KERNELS[kind][1]
+        )
         act = [i32(self.layers[g].act == "relu6") for g in group]
         residual = self.layers[last].add
         residual = self._buffers[self._slot_of[self._index(residual)]] if residual else None
         if kind in ("conv", "dwconv", "dwproject"):
             w, b = self._weights[first]
-            geometry = [i32(oh), i32(ow), i32(layer.k), i32(layer.stride),
-                        i32(same_padding(ih, layer.k, layer.stride)[0]),
-                        i32(same_padding(iw, layer.k, layer.stride)[0])]
+            geometry = [
+                i32(oh),
+                i32(ow),
+                i32(layer.k),
+                i32(layer.stride),
+                i32(same_padding(ih, layer.k, layer.stride)[0]),
+                i32(same_padding(iw, layer.k, layer.stride)[0]),
+            ]
         if kind == "conv":
-            kernel.set_args(src, w, b, dst, i32(ih), i32(iw), i32(ic), i32(cp_in), i32(oh),
-                            i32(ow), i32(cp_out), *geometry[2:], act[0])
+            kernel.set_args(
+                src,
+                w,
+                b,
+                dst,
+                i32(ih),
+                i32(iw),
+                i32(ic),
+                i32(cp_in),
+                i32(oh),
+                i32(ow),
+                i32(cp_out),
+                *geometry[2:],
+                act[0],
+            )
             size = (cp_out // VEC, -(-ow // CONV_PIXELS), n * oh)
         elif kind == "dwconv":
-            kernel.set_args(src, w, b, dst, i32(n), i32(ih), i32(iw), i32(cp_in), *geometry,
-                            act[0])
+            kernel.set_args(src, w, b, dst, i32(n), i32(ih), i32(iw), i32(cp_in), *geometry, act[0])
             size = (cp_out // VEC, -(-ow // DW_PIXELS), -(-n * oh // DW_ROWS) * DW_ROWS)
         elif kind == "dwproject":
             pw, pb = self._weights[last]
             tile = self.runtime.cl.LocalMemory(GEMM_ROWS * cp_in * 4)
-            kernel.set_args(src, w, b, pw, pb, residual, dst, tile, i32(n), i32(ih), i32(iw),
-                            i32(cp_in), *geometry, act[0], i32(self.layers[last].cin),
-                            i32(cp_out), act[1])
+            kernel.set_args(
+                src,
+                w,
+                b,
+                pw,
+                pb,
+                residual,
+                dst,
+                tile,
+                i32(n),
+                i32(ih),
+                i32(iw),
+                i32(cp_in),
+                *geometry,
+                act[0],
+                i32(self.layers[last].cin),
+                i32(cp_out),
+                act[1],
+            )
             size = (-(-n * oh * ow // GEMM_ROWS),)
         elif kind in ("pwconv", "fc"):
             w, b = self._weights[first]
             rows = n * oh * ow
-            kernel.set_args(src, i32(cp_in), w, b, residual, dst, i32(cp_out), i32(rows),
-                            i32(layer.cin), act[0])
+            kernel.set_args(
+                src, i32(cp_in), w, b, residual, dst, i32(cp_out), i32(rows), i32(layer.cin), act[0]
+            )
             size = (-(-rows // GEMM_ROWS), cp_out // VEC)
         elif kind == "gap":
             kernel.set_args(src, dst, i32(ih * iw), i32(cp_in))
@@ -221,8 +263,9 @@ class OpenCLNetwork:
         return next(i for i, layer in enumerate(self.layers) if layer.name == name)
 
     # -- running ------------------------------------------------------------------------------
-    def forward(self, batch: np.ndarray,
-                on_layer: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    def forward(
+        self, batch: np.ndarray, on_layer: Callable[[int, int], None] | None = None
+    ) -> dict[str, np.ndarray]:
         """Run an NHWC float32 batch; same keys and shapes as `forward_reference`.
 
         `on_layer(done, total)` counts layer completions over all chunks (total = layers x
@@ -248,14 +291,18 @@ class OpenCLNetwork:
         for step, event in events:
             row = times.setdefault(step.layers, [step.kind, 0.0])
             row[1] += (event.profile.end - event.profile.start) / 1e6
-        return [{"layer": "+".join(self.layers[i].name for i in group), "kind": kind, "ms": ms}
-                for group, (kind, ms) in times.items()]
+        return [
+            {"layer": "+".join(self.layers[i].name for i in group), "kind": kind, "ms": ms}
+            for group, (kind, ms) in times.items()
+        ]
 
     def _forward(self, x: np.ndarray, on_layer, queue):
         cl, n_total = self.runtime.cl, len(x)
         self._ensure_buffers(min(self.chunk, n_total))
-        fmap = np.empty((n_total, *self._shapes[self._gap - 1][:2],
-                         padded(self._shapes[self._gap - 1][2])), np.float32)
+        fmap = np.empty(
+            (n_total, *self._shapes[self._gap - 1][:2], padded(self._shapes[self._gap - 1][2])),
+            np.float32,
+        )
         feats = np.empty((n_total, padded(self._shapes[self._gap][2])), np.float32)
         probs = np.empty((n_total, self._shapes[-1][2]), np.float32)
         events = []
@@ -264,11 +311,18 @@ class OpenCLNetwork:
                 part = slice(start, min(start + self.chunk, n_total))
                 cl.enqueue_copy(queue, self._input, x[part], is_blocking=False)
                 for step in self._plan(part.stop - part.start):
-                    events.append((step, cl.enqueue_nd_range_kernel(
-                        queue, step.kernel, step.global_size, KERNELS[step.kind][3])))
+                    events.append(
+                        (
+                            step,
+                            cl.enqueue_nd_range_kernel(
+                                queue, step.kernel, step.global_size, KERNELS[step.kind][3]
+                            ),
+                        )
+                    )
                 for host, layer in zip((fmap, feats, probs), self._kept, strict=True):
-                    cl.enqueue_copy(queue, host[part], self._buffers[self._slot_of[layer]],
-                                    is_blocking=False)
+                    cl.enqueue_copy(
+                        queue, host[part], self._buffers[self._slot_of[layer]], is_blocking=False
+                    )
             if on_layer is not None:
                 done, total = 0, len(self.layers) * -(-n_total // self.chunk)
                 for step, event in events:
@@ -278,9 +332,11 @@ class OpenCLNetwork:
                         on_layer(done, total)
         finally:  # the device writes into `fmap`, `feats`, `probs`: never leave before it ends
             queue.finish()
-        result = {"probabilities": probs,
-                  "features": np.ascontiguousarray(feats[:, :self._shapes[self._gap][2]]),
-                  "feature_map": np.ascontiguousarray(fmap[..., :self._shapes[self._gap - 1][2]])}
+        result = {
+            "probabilities": probs,
+            "features": np.ascontiguousarray(feats[:, : self._shapes[self._gap][2]]),
+            "feature_map": np.ascontiguousarray(fmap[..., : self._shapes[self._gap - 1][2]]),
+        }
         return result, events
 
     def close(self) -> None:

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 KERNEL_PACKAGE = "neuralpatch.kernels"
 DEVICE_ENV = "NEURALPATCH_DEVICE"
-NO_PLATFORM_HELP = ("no OpenCL platform found: `pip install pocl-binary-distribution` gives a "
-                    "CPU device, or install your GPU vendor's OpenCL driver")
+NO_PLATFORM_HELP = (
+    "no OpenCL platform found: `pip install pocl-binary-distribution` gives a "
+    "CPU device, or install your GPU vendor's OpenCL driver"
+)
 
 _runtimes: dict[tuple[int, int], Runtime] = {}
 _runtimes_lock = threading.Lock()
@@ -80,8 +82,7 @@ def list_devices() -> list[tuple[int, int, str, str]]:
             devices = platform.get_devices()
         except cl.Error:
             continue
-        found += [(p, d, platform.name.strip(), dev.name.strip())
-                  for d, dev in enumerate(devices)]
+        found += [(p, d, platform.name.strip(), dev.name.strip()) for d, dev in enumerate(devices)]
     if not found:
         raise DeviceError(NO_PLATFORM_HELP)
     return found
@@ -145,7 +146,8 @@ class Runtime:
         with self._lock:
             if self._profiling_queue is None:
                 self._profiling_queue = self.cl.CommandQueue(
-                    self.context, properties=self.cl.command_queue_properties.PROFILING_ENABLE)
+                    self.context, properties=self.cl.command_queue_properties.PROFILING_ENABLE
+                )
             return self._profiling_queue
 
     # -- programs -----------------------------------------------------------------------------
@@ -164,12 +166,14 @@ class Runtime:
             if self.is_pocl:
                 program.build(options=options)
             else:
-                program.build(options=options,
-                              cache_dir=str(cache_dir("opencl", "pyopencl")))
+                program.build(options=options, cache_dir=str(cache_dir("opencl", "pyopencl")))
         except self.cl.Error as exc:
             try:
-                log = (program.get_build_info(self.device, self.cl.program_build_info.LOG)
-                       if program is not None else "")
+                log = (
+                    program.get_build_info(self.device, self.cl.program_build_info.LOG)
+                    if program is not None
+                    else ""
+                )
             except self.cl.Error:
                 log = ""
             raise _build_error(filename, options, log.strip() or str(exc)) from exc
@@ -180,9 +184,14 @@ class Runtime:
             from_cache = bool(getattr(program, "_build_duration_info", (None, False))[1])
         with self._lock:
             self._programs.setdefault(key, program)
-            self._build_log.append({"file": filename, "options": options,
-                                    "from_disk_cache": from_cache,
-                                    "seconds": round(seconds, 4)})
+            self._build_log.append(
+                {
+                    "file": filename,
+                    "options": options,
+                    "from_disk_cache": from_cache,
+                    "seconds": round(seconds, 4),
+                }
+            )
             return self._programs[key]
 
     def _pocl_entries(self) -> set[str]:
@@ -190,8 +199,7 @@ class Runtime:
         root = Path(os.environ.get("POCL_CACHE_DIR", ""))
         if not root.is_dir():
             return set()
-        return {f"{d.name}/{p.name}" for d in root.iterdir() if d.is_dir()
-                for p in d.iterdir()}
+        return {f"{d.name}/{p.name}" for d in root.iterdir() if d.is_dir() for p in d.iterdir()}
 
     # -- buffers ------------------------------------------------------------------------------
     def alloc(self, nbytes: int) -> cl.Buffer:
@@ -203,8 +211,9 @@ class Runtime:
         try:
             return self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
         except self.cl.Error as exc:
-            raise DeviceError(f"cannot allocate {nbytes} bytes on {self.device.name}: {exc}"
-                              ) from exc
+            raise DeviceError(
+                f"cannot allocate {nbytes} bytes on {self.device.name}: {exc}"
+            ) from exc
 
     def free(self, buffer: cl.Buffer) -> None:
         """Give a buffer back to the pool for reuse."""
@@ -237,9 +246,11 @@ class Runtime:
             "compute_units": self.device.max_compute_units,
             "global_memory_mb": self.device.global_mem_size // 2**20,
             "cache_dir": str(self.cache_folder),
-            "cache_mechanism": ("PoCL kernel cache (POCL_CACHE_DIR="
-                                f"{os.environ.get('POCL_CACHE_DIR')})" if self.is_pocl
-                                else "pyopencl binary cache"),
+            "cache_mechanism": (
+                f"PoCL kernel cache (POCL_CACHE_DIR={os.environ.get('POCL_CACHE_DIR')})"
+                if self.is_pocl
+                else "pyopencl binary cache"
+            ),
             "cache_state": state,
             "builds": builds,
         }
@@ -249,5 +260,8 @@ def _build_error(filename: str, options: str, log: str) -> KernelBuildError:
     """A KernelBuildError naming the `.cl` file, its first error line and the build log."""
     log = re.sub(r"\S*(?:tempfile_\w+\.cl|<source>)", filename, log)  # compiler's temp name
     match = re.search(re.escape(filename) + r":(\d+):\d+", log)
-    return KernelBuildError(f"OpenCL build failed (options: {options or 'none'}):\n{log}",
-                            kernel_path(filename), int(match[1]) if match else None)
+    return KernelBuildError(
+        f"OpenCL build failed (options: {options or 'none'}):\n{log}",
+        kernel_path(filename),
+        int(match[1]) if match else None,
+    )

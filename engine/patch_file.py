@@ -83,8 +83,13 @@ def save_patch(patch: PatchFile, path: str | Path) -> Path:
 
 def load_patch(path: str | Path) -> PatchFile:
     """Read a `.specialneurons` file, raising PatchFormatError with the precise reason."""
-    c = read_container(path, magic=PATCH_MAGIC, kind="patch", blob_names=PATCH_BLOBS,
-                       max_file_bytes=MAX_PATCH_BYTES)
+    c = read_container(
+        path,
+        magic=PATCH_MAGIC,
+        kind="patch",
+        blob_names=PATCH_BLOBS,
+        max_file_bytes=MAX_PATCH_BYTES,
+    )
     return read_patch_fields(c)
 
 
@@ -120,9 +125,12 @@ def read_patch_fields(c: Container) -> PatchFile:
     outputs = []
     for i, item in enumerate(raw_outputs):
         c.check(item, dict, f"outputs[{i}]")
-        outputs.append(PatchOutput(c.get("tag", str, obj=item, what=f"outputs[{i}].tag"),
-                                   c.string("name", MAX_NAME_LEN, obj=item,
-                                            what=f"outputs[{i}].name")))
+        outputs.append(
+            PatchOutput(
+                c.get("tag", str, obj=item, what=f"outputs[{i}].tag"),
+                c.string("name", MAX_NAME_LEN, obj=item, what=f"outputs[{i}].name"),
+            )
+        )
     _tags(c, [o.tag for o in outputs], "outputs", MAX_OUTPUTS)
     k = len(outputs)
     dim = c.integer("feature_dim", 1, MAX_FEATURE_DIM)
@@ -151,8 +159,10 @@ def check_icon(data: bytes, c: Container) -> None:
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
             if img.width > MAX_ICON_SIDE or img.height > MAX_ICON_SIDE:
-                raise c.error(f"icon is {img.width}×{img.height}, over the "
-                              f"{MAX_ICON_SIDE}×{MAX_ICON_SIDE} limit")
+                raise c.error(
+                    f"icon is {img.width}×{img.height}, over the "
+                    f"{MAX_ICON_SIDE}×{MAX_ICON_SIDE} limit"
+                )
             img.verify()
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
             img.load()
@@ -182,8 +192,16 @@ def _pack_checked(header: dict[str, Any], blobs: dict[str, Any], path: str | Pat
         data = pack(PATCH_MAGIC, "patch", header, blobs)
     except (ValueError, TypeError) as exc:
         raise PatchFormatError(f"cannot write patch: {exc}", path) from exc
-    read_patch_fields(parse_container(data, path, magic=PATCH_MAGIC, kind="patch",
-                                      blob_names=PATCH_BLOBS, max_file_bytes=MAX_PATCH_BYTES))
+    read_patch_fields(
+        parse_container(
+            data,
+            path,
+            magic=PATCH_MAGIC,
+            kind="patch",
+            blob_names=PATCH_BLOBS,
+            max_file_bytes=MAX_PATCH_BYTES,
+        )
+    )
     return data
 
 
@@ -195,8 +213,10 @@ def _tags(c: Container, values: list[Any], what: str, limit: int) -> list[str]:
     seen: dict[int, str] = {}
     for i, tag in enumerate(values):
         if not is_tag(tag):
-            raise c.error(f"{what}[{i}] = {str(tag)[:80]!r} is not 'n' followed by an integer "
-                          f"(at most {MAX_TAG_LEN} characters)")
+            raise c.error(
+                f"{what}[{i}] = {str(tag)[:80]!r} is not 'n' followed by an integer "
+                f"(at most {MAX_TAG_LEN} characters)"
+            )
         if int(tag[1:]) in seen:
             raise c.error(f"{what} lists {tag} twice (also as {seen[int(tag[1:])]})")
         seen[int(tag[1:])] = tag

@@ -106,16 +106,18 @@ class PatchIndex:
     cycles: tuple[tuple[str, ...], ...]  # patch names around each cycle, first one repeated
     _merged: _MergedBlocks = field(default_factory=_MergedBlocks, init=False, repr=False)
 
-    def classify(self, probabilities: np.ndarray, features: np.ndarray,
-                 top_k: int = 5) -> ImageResult:
+    def classify(
+        self, probabilities: np.ndarray, features: np.ndarray, top_k: int = 5
+    ) -> ImageResult:
         """Run the cascade for one image from its base probabilities and pooled features."""
         started = time.perf_counter()
         probabilities = np.asarray(probabilities)
         features = np.asarray(features, np.float32)
         top = top_predictions(self.classes, probabilities, top_k)
         best = int(np.argmax(probabilities))
-        identified = Prediction(best, self.classes.tags[best], self.classes.names[best],
-                                float(probabilities[best]))
+        identified = Prediction(
+            best, self.classes.tags[best], self.classes.names[best], float(probabilities[best])
+        )
         if identified.probability < self.min_probability:
             return ImageResult(top, None, [], _ms_since(started))
         roots: list[PatchResult] = []
@@ -136,10 +138,17 @@ class PatchIndex:
                     member = block.members[i]
                     ran.add(member)
                     start = int(block.starts[i])
-                    own = probs[start:start + int(block.sizes[i])]
+                    own = probs[start : start + int(block.sizes[i])]
                     k = int(own.argmax())
-                    node = PatchResult(member, tag, tag_name, k, float(own[k]),
-                                       own, identified=bool(own[k] >= self.min_probability))
+                    node = PatchResult(
+                        member,
+                        tag,
+                        tag_name,
+                        k,
+                        float(own[k]),
+                        own,
+                        identified=bool(own[k] >= self.min_probability),
+                    )
                     siblings.append(node)
                     if node.identified:
                         queue.append((node.tag, node.output_name, node.children))
@@ -147,8 +156,12 @@ class PatchIndex:
         return ImageResult(top, identified, roots, _ms_since(started))
 
 
-def build_index(loaded: Iterable[LoadedPatch], classes: BaseClasses,
-                min_probability: float = 0.0, previous: PatchIndex | None = None) -> PatchIndex:
+def build_index(
+    loaded: Iterable[LoadedPatch],
+    classes: BaseClasses,
+    min_probability: float = 0.0,
+    previous: PatchIndex | None = None,
+) -> PatchIndex:
     """Decide which patches run, then index them by trigger tag.
 
     Blocks of `previous` whose patches are all unchanged are reused rather than stacked
@@ -158,8 +171,7 @@ def build_index(loaded: Iterable[LoadedPatch], classes: BaseClasses,
     patches = _supersede_by_name(patches)
     running = [p for p in patches if p.disabled is None]
     reasons, cycles = _cycle_reasons(running)
-    patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p
-               for p in patches]
+    patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p for p in patches]
     enabled = tuple(p for p in patches if p.disabled is None)
     by_set: dict[frozenset[str], list[LoadedPatch]] = {}
     for p in enabled:
@@ -171,18 +183,25 @@ def build_index(loaded: Iterable[LoadedPatch], classes: BaseClasses,
         block = reusable.get(tuple(map(id, members))) or _stack(members)
         for tag in sorted(triggers):
             by_tag.setdefault(tag, []).append(block)
-    return PatchIndex(classes, min_probability, tuple(patches), enabled,
-                      {t: tuple(b) for t, b in by_tag.items()}, tuple(cycles))
+    return PatchIndex(
+        classes,
+        min_probability,
+        tuple(patches),
+        enabled,
+        {t: tuple(b) for t, b in by_tag.items()},
+        tuple(cycles),
+    )
 
 
-def top_predictions(classes: BaseClasses, probabilities: np.ndarray,
-                    k: int) -> list[Prediction]:
+def top_predictions(classes: BaseClasses, probabilities: np.ndarray, k: int) -> list[Prediction]:
     """The k most probable base classes, best first (a partial sort: this runs every frame)."""
     k = max(1, min(k, len(probabilities)))
     part = np.argpartition(probabilities, -k)[-k:]
     order = part[np.argsort(probabilities[part], kind="stable")[::-1]]
-    return [Prediction(int(i), classes.tags[i], classes.names[i], float(probabilities[i]))
-            for i in order]
+    return [
+        Prediction(int(i), classes.tags[i], classes.names[i], float(probabilities[i]))
+        for i in order
+    ]
 
 
 def _stack(members: list[LoadedPatch]) -> _Block:
@@ -207,15 +226,24 @@ def _supersede_by_name(patches: list[LoadedPatch]) -> list[LoadedPatch]:
         best = newest.get(p.name)
         if best is None or _age_key(p) > _age_key(best):
             newest[p.name] = p
-    return [p if newest[p.name] is p else
-            replace(p, disabled=f"superseded by {newest[p.name].path.name} (same patch name, "
-                                f"created {newest[p.name].patch.created})")
-            for p in patches]
+    return [
+        p
+        if newest[p.name] is p
+        else replace(
+            p,
+            disabled=f"superseded by {newest[p.name].path.name} (same patch name, "
+            f"created {newest[p.name].patch.created})",
+        )
+        for p in patches
+    ]
 
 
 def _age_key(p: LoadedPatch) -> tuple[datetime, int, str]:
-    return (datetime.fromisoformat(p.patch.created), p.signature[0] if p.signature else 0,
-            p.path.name)
+    return (
+        datetime.fromisoformat(p.patch.created),
+        p.signature[0] if p.signature else 0,
+        p.path.name,
+    )
 
 
 def _cycle_reasons(running: list[LoadedPatch]) -> tuple[dict[Path, str], list[tuple[str, ...]]]:
@@ -229,8 +257,10 @@ def _cycle_reasons(running: list[LoadedPatch]) -> tuple[dict[Path, str], list[tu
     for i, p in enumerate(running):
         for tag in p.patch.triggers:
             by_trigger.setdefault(tag, []).append(i)
-    edges = [sorted({j for o in p.patch.outputs for j in by_trigger.get(o.tag, ()) if j != i})
-             for i, p in enumerate(running)]
+    edges = [
+        sorted({j for o in p.patch.outputs for j in by_trigger.get(o.tag, ()) if j != i})
+        for i, p in enumerate(running)
+    ]
     reasons: dict[Path, str] = {}
     cycles: list[tuple[str, ...]] = []
     for component in _strongly_connected(edges):
@@ -245,8 +275,10 @@ def _cycle_reasons(running: list[LoadedPatch]) -> tuple[dict[Path, str], list[tu
         if others:
             text += f" (the loop also runs through {', '.join(others)})"
         for i in component:
-            reasons[running[i].path] = (f"in a trigger cycle {text}: each is triggered by the "
-                                        "output of the one before, so none is a master")
+            reasons[running[i].path] = (
+                f"in a trigger cycle {text}: each is triggered by the "
+                "output of the one before, so none is a master"
+            )
     return reasons, cycles
 
 

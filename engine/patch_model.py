@@ -52,8 +52,15 @@ class SGDState:
         return cls(np.zeros_like(patch.weights), np.zeros_like(patch.bias))
 
 
-def sgd_step(patch: LinearPatch, state: SGDState, features: np.ndarray, labels: np.ndarray,
-             lr: float, momentum: float, decay: float) -> tuple[float, np.ndarray]:
+def sgd_step(
+    patch: LinearPatch,
+    state: SGDState,
+    features: np.ndarray,
+    labels: np.ndarray,
+    lr: float,
+    momentum: float,
+    decay: float,
+) -> tuple[float, np.ndarray]:
     """One SGD step on a mini-batch; returns (mean cross-entropy loss, probabilities)."""
     n = features.shape[0]
     probs = patch.probabilities(features)

@@ -70,11 +70,17 @@ class PatchResult:
             "name": self.name,
             "file": str(self.path),
             "trigger": {"tag": self.trigger, "name": self.trigger_name},
-            "output": {"index": self.index, "tag": self.tag, "name": self.output_name,
-                       "probability": self.probability},
+            "output": {
+                "index": self.index,
+                "tag": self.tag,
+                "name": self.output_name,
+                "probability": self.probability,
+            },
             "identified": self.identified,
-            "probabilities": [{"tag": o.tag, "name": o.name, "probability": float(p)}
-                              for o, p in zip(outputs, self.probabilities, strict=True)],
+            "probabilities": [
+                {"tag": o.tag, "name": o.name, "probability": float(p)}
+                for o, p in zip(outputs, self.probabilities, strict=True)
+            ],
             "icon": self.icon_png is not None,
             "elapsed_ms": self.elapsed_ms,
             "children": [c.to_dict() for c in self.children],

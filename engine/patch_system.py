@@ -55,8 +55,12 @@ class PatchEvent:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "file": str(self.path), "name": self.name,
-                "reason": self.reason}
+        return {
+            "event": self.kind,
+            "file": str(self.path),
+            "name": self.name,
+            "reason": self.reason,
+        }
 
 
 def is_patch_file(path: str | Path) -> bool:
@@ -68,8 +72,13 @@ def is_patch_file(path: str | Path) -> bool:
 class PatchSystem:
     """Patches loaded for one base network, indexed by trigger tag."""
 
-    def __init__(self, base_fingerprint: str, feature_dim: int, base_classes: BaseClasses,
-                 min_probability: float = 0.0):
+    def __init__(
+        self,
+        base_fingerprint: str,
+        feature_dim: int,
+        base_classes: BaseClasses,
+        min_probability: float = 0.0,
+    ):
         if not 0.0 <= min_probability <= 1.0:
             raise SettingError("the minimum probability must be in [0, 1]")
         self.base_fingerprint, self.feature_dim = base_fingerprint, feature_dim
@@ -101,8 +110,12 @@ class PatchSystem:
 
     def output_tags(self) -> dict[str, str]:
         """Tag → display name of every output of a running patch: what can wake a slave."""
-        return {o.tag: o.name for loaded in self.patches if loaded.disabled is None
-                for o in loaded.patch.outputs}
+        return {
+            o.tag: o.name
+            for loaded in self.patches
+            if loaded.disabled is None
+            for o in loaded.patch.outputs
+        }
 
     @property
     def min_probability(self) -> float:
@@ -115,30 +128,39 @@ class PatchSystem:
         with self._lock:
             self._index = replace(self._index, min_probability=value)
 
-    def classify(self, probabilities: np.ndarray, features: np.ndarray,
-                 top_k: int = 5) -> ImageResult:
+    def classify(
+        self, probabilities: np.ndarray, features: np.ndarray, top_k: int = 5
+    ) -> ImageResult:
         """The patch tree for one image, from its row of a BasePass (probabilities, features)."""
         if np.shape(features) != (self.feature_dim,):
-            raise ValueError(f"expected {self.feature_dim} features for one image, got shape "
-                             f"{np.shape(features)}")
+            raise ValueError(
+                f"expected {self.feature_dim} features for one image, got shape "
+                f"{np.shape(features)}"
+            )
         return self._index.classify(probabilities, features, top_k)
 
     def classify_pass(self, base_pass: BasePass, top_k: int = 5) -> list[ImageResult]:
         """The patch tree of every image of a base pass, all with the same snapshot."""
         index = self._index
-        return [index.classify(p, f, top_k)
-                for p, f in zip(base_pass.probabilities, base_pass.features, strict=True)]
+        return [
+            index.classify(p, f, top_k)
+            for p, f in zip(base_pass.probabilities, base_pass.features, strict=True)
+        ]
 
     def refusal(self, patch: PatchFile) -> str | None:
         """Why this base network cannot run `patch`, or None when it can."""
         problems = []
         if patch.base_fingerprint != self.base_fingerprint:
-            problems.append(f"it was trained on a different base network (fingerprint "
-                            f"{patch.base_fingerprint}, the running base network is "
-                            f"{self.base_fingerprint})")
+            problems.append(
+                f"it was trained on a different base network (fingerprint "
+                f"{patch.base_fingerprint}, the running base network is "
+                f"{self.base_fingerprint})"
+            )
         if patch.feature_dim != self.feature_dim:
-            problems.append(f"it reads {patch.feature_dim} features but the base network "
-                            f"gives {self.feature_dim}")
+            problems.append(
+                f"it reads {patch.feature_dim} features but the base network "
+                f"gives {self.feature_dim}"
+            )
         return "; ".join(problems) + "; retrain it on this base network" if problems else None
 
     # -- changing: one lock, one new snapshot per call ---------------------------------
@@ -151,8 +173,9 @@ class PatchSystem:
     def add_all(self, patches: Mapping[str | Path, PatchFile]) -> list[PatchEvent]:
         """Like `add` for many patches at once: one index build, one swap."""
         with self._lock:
-            return self._commit([self._admit(_absolute(path), patch, None)
-                                 for path, patch in patches.items()])
+            return self._commit(
+                [self._admit(_absolute(path), patch, None) for path, patch in patches.items()]
+            )
 
     def remove(self, path: str | Path) -> list[PatchEvent]:
         with self._lock:
@@ -166,8 +189,7 @@ class PatchSystem:
         try:
             on_disk = {folder / name for name in os.listdir(folder) if is_patch_file(name)}
         except OSError as exc:
-            raise NeuralpatchError(f"cannot list the patch folder: {exc.strerror}",
-                                   folder) from exc
+            raise NeuralpatchError(f"cannot list the patch folder: {exc.strerror}", folder) from exc
         with self._lock:
             known = {p for p in [*self._loaded, *self._rejected] if p.parent == folder}
             return self._refresh(on_disk | known)
@@ -210,8 +232,9 @@ class PatchSystem:
             return ("reject", path, (exc.message, signature))
         return self._admit(path, patch, signature)
 
-    def _admit(self, path: Path, patch: PatchFile,
-               signature: Signature | None) -> tuple[str, Path, Any]:
+    def _admit(
+        self, path: Path, patch: PatchFile, signature: Signature | None
+    ) -> tuple[str, Path, Any]:
         reason = self.refusal(patch)
         if reason is not None:
             return ("reject", path, (reason, signature))
@@ -241,8 +264,9 @@ class PatchSystem:
                 if previous is not None or was_rejected is not None:
                     events.append(PatchEvent("removed", path, previous and previous.name))
         if changed:  # build first: if that fails, nothing has changed
-            index = build_index(loaded.values(), self.classes, self.min_probability,
-                                previous=self._index)
+            index = build_index(
+                loaded.values(), self.classes, self.min_probability, previous=self._index
+            )
             before = {p.path: p.disabled for p in self._index.patches}
             self._loaded, self._index = loaded, index
             events += _status_changes(before, index)

@@ -38,14 +38,17 @@ _CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
 class _Recorder(FileSystemEventHandler):
     """Runs on watchdog's thread: notes the patch files an event names, nothing more."""
 
-    def __init__(self, folder: Path, record: Callable[[set[Path]], None],
-                 folder_gone: Callable[[], None]):
+    def __init__(
+        self, folder: Path, record: Callable[[set[Path]], None], folder_gone: Callable[[], None]
+    ):
         self._folder, self._record, self._folder_gone = folder, record, folder_gone
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
-            if (event.event_type in ("deleted", "moved")
-                    and Path(os.fsdecode(event.src_path)) == self._folder):
+            if (
+                event.event_type in ("deleted", "moved")
+                and Path(os.fsdecode(event.src_path)) == self._folder
+            ):
                 self._folder_gone()
             return
         if event.event_type not in _CHANGES:
@@ -64,8 +67,14 @@ class PatchWatcher:
     each event into a message rather than touch widgets directly.
     """
 
-    def __init__(self, system: PatchSystem, folder: str | Path, *, quiet_s: float = QUIET_S,
-                 max_delay_s: float = MAX_DELAY_S):
+    def __init__(
+        self,
+        system: PatchSystem,
+        folder: str | Path,
+        *,
+        quiet_s: float = QUIET_S,
+        max_delay_s: float = MAX_DELAY_S,
+    ):
         self.system = system
         self.folder = Path(os.path.abspath(folder))
         self.quiet_s, self.max_delay_s = quiet_s, max_delay_s
@@ -97,8 +106,9 @@ class PatchWatcher:
         if self._thread is not None:
             raise RuntimeError("the patch watcher is already running")
         if not self.folder.is_dir():
-            raise NeuralpatchError("the patch folder does not exist or is not a folder",
-                                   self.folder)
+            raise NeuralpatchError(
+                "the patch folder does not exist or is not a folder", self.folder
+            )
         self._stopping.clear()
         events = self._watch_and_load()
         self._emit(events)
@@ -118,8 +128,11 @@ class PatchWatcher:
         self._watched_id = self._folder_id()
         observer = Observer()  # its inotify thread runs from here: stop it on any failure
         try:
-            observer.schedule(_Recorder(self.folder, self._record, self._lose_folder),
-                              str(self.folder), recursive=False)
+            observer.schedule(
+                _Recorder(self.folder, self._record, self._lose_folder),
+                str(self.folder),
+                recursive=False,
+            )
             observer.start()  # before loading, so a change made during the load is not missed
         except BaseException:
             observer.stop()
@@ -136,7 +149,7 @@ class PatchWatcher:
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:  # first: the loop re-creates the observer if the
-            self._thread.join()       # folder comes back, so stop that before the observer
+            self._thread.join()  # folder comes back, so stop that before the observer
             self._thread = None
         self._stop_observer()
 

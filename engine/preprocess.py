@@ -21,7 +21,7 @@ def centre_crop_resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = rgb.shape[:2]
     side = max(1, round(min(h, w) * CROP_FRACTION))
     top, left = (h - side) // 2, (w - side) // 2
-    crop = Image.fromarray(np.ascontiguousarray(rgb[top:top + side, left:left + side]))
+    crop = Image.fromarray(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
     return np.asarray(crop.resize((size[1], size[0]), Image.Resampling.BICUBIC))
 
 

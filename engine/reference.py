@@ -33,16 +33,16 @@ def _windows(x: np.ndarray, layer: Layer, out_hw: tuple[int, int]):
     oh, ow = out_hw
     for dy in range(layer.k):
         for dx in range(layer.k):
-            yield dy, dx, xp[:, dy:dy + s * oh:s, dx:dx + s * ow:s, :]
+            yield dy, dx, xp[:, dy : dy + s * oh : s, dx : dx + s * ow : s, :]
 
 
 def _activate(y: np.ndarray, act: str) -> np.ndarray:
     return np.clip(y, 0.0, 6.0, out=y) if act == "relu6" else y
 
 
-def forward_reference(net: BaseNetworkFiles, batch: np.ndarray,
-                      on_layer: Callable[[int, int], None] | None = None
-                      ) -> dict[str, np.ndarray]:
+def forward_reference(
+    net: BaseNetworkFiles, batch: np.ndarray, on_layer: Callable[[int, int], None] | None = None
+) -> dict[str, np.ndarray]:
     """Run NHWC float32 `batch`; returns probabilities, features and the last feature map."""
     topo = net.topology
     outputs: dict[str, np.ndarray] = {}

@@ -47,8 +47,7 @@ def snap_name(tag: str, when: datetime | None = None) -> str:
     return f"{tag}_{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.jpg"
 
 
-def save_snap(rgb: np.ndarray, root: str | Path, tag: str, *,
-              when: datetime | None = None) -> Path:
+def save_snap(rgb: np.ndarray, root: str | Path, tag: str, *, when: datetime | None = None) -> Path:
     """Write `rgb` as `<tag>_<timestamp>.jpg` at the root of the dataset folder `root`.
 
     Never overwrites: a name already taken gets a `-1`, `-2`, ... before `.jpg`. Raises
@@ -66,18 +65,25 @@ def save_snap(rgb: np.ndarray, root: str | Path, tag: str, *,
     try:
         save_jpeg_atomic(path, rgb, SNAP_QUALITY)
     except OSError as exc:
-        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
-                  errno.EACCES: "permission denied", errno.EDQUOT: "disk quota exceeded"}
-        raise SnapError(f"cannot save the snapped image: "
-                        f"{reason.get(exc.errno, exc.strerror or str(exc))}", path) from exc
+        reason = {
+            errno.ENOSPC: "the disk is full",
+            errno.EROFS: "the folder is read-only",
+            errno.EACCES: "permission denied",
+            errno.EDQUOT: "disk quota exceeded",
+        }
+        raise SnapError(
+            f"cannot save the snapped image: {reason.get(exc.errno, exc.strerror or str(exc))}",
+            path,
+        ) from exc
     # The temp file behind the atomic write is private (0600); a dataset photo is not.
     with contextlib.suppress(OSError):  # the photo is saved; its mode is a nicety
         path.chmod(PHOTO_MODE)
     return path
 
 
-def read_target(root: str | Path, base_tags: Mapping[str, str],
-                patches: Iterable[str] = ()) -> SnapTarget:
+def read_target(
+    root: str | Path, base_tags: Mapping[str, str], patches: Iterable[str] = ()
+) -> SnapTarget:
     """The dataset at `root` as a snap target; raises DatasetError when it is not usable."""
     dataset = load_dataset(root, base_tags)
     names = list(patches)
@@ -102,8 +108,11 @@ def dataset_of_patch(patch_path: str | Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def find_targets(dataset_dirs: Iterable[str | Path], patch_files: Iterable[tuple[str, Path]],
-                 base_tags: Mapping[str, str]) -> tuple[list[SnapTarget], list[str]]:
+def find_targets(
+    dataset_dirs: Iterable[str | Path],
+    patch_files: Iterable[tuple[str, Path]],
+    base_tags: Mapping[str, str],
+) -> tuple[list[SnapTarget], list[str]]:
     """Snap targets from `--dataset` folders and the loaded patches' own datasets.
 
     `patch_files` are (patch name, file) pairs. Returns the targets, each folder once, and a

@@ -59,24 +59,43 @@ class Snapshot:
 def save_snapshot(snapshot: Snapshot, path: str | Path) -> Path:
     """Validate, then write atomically; raises PatchFormatError for a snapshot load would refuse."""
     header, blobs = patch_header(snapshot.patch, path)
-    header.update(hyper_parameters=snapshot.hyper, step=snapshot.step,
-                  rng_state=snapshot.rng_state, dataset_summary=snapshot.dataset_summary)
-    blobs.update(velocity_weights=np.asarray(snapshot.velocity_weights),
-                 velocity_bias=np.asarray(snapshot.velocity_bias),
-                 loss_history=np.asarray(snapshot.loss_history))
+    header.update(
+        hyper_parameters=snapshot.hyper,
+        step=snapshot.step,
+        rng_state=snapshot.rng_state,
+        dataset_summary=snapshot.dataset_summary,
+    )
+    blobs.update(
+        velocity_weights=np.asarray(snapshot.velocity_weights),
+        velocity_bias=np.asarray(snapshot.velocity_bias),
+        loss_history=np.asarray(snapshot.loss_history),
+    )
     try:
         data = pack(SNAPSHOT_MAGIC, "snapshot", header, blobs)
     except (ValueError, TypeError) as exc:
         raise PatchFormatError(f"cannot write snapshot: {exc}", path) from exc
-    _read_fields(parse_container(data, path, magic=SNAPSHOT_MAGIC, kind="snapshot",
-                                 blob_names=SNAPSHOT_BLOBS, max_file_bytes=MAX_SNAPSHOT_BYTES))
+    _read_fields(
+        parse_container(
+            data,
+            path,
+            magic=SNAPSHOT_MAGIC,
+            kind="snapshot",
+            blob_names=SNAPSHOT_BLOBS,
+            max_file_bytes=MAX_SNAPSHOT_BYTES,
+        )
+    )
     return write_atomic(path, data)
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
     """Read a `.npsnapshot` file, raising PatchFormatError with the precise reason."""
-    c = read_container(path, magic=SNAPSHOT_MAGIC, kind="snapshot", blob_names=SNAPSHOT_BLOBS,
-                       max_file_bytes=MAX_SNAPSHOT_BYTES)
+    c = read_container(
+        path,
+        magic=SNAPSHOT_MAGIC,
+        kind="snapshot",
+        blob_names=SNAPSHOT_BLOBS,
+        max_file_bytes=MAX_SNAPSHOT_BYTES,
+    )
     return _read_fields(c)
 
 
@@ -104,8 +123,9 @@ def _read_fields(c: Container) -> Snapshot:
 def _hyper(c: Container) -> dict[str, Any]:
     raw = c.get("hyper_parameters", dict)
     hyper = dict(raw)
-    hyper["batch_size"] = c.integer("batch_size", 1, 1 << 16, obj=raw,
-                                    what="hyper_parameters.batch_size")
+    hyper["batch_size"] = c.integer(
+        "batch_size", 1, 1 << 16, obj=raw, what="hyper_parameters.batch_size"
+    )
     for key, low, high in (("lr", 0.0, 1e6), ("momentum", 0.0, 1.0), ("decay", 0.0, 1e6)):
         value = c.get(key, (int, float), obj=raw, what=f"hyper_parameters.{key}")
         if not low <= value <= high:  # compared before float(): 10**400 would overflow
@@ -117,8 +137,7 @@ def _hyper(c: Container) -> dict[str, Any]:
         if key in raw:
             hyper[key] = c.integer(key, 0, MAX_STEP, obj=raw, what=f"hyper_parameters.{key}")
     if "val_fraction" in raw:
-        value = c.get("val_fraction", (int, float), obj=raw,
-                      what="hyper_parameters.val_fraction")
+        value = c.get("val_fraction", (int, float), obj=raw, what="hyper_parameters.val_fraction")
         if not 0 <= value < 1:
             raise c.error(f"hyper_parameters.val_fraction = {_shown(value)} is outside [0, 1)")
         hyper["val_fraction"] = float(value)

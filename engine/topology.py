@@ -106,8 +106,9 @@ class Topology:
         return self.shapes()[-1][0]
 
     def parameter_count(self) -> int:
-        return sum(math.prod(lay.weight_shape()) + lay.cout for lay in self.layers
-                   if lay.has_weights)
+        return sum(
+            math.prod(lay.weight_shape()) + lay.cout for lay in self.layers if lay.has_weights
+        )
 
     def macs_per_image(self) -> int:
         """Multiply-adds of one forward pass (2 FLOPs each)."""
@@ -120,16 +121,19 @@ class Topology:
 
     def data_floats(self) -> int:
         """Number of float32 values the `.data` file must hold."""
-        ends = [lay.weight + math.prod(lay.weight_shape()) for lay in self.layers
-                if lay.has_weights]
+        ends = [
+            lay.weight + math.prod(lay.weight_shape()) for lay in self.layers if lay.has_weights
+        ]
         ends += [lay.bias + lay.cout for lay in self.layers if lay.has_weights]
         return max(ends, default=0)
 
     def to_text(self) -> str:
-        lines = [FORMAT_HEADER,
-                 f"network name={self.name}",
-                 f"input height={self.height} width={self.width} channels={self.channels} "
-                 f"mean={self.mean:g} scale={self.scale!r}"]
+        lines = [
+            FORMAT_HEADER,
+            f"network name={self.name}",
+            f"input height={self.height} width={self.width} channels={self.channels} "
+            f"mean={self.mean:g} scale={self.scale!r}",
+        ]
         for lay in self.layers:
             parts = [lay.kind, f"name={lay.name}"]
             if lay.has_weights:
@@ -169,7 +173,9 @@ def parse_topology(text: str, path: str | Path = "<topology>") -> Topology:
         if kind not in _KEYS:
             raise BaseNetworkError(
                 f"unknown layer kind {kind!r} (expected one of {', '.join(LAYER_KINDS)})",
-                path, number)
+                path,
+                number,
+            )
         layers.append(_layer_from_fields(kind, values, path, number))
     topology = _topology_from_header(header, layers, path)
     _check_chain(topology, path)
@@ -188,8 +194,7 @@ def _layer_from_fields(kind: str, values: dict[str, str], path, number: int) -> 
     for key, value in values.items():
         if key in _INT_KEYS:
             if not (value.isascii() and value.isdigit()):
-                raise BaseNetworkError(f"{key}={value} is not a non-negative integer",
-                                       path, number)
+                raise BaseNetworkError(f"{key}={value} is not a non-negative integer", path, number)
             args[{"in": "cin", "out": "cout"}.get(key, key)] = int(value)
         elif key == "pad" and value != "same":
             raise BaseNetworkError(f"pad={value} is not supported (only pad=same)", path, number)
@@ -214,14 +219,19 @@ def _topology_from_header(header, layers: list[Layer], path) -> Topology:
     net, inp = header["network"], header["input"]
     line = int(inp.get("_line", net.get("_line", 0)))
     try:
-        topology = Topology(name=net["name"], height=int(inp["height"]),
-                            width=int(inp["width"]), channels=int(inp["channels"]),
-                            mean=float(inp["mean"]), scale=float(inp["scale"]), layers=layers)
+        topology = Topology(
+            name=net["name"],
+            height=int(inp["height"]),
+            width=int(inp["width"]),
+            channels=int(inp["channels"]),
+            mean=float(inp["mean"]),
+            scale=float(inp["scale"]),
+            layers=layers,
+        )
     except (KeyError, ValueError) as exc:
         raise BaseNetworkError(f"bad network/input line: {exc}", path, line) from exc
     if min(topology.height, topology.width, topology.channels) < 1:
-        raise BaseNetworkError("input height, width and channels must be at least 1", path,
-                               line)
+        raise BaseNetworkError("input height, width and channels must be at least 1", path, line)
     return topology
 
 
@@ -237,16 +247,15 @@ def _check_chain(topology: Topology, path) -> None:
             raise BaseNetworkError(f"layer name {layer.name} used twice", path, layer.line)
         if layer.has_weights and layer.cin != channels:
             raise BaseNetworkError(
-                f"in={layer.cin} but the previous layer gives {channels} channels",
-                path, layer.line)
+                f"in={layer.cin} but the previous layer gives {channels} channels", path, layer.line
+            )
         if layer.kind in ("conv", "dwconv", "pwconv") and not spatial:
             raise BaseNetworkError(f"{layer.kind} after pooling", path, layer.line)
         if layer.kind == "fc" and spatial:
             raise BaseNetworkError("fc needs a gap layer before it", path, layer.line)
         if layer.add is not None:
             if layer.add not in seen:
-                raise BaseNetworkError(f"add={layer.add} is not an earlier layer", path,
-                                       layer.line)
+                raise BaseNetworkError(f"add={layer.add} is not an earlier layer", path, layer.line)
             if shapes[seen[layer.add]] != shapes[i]:
                 raise BaseNetworkError(f"add={layer.add} has another shape", path, layer.line)
         if layer.kind == "gap":
@@ -256,8 +265,9 @@ def _check_chain(topology: Topology, path) -> None:
         seen[layer.name] = i
     kinds = [lay.kind for lay in topology.layers]
     if kinds.count("gap") != 1 or kinds[-1] != "softmax":
-        raise BaseNetworkError("the network needs exactly one gap layer and must end in "
-                               "softmax", path)
+        raise BaseNetworkError(
+            "the network needs exactly one gap layer and must end in softmax", path
+        )
 
 
 @dataclass
@@ -271,8 +281,8 @@ class BaseNetworkFiles:
 
     def weights(self, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
         """Views of a layer's weights (in `weight_shape` layout) and bias."""
-        w = self.data[layer.weight:layer.weight + math.prod(layer.weight_shape())]
-        b = self.data[layer.bias:layer.bias + layer.cout]
+        w = self.data[layer.weight : layer.weight + math.prod(layer.weight_shape())]
+        b = self.data[layer.bias : layer.bias + layer.cout]
         return w.reshape(layer.weight_shape()), b
 
 
@@ -293,11 +303,13 @@ def load_topology_files(txt_path: str | Path) -> BaseNetworkFiles:
         raw = data_path.read_bytes()
     except OSError as exc:
         raise BaseNetworkError(
-            f"cannot read the weights beside the topology: {exc.strerror}", data_path) from exc
+            f"cannot read the weights beside the topology: {exc.strerror}", data_path
+        ) from exc
     expected = topology.data_floats() * 4
     if len(raw) != expected:
         raise BaseNetworkError(
-            f"holds {len(raw)} bytes but {txt_path.name} needs {expected}", data_path)
+            f"holds {len(raw)} bytes but {txt_path.name} needs {expected}", data_path
+        )
     data = np.frombuffer(raw, dtype="<f4").astype(np.float32, copy=False)
     if not np.isfinite(data).all():
         raise BaseNetworkError("weights contain NaN or infinity", data_path)

@@ -87,8 +87,16 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
                 if len(raw) != nbytes or count != numel:
                     raise BaseNetworkError(f"storage {key} is truncated", path)
                 storages[key] = np.frombuffer(raw, dtype=storage_type.dtype)
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, struct.error,
-            AttributeError, TypeError, ValueError) as exc:
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        KeyError,
+        struct.error,
+        AttributeError,
+        TypeError,
+        ValueError,
+    ) as exc:
         if isinstance(exc, BaseNetworkError):
             raise
         raise BaseNetworkError(f"cannot read weights: {exc}", path) from exc
@@ -103,7 +111,7 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             raise BaseNetworkError(f"tensor {name} points outside its storage", path)
         item = data.itemsize
         view = np.lib.stride_tricks.as_strided(
-            data[ref.offset:], shape=ref.shape, strides=[s * item for s in ref.strides]
+            data[ref.offset :], shape=ref.shape, strides=[s * item for s in ref.strides]
         )
         tensors[name] = np.ascontiguousarray(view)
     return tensors

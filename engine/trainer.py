@@ -48,12 +48,18 @@ class HyperParams:
         """Refuse values that would wreck training, naming the field."""
         if isinstance(self.batch_size, bool) or not 1 <= self.batch_size <= MAX_BATCH:
             raise SettingError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
-        for name, low, high, low_open in (("lr", 0.0, 10.0, True),
-                                          ("momentum", 0.0, 0.999, False),
-                                          ("decay", 0.0, 1.0, False)):
+        for name, low, high, low_open in (
+            ("lr", 0.0, 10.0, True),
+            ("momentum", 0.0, 0.999, False),
+            ("decay", 0.0, 1.0, False),
+        ):
             value = getattr(self, name)
-            if not math.isfinite(value) or value > high or value < low or (
-                    low_open and value == low):
+            if (
+                not math.isfinite(value)
+                or value > high
+                or value < low
+                or (low_open and value == low)
+            ):
                 bound = "(" if low_open else "["
                 raise SettingError(f"{name} must be in {bound}{low:g}, {high:g}]")
 
@@ -99,8 +105,15 @@ class TrainingState:
 class Trainer:
     """Trains one patch on one dataset; `prepare()` first, then `run()` as often as wanted."""
 
-    def __init__(self, base: BaseNetwork, dataset: Dataset, params: HyperParams | None = None,
-                 state: TrainingState | None = None, seed: int = 0, val_fraction: float = 0.2):
+    def __init__(
+        self,
+        base: BaseNetwork,
+        dataset: Dataset,
+        params: HyperParams | None = None,
+        state: TrainingState | None = None,
+        seed: int = 0,
+        val_fraction: float = 0.2,
+    ):
         self.base, self.dataset = base, dataset
         self.params = params or HyperParams()
         self.params.check()
@@ -109,17 +122,23 @@ class Trainer:
             raise DatasetError("no output category has images", dataset.map_path)
         self.rng = np.random.default_rng(seed)
         self.state = state or TrainingState(
-            LinearPatch.xavier(len(self.outputs), base.feature_dim, self.rng), SGDState(
+            LinearPatch.xavier(len(self.outputs), base.feature_dim, self.rng),
+            SGDState(
                 np.zeros((len(self.outputs), base.feature_dim), np.float32),
-                np.zeros(len(self.outputs), np.float32)))
+                np.zeros(len(self.outputs), np.float32),
+            ),
+        )
         tags = [c.tag for c in self.outputs]
         if self.state.output_tags is not None and self.state.output_tags != tags:
             raise DatasetError(
                 f"the snapshot was trained on outputs {' '.join(self.state.output_tags)} but "
-                f"the dataset has {' '.join(tags)}", dataset.map_path)
+                f"the dataset has {' '.join(tags)}",
+                dataset.map_path,
+            )
         if self.state.patch.weights.shape != (len(self.outputs), base.feature_dim):
-            raise DatasetError("the snapshot does not fit this base network and dataset",
-                               dataset.map_path)
+            raise DatasetError(
+                "the snapshot does not fit this base network and dataset", dataset.map_path
+            )
         if self.state.rng_state:
             self.rng.bit_generator.state = self.state.rng_state
         if not 0.0 <= val_fraction < 1.0:
@@ -138,8 +157,11 @@ class Trainer:
         self._elapsed = 0.0
 
     # -- preparation -------------------------------------------------------------------
-    def prepare(self, on_progress: Callable[[int, int, str], None] | None = None,
-                stop: threading.Event | None = None) -> None:
+    def prepare(
+        self,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         """Compute (or read from the cache) features of every photo; drop undecodable ones."""
         paths = [p for p, _ in self.train_samples + self.val_samples]
         found = FeatureCache(self.base).features_for(paths, on_progress, stop)
@@ -168,7 +190,8 @@ class Trainer:
             epoch, position = divmod(self.state.drawn, len(self.train_samples))
             if self._epoch_order is None or self._epoch_order[0] != epoch:
                 order = np.random.default_rng([self.seed, epoch]).permutation(
-                    len(self.train_samples))
+                    len(self.train_samples)
+                )
                 self._epoch_order = (epoch, order)
             batch.append(self.train_samples[self._epoch_order[1][position]])
             self.state.drawn += 1
@@ -196,8 +219,15 @@ class Trainer:
         batch = self._draw(int(params.batch_size))
         features, views = self._batch_features(batch)
         labels = np.array([k for _, k in batch])
-        loss, probs = sgd_step(self.state.patch, self.state.sgd, features, labels,
-                               params.lr, params.momentum, params.decay)
+        loss, probs = sgd_step(
+            self.state.patch,
+            self.state.sgd,
+            features,
+            labels,
+            params.lr,
+            params.momentum,
+            params.decay,
+        )
         self.state.step += 1
         self.state.losses.append(loss)
         self._elapsed += time.perf_counter() - started
@@ -208,20 +238,28 @@ class Trainer:
             self._validation, self._validated_at = self.validate(), now
         val, per_class = self._validation
         self.last_report = StepReport(
-            step=self.state.step, epoch=self.epoch, loss=loss,
+            step=self.state.step,
+            epoch=self.epoch,
+            loss=loss,
             rolling_loss=float(np.mean(recent)),
             images_per_s=len(batch) / max(time.perf_counter() - started, 1e-9),
-            elapsed_s=self._elapsed, val_accuracy=val, per_class_accuracy=per_class)
+            elapsed_s=self._elapsed,
+            val_accuracy=val,
+            per_class_accuracy=per_class,
+        )
         return self.last_report
 
-    def _remember_sample(self, sample: Sample, view: np.ndarray | None,
-                         probs: np.ndarray) -> None:
+    def _remember_sample(self, sample: Sample, view: np.ndarray | None, probs: np.ndarray) -> None:
         path, true_index = sample
         self.last_sample = SampleShown(path, view, true_index, int(np.argmax(probs)), probs)
 
-    def run(self, stop: threading.Event, steps: int | None = None,
-            on_step: Callable[[StepReport], None] | None = None,
-            on_sample: Callable[[SampleShown], None] | None = None) -> int:
+    def run(
+        self,
+        stop: threading.Event,
+        steps: int | None = None,
+        on_step: Callable[[StepReport], None] | None = None,
+        on_sample: Callable[[SampleShown], None] | None = None,
+    ) -> int:
         """Train until `stop` is set (or `steps` more steps ran); returns steps done."""
         done = 0
         window: deque[tuple[float, int]] = deque(maxlen=10)
@@ -230,8 +268,7 @@ class Trainer:
             report = self.step()
             done += 1
             window.append((time.perf_counter() - started, int(self.params.batch_size)))
-            report.images_per_s = sum(n for _, n in window) / max(sum(t for t, _ in window),
-                                                                  1e-9)
+            report.images_per_s = sum(n for _, n in window) / max(sum(t for t, _ in window), 1e-9)
             if on_step:
                 on_step(report)
             if on_sample and time.monotonic() - self._last_shown >= SAMPLE_INTERVAL_S:

@@ -65,11 +65,15 @@ def read_icon(path: str | Path) -> bytes:
 def patch_from_trainer(trainer: Trainer, info: PatchInfo) -> PatchFile:
     patch = trainer.state.patch
     return PatchFile(
-        name=info.name, description=info.description, icon_png=info.icon_png,
+        name=info.name,
+        description=info.description,
+        icon_png=info.icon_png,
         triggers=list(trainer.dataset.triggers),
         outputs=[PatchOutput(c.tag, c.name) for c in trainer.outputs],
-        weights=patch.weights.copy(), bias=patch.bias.copy(),
-        base_fingerprint=trainer.base.fingerprint)
+        weights=patch.weights.copy(),
+        bias=patch.bias.copy(),
+        base_fingerprint=trainer.base.fingerprint,
+    )
 
 
 def save_training(trainer: Trainer, info: PatchInfo, out_dir: Path) -> SavedFiles:
@@ -79,17 +83,22 @@ def save_training(trainer: Trainer, info: PatchInfo, out_dir: Path) -> SavedFile
     patch = patch_from_trainer(trainer, info)
     state = trainer.state
     snapshot = Snapshot(
-        patch=patch, velocity_weights=state.sgd.velocity_w.copy(),
+        patch=patch,
+        velocity_weights=state.sgd.velocity_w.copy(),
         velocity_bias=state.sgd.velocity_b.copy(),
-        hyper=asdict(trainer.params) | {"seed": trainer.seed, "drawn": state.drawn,
-                                        "val_fraction": trainer.val_fraction},
-        step=state.step, rng_state=trainer.rng.bit_generator.state,
+        hyper=asdict(trainer.params)
+        | {"seed": trainer.seed, "drawn": state.drawn, "val_fraction": trainer.val_fraction},
+        step=state.step,
+        rng_state=trainer.rng.bit_generator.state,
         loss_history=np.asarray(state.losses, np.float32),
-        dataset_summary=trainer.dataset.to_summary())
-    snap_path = save_snapshot(snapshot, out_dir / timestamped_name(
-        info.name, SNAPSHOT_SUFFIX, time_ns=stamp))
-    patch_path = save_patch(patch, out_dir / timestamped_name(
-        info.name, PATCH_SUFFIX, time_ns=stamp))
+        dataset_summary=trainer.dataset.to_summary(),
+    )
+    snap_path = save_snapshot(
+        snapshot, out_dir / timestamped_name(info.name, SNAPSHOT_SUFFIX, time_ns=stamp)
+    )
+    patch_path = save_patch(
+        patch, out_dir / timestamped_name(info.name, PATCH_SUFFIX, time_ns=stamp)
+    )
     return SavedFiles(snap_path, patch_path)
 
 
@@ -108,15 +117,24 @@ class Resumed:
 def resume_from(path: str | Path) -> Resumed:
     """Training state, hyper-parameters and patch info stored in a full snapshot."""
     snap = load_snapshot(path)
-    hyper = HyperParams(**{k: snap.hyper[k] for k in
-                           ("batch_size", "lr", "momentum", "decay", "augment")})
+    hyper = HyperParams(
+        **{k: snap.hyper[k] for k in ("batch_size", "lr", "momentum", "decay", "augment")}
+    )
     state = TrainingState(
         patch=LinearPatch(snap.patch.weights.copy(), snap.patch.bias.copy()),
         sgd=SGDState(snap.velocity_weights.copy(), snap.velocity_bias.copy()),
-        step=snap.step, losses=[float(x) for x in snap.loss_history],
-        rng_state=snap.rng_state, drawn=int(snap.hyper.get("drawn", 0)),
-        output_tags=[o.tag for o in snap.patch.outputs])
+        step=snap.step,
+        losses=[float(x) for x in snap.loss_history],
+        rng_state=snap.rng_state,
+        drawn=int(snap.hyper.get("drawn", 0)),
+        output_tags=[o.tag for o in snap.patch.outputs],
+    )
     info = PatchInfo(snap.patch.name, snap.patch.description, snap.patch.icon_png)
-    return Resumed(state, hyper, info, seed=int(snap.hyper.get("seed", 0)),
-                   val_fraction=float(snap.hyper.get("val_fraction", 0.2)),
-                   base_fingerprint=snap.patch.base_fingerprint)
+    return Resumed(
+        state,
+        hyper,
+        info,
+        seed=int(snap.hyper.get("seed", 0)),
+        val_fraction=float(snap.hyper.get("val_fraction", 0.2)),
+        base_fingerprint=snap.patch.base_fingerprint,
+    )

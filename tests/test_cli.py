@@ -32,8 +32,15 @@ def run_json(capsys, *argv: str) -> dict:
 
 
 def test_classify_finds_the_cat_and_the_espresso(capsys, photo_files, base_network):
-    out = run_json(capsys, "classify", str(photo_files["chelsea"]), str(photo_files["coffee"]),
-                   "--json", "--top", "3")
+    out = run_json(
+        capsys,
+        "classify",
+        str(photo_files["chelsea"]),
+        str(photo_files["coffee"]),
+        "--json",
+        "--top",
+        "3",
+    )
     cat, coffee = out["images"]
     assert cat["top"][0]["index"] in (281, 282, 285)
     assert cat["top"][0]["name"] in ("tabby", "tiger_cat", "Egyptian_cat")
@@ -73,14 +80,29 @@ def test_missing_base_network_file_is_one_clear_error(capsys, photo_files, tmp_p
 
 
 def test_headless_training_then_eval(capsys, sample_data, tmp_path, base_network):
-    assert main(["train", str(sample_data), "--headless", "--steps", "80", "--lr", "0.02",
-                 "--name", "cats", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(sample_data),
+                "--headless",
+                "--steps",
+                "80",
+                "--lr",
+                "0.02",
+                "--name",
+                "cats",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     patch = next(tmp_path.glob("cats_*.specialneurons"))
     assert next(tmp_path.glob("cats_*.npsnapshot")).stem == patch.stem
     assert "validation accuracy" in out and str(patch) in out
-    report = run_json(capsys, "eval", str(patch), str(sample_data), "--split", "val",
-                      "--json")
+    report = run_json(capsys, "eval", str(patch), str(sample_data), "--split", "val", "--json")
     assert report["images"] == 9
     assert report["triggered"] + report["not_triggered"] == 9
     assert report["accuracy"] > 0.6
@@ -88,29 +110,75 @@ def test_headless_training_then_eval(capsys, sample_data, tmp_path, base_network
 
 
 def test_resume_from_the_command_line(capsys, sample_data, tmp_path):
-    assert main(["train", str(sample_data), "--headless", "--steps", "5", "--name", "a",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(sample_data),
+                "--headless",
+                "--steps",
+                "5",
+                "--name",
+                "a",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     snapshot = next(tmp_path.glob("a_*.npsnapshot"))
-    assert main(["train", str(sample_data), "--headless", "--steps", "5", "--resume",
-                 str(snapshot), "--out", str(tmp_path / "more")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(sample_data),
+                "--headless",
+                "--steps",
+                "5",
+                "--resume",
+                str(snapshot),
+                "--out",
+                str(tmp_path / "more"),
+            ]
+        )
+        == 0
+    )
     assert "step 10 " in capsys.readouterr().out
 
     other = load_snapshot(snapshot)
     other.patch.base_fingerprint = "0123456789abcdef"
     foreign = save_snapshot(other, tmp_path / "foreign.npsnapshot")
-    assert main(["train", str(sample_data), "--headless", "--steps", "5", "--resume",
-                 str(foreign), "--out", str(tmp_path / "more")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                str(sample_data),
+                "--headless",
+                "--steps",
+                "5",
+                "--resume",
+                str(foreign),
+                "--out",
+                str(tmp_path / "more"),
+            ]
+        )
+        == 2
+    )
     assert "another base network (0123456789abcdef" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("option", "value", "words"), [
-    ("--seed", "-1", "--seed must be 0 or more"),
-    ("--epochs", "nan", "--epochs must be a number above 0"),
-    ("--steps", "0", "--steps must be at least 1"),
-    ("--out", "FILE", "cannot use it as the output folder"),
-])
-def test_bad_run_options_are_refused_before_training(capsys, sample_data, tmp_path, option,
-                                                     value, words):
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--seed", "-1", "--seed must be 0 or more"),
+        ("--epochs", "nan", "--epochs must be a number above 0"),
+        ("--steps", "0", "--steps must be at least 1"),
+        ("--out", "FILE", "cannot use it as the output folder"),
+    ],
+)
+def test_bad_run_options_are_refused_before_training(
+    capsys, sample_data, tmp_path, option, value, words
+):
     if value == "FILE":
         value = str(tmp_path / "a_file")
         Path(value).write_text("not a folder")
@@ -126,8 +194,9 @@ def test_dataset_check_json(capsys, sample_data):
 
 
 def test_python_dash_m_behaves_like_the_command():
-    done = subprocess.run([sys.executable, "-m", "neuralpatch", "--help"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "neuralpatch", "--help"], capture_output=True, text=True, check=True
+    )
     assert "classify" in done.stdout and "train" in done.stdout
 
 
@@ -143,8 +212,19 @@ def test_ctrl_c_ends_headless_training_after_a_whole_step_and_saves(sample_data,
     err = tmp_path / "stderr.txt"
     with open(err, "wb") as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "neuralpatch", "train", str(sample_data), "--headless",
-             "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=stderr)
+            [
+                sys.executable,
+                "-m",
+                "neuralpatch",
+                "train",
+                str(sample_data),
+                "--headless",
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
         try:
             deadline = time.monotonic() + 120
             while b" loss " not in err.read_bytes():  # a step has run
@@ -156,8 +236,8 @@ def test_ctrl_c_ends_headless_training_after_a_whole_step_and_saves(sample_data,
             child.kill()  # never leave it training if an assertion failed
     assert child.returncode == 0, err.read_text()
     assert b"interrupted: saving" in out
-    snapshot, = (tmp_path / "out").glob("*.npsnapshot")
-    patch, = (tmp_path / "out").glob("*.specialneurons")
+    (snapshot,) = (tmp_path / "out").glob("*.npsnapshot")
+    (patch,) = (tmp_path / "out").glob("*.specialneurons")
     resumed = load_snapshot(snapshot)
     assert resumed.step > 0 and len(resumed.loss_history) == resumed.step
     assert resumed.hyper["drawn"] == resumed.step * resumed.hyper["batch_size"]

@@ -36,8 +36,11 @@ def cat_coffee_video(tmp_path_factory, photos) -> Path:
 def patch_dir(base_network, sample_data, tmp_path_factory) -> Path:
     """A folder holding one real patch trained on the cat sample set."""
     folder = tmp_path_factory.mktemp("patches")
-    trainer = Trainer(base_network, load_dataset(sample_data, base_network.classes.tag_names()),
-                      HyperParams(batch_size=8, lr=0.02))
+    trainer = Trainer(
+        base_network,
+        load_dataset(sample_data, base_network.classes.tag_names()),
+        HyperParams(batch_size=8, lr=0.02),
+    )
     trainer.prepare()
     trainer.run(threading.Event(), steps=40)
     icon = io.BytesIO()
@@ -47,8 +50,19 @@ def patch_dir(base_network, sample_data, tmp_path_factory) -> Path:
 
 
 def test_json_lines_per_frame_with_the_patch_tree(capsys, cat_coffee_video, patch_dir):
-    code = main(["camera", "--headless", "--source", str(cat_coffee_video), "--patches",
-                 str(patch_dir), "--frames", "12", "--json"])
+    code = main(
+        [
+            "camera",
+            "--headless",
+            "--source",
+            str(cat_coffee_video),
+            "--patches",
+            str(patch_dir),
+            "--frames",
+            "12",
+            "--json",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     records = [json.loads(line) for line in captured.out.splitlines()]

@@ -29,8 +29,9 @@ CAT_CLASSES = {"n02123045", "n02123159", "n02123394", "n02123597", "n02124075"}
 
 def orientation_dataset(sample_data: Path, root: Path) -> Path:
     """Sample photos upright or upside down (margins with the FELIX logo cut off)."""
-    (root / "map_clsloc.txt").write_text(f"{DOMESTIC} 1 domestic_cat\n{UPRIGHT} 2 upright\n"
-                                         f"{UPSIDE_DOWN} 3 upside_down\n")
+    (root / "map_clsloc.txt").write_text(
+        f"{DOMESTIC} 1 domestic_cat\n{UPRIGHT} 2 upright\n{UPSIDE_DOWN} 3 upside_down\n"
+    )
     for photo in sorted(sample_data.glob("n*.jpg")):
         with Image.open(photo) as img:
             w, h = img.size
@@ -47,13 +48,46 @@ def patch_dir(sample_data, orientation_root, tmp_path_factory) -> Path:
     icon = folder.parent / "icon.png"
     with Image.open(sample_data / "n02121808_101.jpg") as img:
         img.convert("RGB").resize((64, 48)).save(icon)
-    assert main(["train", str(sample_data), "--headless", "--steps", "40", "--out", str(folder),
-                 "--name", "felix cats", "--icon", str(icon)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(sample_data),
+                "--headless",
+                "--steps",
+                "40",
+                "--out",
+                str(folder),
+                "--name",
+                "felix cats",
+                "--icon",
+                str(icon),
+            ]
+        )
+        == 0
+    )
     slave_out = tmp_path_factory.mktemp("slave")
-    assert main(["train", str(orientation_root), "--headless", "--steps", "150",
-                 "--batch-size", "8", "--masters", str(folder), "--out", str(slave_out),
-                 "--name", "cat orientation"]) == 0
-    slave, = slave_out.glob("*.specialneurons")
+    assert (
+        main(
+            [
+                "train",
+                str(orientation_root),
+                "--headless",
+                "--steps",
+                "150",
+                "--batch-size",
+                "8",
+                "--masters",
+                str(folder),
+                "--out",
+                str(slave_out),
+                "--name",
+                "cat orientation",
+            ]
+        )
+        == 0
+    )
+    (slave,) = slave_out.glob("*.specialneurons")
     shutil.copy(slave, folder / "cat_orientation.specialneurons")
     return folder
 
@@ -82,16 +116,18 @@ def test_a_slave_dataset_needs_its_masters(capsys, patch_dir, orientation_root, 
     assert f"map_clsloc.txt:1: category {DOMESTIC}" in error and "--masters" in error
     masters = tmp_path / "masters"
     masters.mkdir()
-    master, = patch_dir.glob("felix_cats_*.specialneurons")
+    (master,) = patch_dir.glob("felix_cats_*.specialneurons")
     shutil.copy(master, masters)
-    out = run_json(capsys, "dataset", "check", str(orientation_root), "--json",
-                   "--masters", str(masters))
+    out = run_json(
+        capsys, "dataset", "check", str(orientation_root), "--json", "--masters", str(masters)
+    )
     assert out["triggers"] == [DOMESTIC] and out["trigger_names"] == {DOMESTIC: "domestic_cat"}
     slave = str(patch_dir / "cat_orientation.specialneurons")
     assert main(["eval", slave, str(orientation_root)]) == 2
     assert "--masters" in capsys.readouterr().err
-    report = run_json(capsys, "eval", slave, str(orientation_root), "--json",
-                      "--masters", str(masters))
+    report = run_json(
+        capsys, "eval", slave, str(orientation_root), "--json", "--masters", str(masters)
+    )
     assert report["images"] == len(list(orientation_root.glob("*.jpg")))
     # The slave runs only where the master saw a domestic cat: not on the wild and big cats.
     assert 0 < report["triggered"] < report["images"]
@@ -107,26 +143,36 @@ def test_patches_json_lists_triggers_outputs_and_icons(capsys, patch_dir, base_n
     assert master["icon"] is True and master["reason"] is None
     assert Path(master["file"]).name.startswith("felix_cats_")
     assert {"tag": "n02123045", "name": "tabby", "source": "base", "from": []} in (
-        master["triggers"])
+        master["triggers"]
+    )
     assert len(master["triggers"]) == 13
-    assert [o["name"] for o in master["outputs"]] == ["domestic_cat",
-                                                      "wildcat_small_non_domestic", "big_cat"]
+    assert [o["name"] for o in master["outputs"]] == [
+        "domestic_cat",
+        "wildcat_small_non_domestic",
+        "big_cat",
+    ]
     assert slave["name"] == "cat orientation" and slave["icon"] is False
-    assert slave["triggers"] == [{"tag": DOMESTIC, "name": "domestic_cat", "source": "patch",
-                                  "from": ["felix cats"]}]
-    assert slave["outputs"] == [{"tag": UPRIGHT, "name": "upright"},
-                                {"tag": UPSIDE_DOWN, "name": "upside_down"}]
+    assert slave["triggers"] == [
+        {"tag": DOMESTIC, "name": "domestic_cat", "source": "patch", "from": ["felix cats"]}
+    ]
+    assert slave["outputs"] == [
+        {"tag": UPRIGHT, "name": "upright"},
+        {"tag": UPSIDE_DOWN, "name": "upside_down"},
+    ]
 
 
-def test_patches_reports_refused_files_and_exits_non_zero(capsys, patch_dir, tmp_path,
-                                                          base_network):
+def test_patches_reports_refused_files_and_exits_non_zero(
+    capsys, patch_dir, tmp_path, base_network
+):
     for path in patch_dir.glob("*.specialneurons"):
         shutil.copy(path, tmp_path)
     master_file = next(patch_dir.glob("felix_cats_*.specialneurons"))
     (tmp_path / "broken.specialneurons").write_bytes(master_file.read_bytes()[:200])
     master = load_patch(master_file)
-    save_patch(replace(master, name="old cats", base_fingerprint="0123456789abcdef"),
-               tmp_path / "old.specialneurons")
+    save_patch(
+        replace(master, name="old cats", base_fingerprint="0123456789abcdef"),
+        tmp_path / "old.specialneurons",
+    )
     out = run_json(capsys, "patches", str(tmp_path), "--json", code=2)
     assert len(out["patches"]) == 2
     reasons = {Path(r["file"]).name: r["reason"] for r in out["rejected"]}
@@ -140,15 +186,24 @@ def test_patches_reports_refused_files_and_exits_non_zero(capsys, patch_dir, tmp
 
 
 def test_classify_with_patches_prints_the_tree_as_json(capsys, patch_dir, photo_files):
-    out = run_json(capsys, "classify", str(photo_files["chelsea"]), str(photo_files["coffee"]),
-                   "--patches", str(patch_dir), "--json", "--top", "3")
+    out = run_json(
+        capsys,
+        "classify",
+        str(photo_files["chelsea"]),
+        str(photo_files["coffee"]),
+        "--patches",
+        str(patch_dir),
+        "--json",
+        "--top",
+        "3",
+    )
     cat, coffee = out["images"]
     assert set(cat) == {"path", "top", "patches", "patches_ms"} and len(cat["top"]) == 3
     assert cat["top"][0]["tag"] in CAT_CLASSES
-    master, = cat["patches"]
+    (master,) = cat["patches"]
     assert master["name"] == "felix cats" and master["output"]["name"] == "domestic_cat"
     assert master["trigger"]["tag"] == cat["top"][0]["tag"] and master["icon"] is True
-    slave, = master["children"]
+    (slave,) = master["children"]
     assert slave["name"] == "cat orientation" and slave["output"]["name"] == "upright"
     assert slave["trigger"] == {"tag": DOMESTIC, "name": "domestic_cat"}
     assert slave["children"] == [] and len(slave["probabilities"]) == 2
@@ -158,8 +213,18 @@ def test_classify_with_patches_prints_the_tree_as_json(capsys, patch_dir, photo_
 
 
 def test_classify_with_patches_prints_an_indented_tree(capsys, patch_dir, photo_files):
-    assert main(["classify", str(photo_files["chelsea"]), str(photo_files["coffee"]),
-                 "--patches", str(patch_dir)]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                str(photo_files["chelsea"]),
+                str(photo_files["coffee"]),
+                "--patches",
+                str(patch_dir),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     first = lines.index("  patches:")
     assert lines[first + 1].startswith("    felix cats: domestic_cat (n02121808)")
@@ -175,9 +240,12 @@ def test_classify_without_patches_keeps_its_json(capsys, photo_files):
 
 def test_patches_watch_prints_each_reload_until_ctrl_c(patch_dir, tmp_path):
     """The real command in a subprocess: a listing line, event lines, then Ctrl-C."""
-    proc = subprocess.Popen([sys.executable, "-m", "neuralpatch", "patches", str(tmp_path),
-                             "--watch", "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuralpatch", "patches", str(tmp_path), "--watch", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     try:
@@ -198,4 +266,3 @@ def test_patches_watch_prints_each_reload_until_ctrl_c(patch_dir, tmp_path):
             proc.wait()
         proc.stderr.close()
     assert lines.empty()
-

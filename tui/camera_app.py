@@ -37,8 +37,9 @@ class CameraApp(App[int]):
         self.exit(0)
 
 
-def make_camera_app(args: argparse.Namespace, base: BaseNetwork | None = None,
-                    palette: Palette | None = None) -> CameraApp:
+def make_camera_app(
+    args: argparse.Namespace, base: BaseNetwork | None = None, palette: Palette | None = None
+) -> CameraApp:
     """The app for parsed `neuralpatch camera` options.
 
     `base`: an already loaded base network (else the one `--base` names is loaded here, with
@@ -49,9 +50,14 @@ def make_camera_app(args: argparse.Namespace, base: BaseNetwork | None = None,
 
         base = load_base(args)
     config = CameraConfig(
-        base=base, source=str(args.source), patches=args.patches,
-        datasets=list(args.dataset or []), min_probability=args.min_probability,
-        top_k=max(1, args.top), interval=args.interval)
+        base=base,
+        source=str(args.source),
+        patches=args.patches,
+        datasets=list(args.dataset or []),
+        min_probability=args.min_probability,
+        top_k=max(1, args.top),
+        interval=args.interval,
+    )
     return CameraApp(config, palette or detect_palette())
 
 

@@ -56,8 +56,9 @@ class LoopFailed(Message):
 class PatchesChanged(Message):
     """The patch folder changed (`event`), or could not be watched (`error`)."""
 
-    def __init__(self, event: PatchEvent | None = None,
-                 error: NeuralpatchError | OSError | None = None) -> None:
+    def __init__(
+        self, event: PatchEvent | None = None, error: NeuralpatchError | OSError | None = None
+    ) -> None:
         super().__init__()
         self.event, self.error = event, error
 

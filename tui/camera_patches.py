@@ -27,8 +27,10 @@ def patch_lines(patches: tuple[LoadedPatch, ...], rejected: dict, folder: str | 
             text.append("○ ", style="yellow")
             text.append(p.name, style="dim")
         icon = " ◆" if p.patch.icon_png else ""
-        text.append(f"{icon}\n  {len(p.patch.outputs)} outputs · {len(p.patch.triggers)} "
-                    f"triggers\n", style="dim")
+        text.append(
+            f"{icon}\n  {len(p.patch.outputs)} outputs · {len(p.patch.triggers)} triggers\n",
+            style="dim",
+        )
         if p.disabled is not None:
             text.append(f"  disabled: {p.disabled}\n", style="yellow")
     for path, reason in rejected.items():
@@ -47,8 +49,7 @@ def cascade_lines(result: ImageResult) -> Text:
     for depth, r in result.walk():
         text.append("\n" + "  " * depth + "└ ")
         text.append(r.name, style="bold cyan")
-        text.append(f" → {r.output_name} {r.probability:.1%}",
-                    style="" if r.identified else "dim")
+        text.append(f" → {r.output_name} {r.probability:.1%}", style="" if r.identified else "dim")
     if not result.patches:
         text.append("\nno patch triggered", style="dim italic")
     return text
@@ -58,8 +59,9 @@ def identified_line(result: ImageResult) -> str:
     """`name 45.3%  ›  patch: sub-category 91.2%  ›  …`: the main object, then the cascade."""
     best = result.top[0]
     parts = [f"{best.name.replace('_', ' ')}  {best.probability:.1%}"]
-    parts += [f"{r.name}: {r.output_name.replace('_', ' ')} {r.probability:.0%}"
-              for _, r in result.walk()]
+    parts += [
+        f"{r.name}: {r.output_name.replace('_', ' ')} {r.probability:.0%}" for _, r in result.walk()
+    ]
     return "  ›  ".join(parts)
 
 

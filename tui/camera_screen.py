@@ -65,14 +65,18 @@ class CameraConfig:
 
 
 def stats_line(result: LiveResult) -> str:
-    return (f"{result.fps:.1f} fps · base {result.base_ms:.1f} ms + patches "
-            f"{result.patches_ms:.2f} ms · total {result.total_ms:.1f} ms")
+    return (
+        f"{result.fps:.1f} fps · base {result.base_ms:.1f} ms + patches "
+        f"{result.patches_ms:.2f} ms · total {result.total_ms:.1f} ms"
+    )
 
 
 def overlays_for(result: LiveResult) -> list[Overlay]:
     """Each patch that ran: its icon over the frame, or its name in a badge without one."""
-    return [Overlay(icon=r.icon_rgba) if r.icon_rgba is not None else Overlay(label=r.name)
-            for _, r in result.result.walk()]
+    return [
+        Overlay(icon=r.icon_rgba) if r.icon_rgba is not None else Overlay(label=r.name)
+        for _, r in result.result.walk()
+    ]
 
 
 class CameraScreen(Screen[None]):
@@ -98,8 +102,9 @@ class CameraScreen(Screen[None]):
             with Vertical(id="camera-live"):
                 yield ImageView("starting…", palette=self.palette, id="camera-view")
                 yield Label("", id="camera-identified", markup=False)
-                yield ProgressBar(total=self.config.base.layer_count, show_eta=False,
-                                  id="camera-progress")
+                yield ProgressBar(
+                    total=self.config.base.layer_count, show_eta=False, id="camera-progress"
+                )
                 yield Label("", id="camera-stats", markup=False)
                 yield Label("", id="camera-status", markup=False)
             with VerticalScroll(id="camera-side"):
@@ -146,11 +151,14 @@ class CameraScreen(Screen[None]):
                 self.post_message(PassCompleted(result))
 
         try:
-            source = make_source(config.source, realtime=config.realtime,
-                                 interval=config.interval)
+            source = make_source(config.source, realtime=config.realtime, interval=config.interval)
             loop = LiveLoop(config.base, source, self.system, top_k=config.top_k)
-            loop.run(self.stop, on_layer=on_layer, on_result=on_result,
-                     on_status=lambda s: self.post_message(SourceChanged(s)))
+            loop.run(
+                self.stop,
+                on_layer=on_layer,
+                on_result=on_result,
+                on_status=lambda s: self.post_message(SourceChanged(s)),
+            )
         except Exception as exc:  # a bug or an OpenCL failure must not take the app down
             log.exception("the live loop failed")
             self.post_message(LoopFailed(exc))
@@ -194,8 +202,7 @@ class CameraScreen(Screen[None]):
     def snap_targets(self) -> tuple[list[SnapTarget], list[str]]:
         """Datasets on offer: --dataset folders and the loaded patches' training folders."""
         patch_files = [(p.name, p.path) for p in self.system.patches]
-        return find_targets(self.config.datasets, patch_files,
-                            self.config.base.classes.tag_names())
+        return find_targets(self.config.datasets, patch_files, self.config.base.classes.tag_names())
 
     @work(exclusive=True, group="camera-snap")
     async def _snap_flow(self, live: LiveResult) -> None:
@@ -204,13 +211,16 @@ class CameraScreen(Screen[None]):
         view.border_title = "Frozen (snap)"
         best = live.result.top[0]
         said = [f"{r.name}: {r.output_name} {r.probability:.0%}" for _, r in live.result.walk()]
-        hint = (f"Base network: {best.name} {best.probability:.0%}; "
-                f"{'; '.join(said) if said else 'no patch triggered'}. "
-                "What is it really? Choose the dataset and the correct category.")
+        hint = (
+            f"Base network: {best.name} {best.probability:.0%}; "
+            f"{'; '.join(said) if said else 'no patch triggered'}. "
+            "What is it really? Choose the dataset and the correct category."
+        )
         try:
             targets, problems = await asyncio.to_thread(self.snap_targets)
             choice = await self.app.push_screen_wait(
-                SnapDialog(live.image, targets, problems, self.palette, hint))
+                SnapDialog(live.image, targets, problems, self.palette, hint)
+            )
         finally:
             self.frozen = False
             view.border_title = "Live"
@@ -246,8 +256,7 @@ class CameraScreen(Screen[None]):
             view = self.query_one("#camera-view", ImageView)
             view.placeholder = status.message
             view.set_overlays([])
-            view.set_image(None, f"retrying in {status.retry_in:.1f} s "
-                                 f"(attempt {status.attempt})")
+            view.set_image(None, f"retrying in {status.retry_in:.1f} s (attempt {status.attempt})")
         self._show_status()
 
     def _show_status(self) -> None:
@@ -267,8 +276,7 @@ class CameraScreen(Screen[None]):
         label.update(text)
 
     def on_loop_failed(self, message: LoopFailed) -> None:
-        self.notify(str(message.error), title="The live loop stopped", severity="error",
-                    timeout=30)
+        self.notify(str(message.error), title="The live loop stopped", severity="error", timeout=30)
         self.query_one("#camera-status", Label).update(f"stopped: {message.error}")
 
     def on_patches_changed(self, message: PatchesChanged) -> None:
@@ -278,16 +286,23 @@ class CameraScreen(Screen[None]):
             return
         event = message.event
         if event is not None and event.kind == "rejected":
-            self.notify(f"{event.path.name}: {event.reason}", title="Patch rejected",
-                        severity="warning", timeout=10)
+            self.notify(
+                f"{event.path.name}: {event.reason}",
+                title="Patch rejected",
+                severity="warning",
+                timeout=10,
+            )
         elif event is not None and event.kind in ("replaced", "removed"):
             self.notify(f"{event.name or event.path.name} {event.kind}", timeout=3)
         self.query_one(PatchPanel).refresh_from(self.system)
 
     def on_snap_saved(self, message: SnapSaved) -> None:
         self.snapped.append(message.path)
-        self.notify(f"{message.path.name} in {message.path.parent}",
-                    title=f"Snapped as {message.category}", timeout=6)
+        self.notify(
+            f"{message.path.name} in {message.path.parent}",
+            title=f"Snapped as {message.category}",
+            timeout=6,
+        )
 
     def on_snap_failed(self, message: SnapFailed) -> None:
         self.notify(str(message.error), title="Snap not saved", severity="error", timeout=15)

@@ -29,11 +29,19 @@ NAME_WIDTH = 20
 class ReconfigureDialog(ModalScreen[bool]):
     """Starting a new patch: its output layer gets K neurons instead of the base network's."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes, start"),
-                Binding("n,escape", "answer(False)", "No, go back")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes, start"),
+        Binding("n,escape", "answer(False)", "No, go back"),
+    ]
 
-    def __init__(self, outputs: list[Category], triggers: list[Category], base_outputs: int,
-                 train_images: int, val_images: int) -> None:
+    def __init__(
+        self,
+        outputs: list[Category],
+        triggers: list[Category],
+        base_outputs: int,
+        train_images: int,
+        val_images: int,
+    ) -> None:
         super().__init__()
         self.outputs, self.triggers, self.base_outputs = outputs, triggers, base_outputs
         self.counts = (train_images, val_images)
@@ -42,16 +50,27 @@ class ReconfigureDialog(ModalScreen[bool]):
         k = len(self.outputs)
         with Vertical(classes="dialog", id="reconfigure"):
             yield Label("Reconfigure the output layer", classes="dialog-title")
-            yield Static(f"The base network has {self.base_outputs} output categories; this "
-                         f"patch's output layer will be configured for {k}:")
+            yield Static(
+                f"The base network has {self.base_outputs} output categories; this "
+                f"patch's output layer will be configured for {k}:"
+            )
             with VerticalScroll(classes="dialog-list"):
-                yield Static("\n".join(f"  {n}  {c.name}  ({c.tag}, {len(c.images)} images)"
-                                       for n, c in enumerate(self.outputs)), markup=False)
+                yield Static(
+                    "\n".join(
+                        f"  {n}  {c.name}  ({c.tag}, {len(c.images)} images)"
+                        for n, c in enumerate(self.outputs)
+                    ),
+                    markup=False,
+                )
                 names = ", ".join(c.name for c in self.triggers) or "none"
-                yield Static(f"Triggered by {len(self.triggers)} base categories: {names}",
-                             classes="triggers", markup=False)
-            yield Static(f"{self.counts[0]} training / {self.counts[1]} validation images. "
-                         "Start training?")
+                yield Static(
+                    f"Triggered by {len(self.triggers)} base categories: {names}",
+                    classes="triggers",
+                    markup=False,
+                )
+            yield Static(
+                f"{self.counts[0]} training / {self.counts[1]} validation images. Start training?"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="primary", compact=True)
                 yield Button("No (n)", id="no", compact=True)
@@ -78,24 +97,35 @@ def probability_lines(probabilities: np.ndarray, names: list[str]) -> list[str]:
     order = np.argsort(probabilities)[::-1][:TOP_PROBABILITIES]
     short = [shorten(names[i], NAME_WIDTH) for i in order]
     width = max(len(name) for name in short)
-    return [f"{name:<{width}} {'█' * round(float(probabilities[i]) * BAR_WIDTH):<{BAR_WIDTH}}"
-            f" {float(probabilities[i]):6.1%}" for name, i in zip(short, order, strict=True)]
+    return [
+        f"{name:<{width}} {'█' * round(float(probabilities[i]) * BAR_WIDTH):<{BAR_WIDTH}}"
+        f" {float(probabilities[i]):6.1%}"
+        for name, i in zip(short, order, strict=True)
+    ]
 
 
 def shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class InferenceDialog(ModalScreen[InferenceChoice]):
     """stop-N-show: the last inference, and whether to save the snapshot and the patch."""
 
-    BINDINGS = [Binding("y", "choose(True)", "Yes, save"),
-                Binding("n,escape", "choose(False)", "No, next"),
-                Binding("ctrl+n", "toggle_stop_n_show", "stop-N-show")]
+    BINDINGS = [
+        Binding("y", "choose(True)", "Yes, save"),
+        Binding("n,escape", "choose(False)", "No, next"),
+        Binding("ctrl+n", "toggle_stop_n_show", "stop-N-show"),
+    ]
 
-    def __init__(self, sample: SampleShown, output_names: list[str], stop_n_show: bool,
-                 saved: SavedFiles | None = None, error: str | None = None,
-                 palette: Palette | None = None) -> None:
+    def __init__(
+        self,
+        sample: SampleShown,
+        output_names: list[str],
+        stop_n_show: bool,
+        saved: SavedFiles | None = None,
+        error: str | None = None,
+        palette: Palette | None = None,
+    ) -> None:
         super().__init__()
         self.sample, self.names = sample, output_names
         self.stop_n_show, self.saved, self.error = stop_n_show, saved, error
@@ -107,23 +137,34 @@ class InferenceDialog(ModalScreen[InferenceChoice]):
         with Vertical(classes="dialog", id="inference"):
             yield Label("stop-N-show: the last inference", classes="dialog-title")
             with Horizontal(id="inference-body"):
-                yield ImageView("image not readable", palette=self.palette,
-                                id="inference-image")
+                yield ImageView("image not readable", palette=self.palette, id="inference-image")
                 with Vertical(id="inference-facts"):
-                    yield Static(f"{sample.path.name}\n"
-                                 f"true:  {names[sample.true_index]}\n"
-                                 f"patch: {names[sample.predicted_index]} "
-                                 f"{'✓' if right else '✗'}", classes="facts", markup=False)
-                    yield Static("\n".join(probability_lines(sample.probabilities, names)),
-                                 classes="probabilities", markup=False)
-            yield Static(self._save_text(), id="save-result", markup=False,
-                         classes="error" if self.error else "")
+                    yield Static(
+                        f"{sample.path.name}\n"
+                        f"true:  {names[sample.true_index]}\n"
+                        f"patch: {names[sample.predicted_index]} "
+                        f"{'✓' if right else '✗'}",
+                        classes="facts",
+                        markup=False,
+                    )
+                    yield Static(
+                        "\n".join(probability_lines(sample.probabilities, names)),
+                        classes="probabilities",
+                        markup=False,
+                    )
+            yield Static(
+                self._save_text(),
+                id="save-result",
+                markup=False,
+                classes="error" if self.error else "",
+            )
             yield Label("Save the full snapshot and the .specialneurons patch?")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="primary", compact=True)
                 yield Button("No (n)", id="no", compact=True)
-                yield Checkbox("stop-N-show (^n)", self.stop_n_show, id="keep-stopping",
-                               compact=True)
+                yield Checkbox(
+                    "stop-N-show (^n)", self.stop_n_show, id="keep-stopping", compact=True
+                )
         yield Footer(show_command_palette=False)
 
     def _save_text(self) -> str:
@@ -153,9 +194,11 @@ class InferenceDialog(ModalScreen[InferenceChoice]):
 class QuitDialog(ModalScreen[str | None]):
     """Quitting with unsaved training: "save", "discard", or None to stay."""
 
-    BINDINGS = [Binding("y", "answer('save')", "Save and quit"),
-                Binding("n", "answer('discard')", "Quit without saving"),
-                Binding("escape", "answer(None)", "Cancel")]
+    BINDINGS = [
+        Binding("y", "answer('save')", "Save and quit"),
+        Binding("n", "answer('discard')", "Quit without saving"),
+        Binding("escape", "answer(None)", "Cancel"),
+    ]
 
     def __init__(self, unsaved_steps: int) -> None:
         super().__init__()
@@ -164,8 +207,10 @@ class QuitDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="quit"):
             yield Label("Quit training", classes="dialog-title")
-            yield Static(f"{self.unsaved_steps:,} training steps are not saved. Save the full "
-                         "snapshot and the .specialneurons patch before quitting?")
+            yield Static(
+                f"{self.unsaved_steps:,} training steps are not saved. Save the full "
+                "snapshot and the .specialneurons patch before quitting?"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save and quit (y)", id="save", variant="primary", compact=True)
                 yield Button("Quit (n)", id="discard", variant="error", compact=True)

@@ -35,8 +35,9 @@ class LossLog(RichLog):
 
     def add_report(self, report: StepReport, force: bool = False) -> None:
         now = time.monotonic()
-        if report.step == self._last_step or (not force and
-                                              now - self._last_line < LINE_INTERVAL_S):
+        if report.step == self._last_step or (
+            not force and now - self._last_line < LINE_INTERVAL_S
+        ):
             return
         self._last_line, self._last_step = now, report.step
         self.write(Text(report_line(report)))
@@ -92,8 +93,7 @@ class LossPlot(PlotWidget):
             return
         self.steps.append(report.step)
         self.losses.append(report.rolling_loss)
-        self.accuracies.append(float("nan") if report.val_accuracy is None
-                               else report.val_accuracy)
+        self.accuracies.append(float("nan") if report.val_accuracy is None else report.val_accuracy)
         if len(self.steps) > MAX_POINTS:  # thin the old half: the curve keeps its shape
             half = len(self.steps) // 2
             for series in (self.steps, self.losses, self.accuracies):
@@ -107,5 +107,6 @@ class LossPlot(PlotWidget):
         self._x_axis.max_ticks = max(2, (self.size.width - self.margin_left) // 7)
         self.clear()
         self.plot(self.steps, self.losses, line_style=LOSS_STYLE, hires_mode=HiResMode.BRAILLE)
-        self.plot(self.steps, self.accuracies, line_style=ACCURACY_STYLE,
-                  hires_mode=HiResMode.BRAILLE)
+        self.plot(
+            self.steps, self.accuracies, line_style=ACCURACY_STYLE, hires_mode=HiResMode.BRAILLE
+        )

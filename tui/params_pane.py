@@ -22,9 +22,18 @@ from neuralpatch.tui.validators import (
 )
 
 RATES = ("batch_size", "lr", "momentum", "decay")
-LABELS = {"base": "Base net", "data": "Data", "batch_size": "Batch", "lr": "LR",
-          "momentum": "Momentum", "decay": "Decay", "name": "Name", "description": "Descr.",
-          "icon": "Icon PNG", "out": "Output"}
+LABELS = {
+    "base": "Base net",
+    "data": "Data",
+    "batch_size": "Batch",
+    "lr": "LR",
+    "momentum": "Momentum",
+    "decay": "Decay",
+    "name": "Name",
+    "description": "Descr.",
+    "icon": "Icon PNG",
+    "out": "Output",
+}
 
 
 @dataclass
@@ -67,13 +76,18 @@ class ParamsPane(Vertical):
         yield from self._row(("base", args.base or "", "packaged EfficientNet-Lite0", BaseTxt()))
         yield from self._row(("data", args.data, "dataset folder", DatasetFolder()))
         for first, second in (("batch_size", "lr"), ("momentum", "decay")):
-            yield from self._row(*((key, value(key), "", HyperParam(key, key == "batch_size"))
-                                   for key in (first, second)))
+            yield from self._row(
+                *(
+                    (key, value(key), "", HyperParam(key, key == "batch_size"))
+                    for key in (first, second)
+                )
+            )
         yield from self._row(("name", args.name or "", "default: the folder's name", None))
         yield from self._row(("description", args.description or "", "what it tells", None))
         yield from self._row(("icon", args.icon or "", "optional trigger icon", IconPng()))
-        yield from self._row(("out", args.out or "", "default: beside the base network",
-                              OutputFolder()))
+        yield from self._row(
+            ("out", args.out or "", "default: beside the base network", OutputFolder())
+        )
         with Horizontal(id="toggles"):
             yield Checkbox("rand-tilt-shift", bool(args.augment), id="augment", compact=True)
             yield Checkbox("stop-N-show", id="stop_n_show", compact=True)
@@ -85,8 +99,14 @@ class ParamsPane(Vertical):
         with Horizontal(classes="field-row"):
             for n, (key, initial, placeholder, validator) in enumerate(fields):
                 yield Label(LABELS[key], classes="field-label" + (" second" if n else ""))
-                yield Input(initial, placeholder=placeholder, id=key, compact=True,
-                            validators=validator, valid_empty=key not in ("data", *RATES))
+                yield Input(
+                    initial,
+                    placeholder=placeholder,
+                    id=key,
+                    compact=True,
+                    validators=validator,
+                    valid_empty=key not in ("data", *RATES),
+                )
 
     def on_mount(self) -> None:
         self.border_title = "Parameters"
@@ -136,10 +156,19 @@ class ParamsPane(Vertical):
         """The current values, or None while a field is invalid."""
         if self.problems():
             return None
-        params = HyperParams(*(parse_number(self.value(k), k == "batch_size") for k in RATES),
-                             augment=self.query_one("#augment", Checkbox).value)
-        return TrainForm(self.value("base"), self.value("data"), params, self.value("name"),
-                         self.value("description"), self.value("icon"), self.value("out"))
+        params = HyperParams(
+            *(parse_number(self.value(k), k == "batch_size") for k in RATES),
+            augment=self.query_one("#augment", Checkbox).value,
+        )
+        return TrainForm(
+            self.value("base"),
+            self.value("data"),
+            params,
+            self.value("name"),
+            self.value("description"),
+            self.value("icon"),
+            self.value("out"),
+        )
 
     def adopt(self, params: HyperParams) -> dict[str, float | int]:
         """Take the rates a new trainer holds as applied; returns the valid pane values that

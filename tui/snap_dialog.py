@@ -23,9 +23,11 @@ from neuralpatch.engine.snap import SnapTarget
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.image_view import ImageView
 
-NO_TARGET_HELP = ("No dataset to snap into. Pass --dataset DIR (a folder with map_clsloc.txt), "
-                  "or load a patch whose .npsnapshot sits beside it and whose training folder "
-                  "still exists.")
+NO_TARGET_HELP = (
+    "No dataset to snap into. Pass --dataset DIR (a folder with map_clsloc.txt), "
+    "or load a patch whose .npsnapshot sits beside it and whose training folder "
+    "still exists."
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,14 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
 
     BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, image: np.ndarray, targets: list[SnapTarget], problems: list[str],
-                 palette: Palette | None = None, hint: str = "") -> None:
+    def __init__(
+        self,
+        image: np.ndarray,
+        targets: list[SnapTarget],
+        problems: list[str],
+        palette: Palette | None = None,
+        hint: str = "",
+    ) -> None:
         super().__init__()
         self.image, self.targets, self.problems = image, targets, problems
         self.palette, self.hint = palette, hint
@@ -54,21 +62,33 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
             with Horizontal(id="snap-body"):
                 yield ImageView("no frame", palette=self.palette, id="snap-image")
                 with Vertical(id="snap-choices"):
-                    yield Static(self.hint or "What is it really? Choose the dataset and the "
-                                 "correct category.", id="snap-hint", markup=False)
+                    yield Static(
+                        self.hint
+                        or "What is it really? Choose the dataset and the correct category.",
+                        id="snap-hint",
+                        markup=False,
+                    )
                     with Horizontal(id="snap-lists"):
-                        yield OptionList(*[Option(t.label, id=str(i))
-                                           for i, t in enumerate(self.targets)],
-                                         id="snap-datasets")
+                        yield OptionList(
+                            *[Option(t.label, id=str(i)) for i, t in enumerate(self.targets)],
+                            id="snap-datasets",
+                        )
                         yield OptionList(id="snap-categories")
-            yield Static(NO_TARGET_HELP if not self.targets else "", id="snap-file",
-                         markup=False)
+            yield Static(NO_TARGET_HELP if not self.targets else "", id="snap-file", markup=False)
             if self.problems:
-                yield Static("\n".join(f"skipped {p}" for p in self.problems),
-                             id="snap-problems", markup=False)
+                yield Static(
+                    "\n".join(f"skipped {p}" for p in self.problems),
+                    id="snap-problems",
+                    markup=False,
+                )
             with Horizontal(id="snap-buttons"):
-                yield Button("Save (enter)", id="snap-save", variant="primary", compact=True,
-                             disabled=not self.targets)
+                yield Button(
+                    "Save (enter)",
+                    id="snap-save",
+                    variant="primary",
+                    compact=True,
+                    disabled=not self.targets,
+                )
                 yield Button("Cancel (esc)", id="snap-cancel", compact=True)
         yield Footer(show_command_palette=False)
 
@@ -93,14 +113,20 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
         categories = self.query_one("#snap-categories", OptionList)
         categories.set_options(
             Option(Text.assemble(c.name, (f"  {len(c.images)}", "dim")), id=c.tag)
-            for c in self.targets[index].categories)
+            for c in self.targets[index].categories
+        )
         categories.highlighted = 0 if self.targets[index].categories else None
         self._describe()
 
     def _describe(self) -> None:
         choice = self._choice()
-        text = NO_TARGET_HELP if not self.targets else "" if choice is None else (
-            f"saved as {choice.tag}_<UTC time>.jpg in {choice.root}")
+        text = (
+            NO_TARGET_HELP
+            if not self.targets
+            else ""
+            if choice is None
+            else (f"saved as {choice.tag}_<UTC time>.jpg in {choice.root}")
+        )
         self.query_one("#snap-file", Static).update(text)
 
     def _choice(self) -> SnapChoice | None:

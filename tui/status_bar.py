@@ -19,8 +19,10 @@ def format_report(report: StepReport | None, state: str) -> str:
     minutes, seconds = divmod(int(report.elapsed_s), 60)
     hours, minutes = divmod(minutes, 60)
     val = "—" if report.val_accuracy is None else f"{report.val_accuracy:.1%}"
-    return (f"{state} · step {report.step:,} · {report.images_per_s:,.0f} img/s · "
-            f"loss {report.rolling_loss:.4f} · val {val} · {hours}:{minutes:02}:{seconds:02}")
+    return (
+        f"{state} · step {report.step:,} · {report.images_per_s:,.0f} img/s · "
+        f"loss {report.rolling_loss:.4f} · val {val} · {hours}:{minutes:02}:{seconds:02}"
+    )
 
 
 class StatusBar(Horizontal):

@@ -29,8 +29,12 @@ class TrainApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
-    def __init__(self, args: argparse.Namespace, base: BaseNetwork | None = None,
-                 palette: Palette | None = None) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        base: BaseNetwork | None = None,
+        palette: Palette | None = None,
+    ) -> None:
         super().__init__()
         self.train_screen = TrainScreen(args, base, palette)
 
@@ -68,15 +72,18 @@ def with_resumed_values(args: argparse.Namespace) -> argparse.Namespace:
     if not args.resume:
         return args
     hyper = resume_from(args.resume).params
-    values = vars(args) | {key: getattr(hyper, key) for key in ("batch_size", "lr",
-                                                                 "momentum", "decay")
-                           if getattr(args, key) is None}
+    values = vars(args) | {
+        key: getattr(hyper, key)
+        for key in ("batch_size", "lr", "momentum", "decay")
+        if getattr(args, key) is None
+    }
     values["augment"] = bool(args.augment or hyper.augment)
     return argparse.Namespace(**values)
 
 
-def make_train_app(args: argparse.Namespace, base: BaseNetwork | None = None,
-                   palette: Palette | None = None) -> TrainApp:
+def make_train_app(
+    args: argparse.Namespace, base: BaseNetwork | None = None, palette: Palette | None = None
+) -> TrainApp:
     """The app for parsed `neuralpatch train` options.
 
     `base`: an already loaded base network for the `--base` in `args` (else loaded when

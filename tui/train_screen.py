@@ -54,8 +54,12 @@ class TrainScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save"),
     ]
 
-    def __init__(self, args: argparse.Namespace, base: BaseNetwork | None = None,
-                 palette: Palette | None = None) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        base: BaseNetwork | None = None,
+        palette: Palette | None = None,
+    ) -> None:
         super().__init__()
         self.args, self.palette = args, palette
         self.bases: dict[str, BaseNetwork] = {args.base or "": base} if base else {}
@@ -86,8 +90,9 @@ class TrainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#feed").border_title = "Image feed"
         self.query_one("#loss-log").border_title = "Loss log"
-        self.query_one("#loss-plot").border_title = (
-            f"[{LOSS_STYLE}]━[/] loss  [{ACCURACY_STYLE}]━[/] validation accuracy")
+        self.query_one(
+            "#loss-plot"
+        ).border_title = f"[{LOSS_STYLE}]━[/] loss  [{ACCURACY_STYLE}]━[/] validation accuracy"
 
     @property
     def pane(self) -> ParamsPane:
@@ -117,8 +122,9 @@ class TrainScreen(Screen[None]):
         if action == "pause":
             return self.phase == "running"
         if action == "save":  # nothing to save until the features are in and a step ran
-            return (self.phase in ("running", "paused") and self.loop is not None
-                    and self.loop.prepared) or None
+            return (
+                self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
+            ) or None
         return True
 
     # -- actions -------------------------------------------------------------------------
@@ -128,8 +134,7 @@ class TrainScreen(Screen[None]):
             return
         form = self.pane.form()
         if form is None:
-            self.notify("\n".join(self.pane.problems()), title="Fix these first",
-                        severity="error")
+            self.notify("\n".join(self.pane.problems()), title="Fix these first", severity="error")
             return
         self.pane.lock_network_fields()
         self._set_phase("setting-up")
@@ -173,7 +178,8 @@ class TrainScreen(Screen[None]):
             setattr(self.trainer.params, event.field, event.value)
             self.query_one(LossLog).add_event(
                 f"{event.field.replace('_', ' ')} {event.value:g} from step "
-                f"{self.trainer.state.step + 1}")
+                f"{self.trainer.state.step + 1}"
+            )
 
     # -- workers -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="setup")
@@ -242,8 +248,9 @@ class TrainScreen(Screen[None]):
         checkbox = self.query_one("#stop_n_show", Checkbox)
         saved, error = None, None
         while True:
-            choice = await self.app.push_screen_wait(InferenceDialog(
-                sample, names, checkbox.value, saved, error, self.palette))
+            choice = await self.app.push_screen_wait(
+                InferenceDialog(sample, names, checkbox.value, saved, error, self.palette)
+            )
             if choice is None:  # closed because the app is quitting
                 return
             checkbox.value = choice.stop_n_show
@@ -328,24 +335,34 @@ class TrainScreen(Screen[None]):
         self.loop = TrainingLoop(trainer, self.post_message, steps)
         self.query_one(LossLog).add_event(
             f"{len(trainer.outputs)} outputs, {len(trainer.dataset.triggers)} triggers, "
-            f"{len(trainer.train_samples)} train / {len(trainer.val_samples)} validation images")
+            f"{len(trainer.train_samples)} train / {len(trainer.val_samples)} validation images"
+        )
         self._set_phase("confirming", "ready")
         if message.resumed:  # the output layer already fits: nothing to confirm
             self.query_one(LossLog).add_event(f"resuming at step {trainer.state.step}")
             self._start_training()
             return
-        self.app.push_screen(ReconfigureDialog(
-            trainer.outputs, [c for c in trainer.dataset.categories if c.is_trigger],
-            len(trainer.base.classes), len(trainer.train_samples), len(trainer.val_samples)),
-            callback=self._answer_reconfigure)
+        self.app.push_screen(
+            ReconfigureDialog(
+                trainer.outputs,
+                [c for c in trainer.dataset.categories if c.is_trigger],
+                len(trainer.base.classes),
+                len(trainer.train_samples),
+                len(trainer.val_samples),
+            ),
+            callback=self._answer_reconfigure,
+        )
 
     def on_features_extracted(self, message: FeaturesExtracted) -> None:
         self.status.show_report(state="training")
         self.refresh_bindings()  # Save becomes possible now
         if message.failed:
             names = ", ".join(path.name for path in list(message.failed)[:3])
-            self.notify(f"{len(message.failed)} photos could not be read and are left out: "
-                        f"{names}", severity="warning", timeout=10)
+            self.notify(
+                f"{len(message.failed)} photos could not be read and are left out: {names}",
+                severity="warning",
+                timeout=10,
+            )
 
     def on_loss_reported(self, message: LossReported) -> None:
         self.status.show_report(message.report)
@@ -375,8 +392,9 @@ class TrainScreen(Screen[None]):
         self._set_phase("paused", "paused")
 
     def on_training_failed(self, message: TrainingFailed) -> None:
-        self.notify(str(message.error), title=f"Error in {message.stage}", severity="error",
-                    timeout=15)
+        self.notify(
+            str(message.error), title=f"Error in {message.stage}", severity="error", timeout=15
+        )
         self.query_one(LossLog).add_event(f"error: {message.error}")
         if self.loop is None or not self.loop.prepared:  # no usable trainer: start again
             self.trainer = self.info = self.loop = None
@@ -388,8 +406,7 @@ class TrainScreen(Screen[None]):
     def on_snapshot_saved(self, message: SnapshotSaved) -> None:
         self.saved_step = message.step
         self.saved.append(message.files)
-        self.notify(f"{message.files.snapshot}\n{message.files.patch}", title="Saved",
-                    timeout=10)
+        self.notify(f"{message.files.snapshot}\n{message.files.patch}", title="Saved", timeout=10)
         self.query_one(LossLog).add_event(f"saved {message.files.patch}")
 
     def on_save_failed(self, message: SaveFailed) -> None:

@@ -44,25 +44,38 @@ EXPECTED_ERRORS = (NeuralpatchError, OSError)
 def setup_namespace(args: argparse.Namespace, form: TrainForm) -> argparse.Namespace:
     """The command-line options with the pane's values in place of the typed ones."""
     values = vars(args) | {
-        "base": form.base or None, "data": form.data, "name": form.name or None,
-        "description": form.description, "icon": form.icon or None, "out": form.out or None,
-        "batch_size": form.params.batch_size, "lr": form.params.lr,
-        "momentum": form.params.momentum, "decay": form.params.decay,
-        "augment": form.params.augment}
+        "base": form.base or None,
+        "data": form.data,
+        "name": form.name or None,
+        "description": form.description,
+        "icon": form.icon or None,
+        "out": form.out or None,
+        "batch_size": form.params.batch_size,
+        "lr": form.params.lr,
+        "momentum": form.params.momentum,
+        "decay": form.params.decay,
+        "augment": form.params.augment,
+    }
     return argparse.Namespace(**values)
 
 
 def load_base(txt: str | None, device: str | None, post: Post) -> BaseNetwork:
     """Load (converting on first use) and warm up a base network, reporting progress."""
-    base = BaseNetwork.load(txt, device=device, progress=lambda done, total, what: post(
-        ProgressReported(done, total, f"converting base network weights: {what}")))
+    base = BaseNetwork.load(
+        txt,
+        device=device,
+        progress=lambda done, total, what: post(
+            ProgressReported(done, total, f"converting base network weights: {what}")
+        ),
+    )
     post(ProgressReported(0, 0, "building OpenCL kernels"))
     base.warm_up()
     return base
 
 
-def build_trainer(args: argparse.Namespace, form: TrainForm,
-                  bases: dict[str, BaseNetwork], post: Post) -> None:
+def build_trainer(
+    args: argparse.Namespace, form: TrainForm, bases: dict[str, BaseNetwork], post: Post
+) -> None:
     """Load what the form names and post `TrainerBuilt`, or `TrainingFailed`."""
     try:
         base = bases.get(form.base) or load_base(form.base or None, args.device, post)
@@ -77,8 +90,9 @@ def build_trainer(args: argparse.Namespace, form: TrainForm,
     post(TrainerBuilt(trainer, info, resumed=bool(args.resume)))
 
 
-def save_now(trainer: Trainer, info: PatchInfo, form: TrainForm,
-             post: Post) -> tuple[SavedFiles | None, str | None]:
+def save_now(
+    trainer: Trainer, info: PatchInfo, form: TrainForm, post: Post
+) -> tuple[SavedFiles | None, str | None]:
     """Write the full snapshot and the plugin with the pane's current name, icon and folder.
 
     Posts `SnapshotSaved` or `SaveFailed`; returns (files, None) or (None, the reason).
@@ -87,8 +101,7 @@ def save_now(trainer: Trainer, info: PatchInfo, form: TrainForm,
     try:
         icon = read_icon(Path(form.icon).expanduser()) if form.icon else info.icon_png
         current = PatchInfo(form.name or info.name, form.description, icon)
-        out_dir = (Path(form.out).expanduser() if form.out
-                   else trainer.base.files.txt_path.parent)
+        out_dir = Path(form.out).expanduser() if form.out else trainer.base.files.txt_path.parent
         files = save_training(trainer, current, out_dir)
     except EXPECTED_ERRORS as exc:
         post(SaveFailed(exc))

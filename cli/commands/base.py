@@ -13,17 +13,22 @@ def add_parser(sub) -> None:
     p = sub.add_parser("base", help="inspect the base network")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="layers, parameters, FLOPs, device, kernel cache")
-    info.add_argument("--json", action="store_true",
-                      help="print one JSON object with keys name, topology, fingerprint, "
-                           "layers, layer_kinds ({kind: count}), parameters, flops_per_image, "
-                           "feature_dim, classes, input ([height, width, channels]), device "
-                           "(platform, device, compute_units, cache_dir, cache_state, builds, "
-                           "...)")
+    info.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with keys name, topology, fingerprint, "
+        "layers, layer_kinds ({kind: count}), parameters, flops_per_image, "
+        "feature_dim, classes, input ([height, width, channels]), device "
+        "(platform, device, compute_units, cache_dir, cache_state, builds, "
+        "...)",
+    )
     add_base_options(info)
     info.set_defaults(run=run_info)
     export = actions.add_parser(
-        "export-onnx", help="write the base network as ONNX (NHWC input; outputs "
-                            "probabilities, features, feature_map); needs `pip install onnx`")
+        "export-onnx",
+        help="write the base network as ONNX (NHWC input; outputs "
+        "probabilities, features, feature_map); needs `pip install onnx`",
+    )
     export.add_argument("out", metavar="OUT.onnx")
     add_base_options(export)
     export.set_defaults(run=run_export)
@@ -64,18 +69,23 @@ def run_info(args: argparse.Namespace) -> int:
         return 0
     print(f"base network  {info['name']}  ({info['topology']})")
     print(f"fingerprint   {info['fingerprint']}")
-    print(f"layers        {info['layers']}  " +
-          ", ".join(f"{k} {n}" for k, n in kinds.items()))
+    print(f"layers        {info['layers']}  " + ", ".join(f"{k} {n}" for k, n in kinds.items()))
     print(f"parameters    {info['parameters']:,}")
     print(f"FLOPs/image   {info['flops_per_image'] / 1e9:.2f} G")
-    print(f"input         {topo.height}x{topo.width}x{topo.channels}, features "
-          f"{topo.feature_dim}, classes {info['classes']}")
+    print(
+        f"input         {topo.height}x{topo.width}x{topo.channels}, features "
+        f"{topo.feature_dim}, classes {info['classes']}"
+    )
     device = info["device"]
-    print(f"device        {device['device']} ({device['device_type']}, "
-          f"{device['compute_units']} compute units, {device['global_memory_mb']:,} MiB)")
+    print(
+        f"device        {device['device']} ({device['device_type']}, "
+        f"{device['compute_units']} compute units, {device['global_memory_mb']:,} MiB)"
+    )
     print(f"platform      {device['platform_version']}")
     builds = device["builds"]
-    print(f"kernel cache  {device['cache_state']}: {len(builds)} programs built in "
-          f"{sum(b['seconds'] for b in builds):.2f} s")
+    print(
+        f"kernel cache  {device['cache_state']}: {len(builds)} programs built in "
+        f"{sum(b['seconds'] for b in builds):.2f} s"
+    )
     print(f"              {device['cache_mechanism']}")
     return 0

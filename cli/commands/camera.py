@@ -32,34 +32,65 @@ import threading
 from neuralpatch.commands.options import add_base_options, load_base, require_terminal
 
 # The docstring's record format doubles as `--help`'s epilog, so the two never disagree.
-JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless`"):].replace("`", "")
+JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless`") :].replace("`", "")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "camera", help="live-test patches on a camera, video file or photo folder",
+        "camera",
+        help="live-test patches on a camera, video file or photo folder",
         description="Run the base network and the patches on live frames: the live testing "
-                    "screen, or with --headless one line (or JSON object) per frame.",
-        epilog=JSON_KEYS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", default="0", metavar="SOURCE",
-                   help="camera index (0), video file (looped) or folder of photos (cycled)")
-    p.add_argument("--patches", metavar="DIR",
-                   help="folder of .specialneurons files, reloaded live as it changes")
-    p.add_argument("--dataset", action="append", default=[], metavar="DIR",
-                   help="dataset folder snapped frames may be filed into (repeatable); the "
-                        "datasets of loaded patches with a snapshot beside them are offered too")
-    p.add_argument("--min-probability", type=float, default=0.0, metavar="P",
-                   help="how sure the base network (or a master patch) must be before a patch "
-                        "triggers (0)")
+        "screen, or with --headless one line (or JSON object) per frame.",
+        epilog=JSON_KEYS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--source",
+        default="0",
+        metavar="SOURCE",
+        help="camera index (0), video file (looped) or folder of photos (cycled)",
+    )
+    p.add_argument(
+        "--patches",
+        metavar="DIR",
+        help="folder of .specialneurons files, reloaded live as it changes",
+    )
+    p.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="dataset folder snapped frames may be filed into (repeatable); the "
+        "datasets of loaded patches with a snapshot beside them are offered too",
+    )
+    p.add_argument(
+        "--min-probability",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="how sure the base network (or a master patch) must be before a patch triggers (0)",
+    )
     p.add_argument("--top", type=int, default=5, metavar="K", help="base classes kept (5)")
-    p.add_argument("--realtime", action="store_true",
-                   help="play files at their own pace, dropping frames while a pass runs, as a "
-                        "camera does (the screen always does; headless default: every frame)")
-    p.add_argument("--interval", type=float, default=1.0, metavar="S",
-                   help="seconds each photo of a folder is shown in real time (1.0)")
-    p.add_argument("--retries", type=int, metavar="N",
-                   help="consecutive failed attempts to get a frame before giving up "
-                        "(default: for ever for a camera, none for a file)")
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="play files at their own pace, dropping frames while a pass runs, as a "
+        "camera does (the screen always does; headless default: every frame)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds each photo of a folder is shown in real time (1.0)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help="consecutive failed attempts to get a frame before giving up "
+        "(default: for ever for a camera, none for a file)",
+    )
     p.add_argument("--headless", action="store_true", help="no screen: print each frame")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N frames (headless)")
     p.add_argument("--json", action="store_true", help="JSON Lines output (headless)")
@@ -97,14 +128,17 @@ def run_headless(args: argparse.Namespace) -> int:
     watcher = None
     if args.patches:
         watcher = PatchWatcher(system, args.patches)
-        watcher.add_listener(lambda e: _err(f"patch {e.kind}: {e.path.name}"
-                                            + (f": {e.reason}" if e.reason else "")))
+        watcher.add_listener(
+            lambda e: _err(f"patch {e.kind}: {e.path.name}" + (f": {e.reason}" if e.reason else ""))
+        )
         watcher.start()
-    show = (lambda r: print(json.dumps(r.to_dict()), flush=True)) if args.json else (
-        lambda r: print(format_result(r), flush=True))
+    show = (
+        (lambda r: print(json.dumps(r.to_dict()), flush=True))
+        if args.json
+        else (lambda r: print(format_result(r), flush=True))
+    )
     try:
-        loop.run(threading.Event(), max_frames=args.frames, on_result=show,
-                 on_status=_print_status)
+        loop.run(threading.Event(), max_frames=args.frames, on_result=show, on_status=_print_status)
     finally:
         if watcher is not None:
             watcher.stop()
@@ -115,18 +149,21 @@ def format_result(result) -> str:
     """One readable line: frame, base class, patches (› marks a level of the cascade), timings."""
     best = result.result.top[0]
     parts = [f"{result.index:>5}  {best.name} ({best.tag}) {best.probability:6.1%}"]
-    fired = [f"{'›' * depth}{r.name}: {r.output_name} {r.probability:.1%}"
-             for depth, r in result.result.walk()]
+    fired = [
+        f"{'›' * depth}{r.name}: {r.output_name} {r.probability:.1%}"
+        for depth, r in result.result.walk()
+    ]
     parts.append("  patches: " + (", ".join(fired) if fired else "-"))
-    parts.append(f"  base {result.base_ms:.1f} ms + patches {result.patches_ms:.2f} ms, "
-                 f"total {result.total_ms:.1f} ms, {result.fps:.1f} fps")
+    parts.append(
+        f"  base {result.base_ms:.1f} ms + patches {result.patches_ms:.2f} ms, "
+        f"total {result.total_ms:.1f} ms, {result.fps:.1f} fps"
+    )
     return "".join(parts)
 
 
 def _print_status(status) -> None:
     if status.state == "lost":
-        _err(f"{status.message}; retrying in {status.retry_in:.1f} s "
-             f"(attempt {status.attempt})")
+        _err(f"{status.message}; retrying in {status.retry_in:.1f} s (attempt {status.attempt})")
     elif status.state == "live" and status.message:
         _err(status.message)
 

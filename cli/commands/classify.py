@@ -17,24 +17,38 @@ BATCH = 16
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("classify", help="classify photos with the base network",
-                       description="Print the base network's top classes for each image.")
+    p = sub.add_parser(
+        "classify",
+        help="classify photos with the base network",
+        description="Print the base network's top classes for each image.",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes to show (5)")
-    p.add_argument("--patches", metavar="DIR",
-                   help="also run the .specialneurons patches of DIR and show what they answer")
-    p.add_argument("--min-probability", type=float, default=0.0, metavar="P",
-                   help="with --patches: how sure the base network (or a master patch) must "
-                        "be before a patch triggers (0)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object: {base, images: [{path, top: [{index, tag, "
-                        "name, probability}]}], errors: [{path, error}]}. With --patches, "
-                        "each image also has patches: the tree of patches that ran, each "
-                        "{name, file, trigger: {tag, name}, output: {index, tag, name, "
-                        "probability}, identified, probabilities: [{tag, name, probability}], "
-                        "icon, elapsed_ms, children: [...]}, and patches_ms; and the object "
-                        "has patch_folder: {folder, running: [names], disabled: [{file, "
-                        "reason}], rejected: [{file, reason}]}")
+    p.add_argument(
+        "--patches",
+        metavar="DIR",
+        help="also run the .specialneurons patches of DIR and show what they answer",
+    )
+    p.add_argument(
+        "--min-probability",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with --patches: how sure the base network (or a master patch) must "
+        "be before a patch triggers (0)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: {base, images: [{path, top: [{index, tag, "
+        "name, probability}]}], errors: [{path, error}]}. With --patches, "
+        "each image also has patches: the tree of patches that ran, each "
+        "{name, file, trigger: {tag, name}, output: {index, tag, name, "
+        "probability}, identified, probabilities: [{tag, name, probability}], "
+        "icon, elapsed_ms, children: [...]}, and patches_ms; and the object "
+        "has patch_folder: {folder, running: [names], disabled: [{file, "
+        "reason}], rejected: [{file, reason}]}",
+    )
     add_base_options(p)
     p.set_defaults(run=run)
 
@@ -54,10 +68,9 @@ def run(args: argparse.Namespace) -> int:
             errors.append({"path": path, "error": str(exc)})
             print(f"neuralpatch: error: {exc}", file=sys.stderr)
     for start in range(0, len(decoded), BATCH):
-        chunk = decoded[start:start + BATCH]
+        chunk = decoded[start : start + BATCH]
         out = base.run([rgb for _, rgb in chunk])
-        for (path, _), probs, features in zip(chunk, out.probabilities, out.features,
-                                              strict=True):
+        for (path, _), probs, features in zip(chunk, out.probabilities, out.features, strict=True):
             top = base.top_k(probs, max(1, args.top))
             item = {"path": path, "top": [p.__dict__ for p in top]}
             if system is not None:
@@ -66,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
                 item["patches_ms"] = tree.elapsed_ms
             results.append(item)
     if args.json:
-        report = {"base": {"name": base.topology.name, "fingerprint": base.fingerprint},
-                  "images": results, "errors": errors}
+        report = {
+            "base": {"name": base.topology.name, "fingerprint": base.fingerprint},
+            "images": results,
+            "errors": errors,
+        }
         if system is not None:
             report["patch_folder"] = _folder_summary(system, args.patches)
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -88,19 +104,24 @@ def _patch_system(args: argparse.Namespace, base):
     system = PatchSystem.for_base(base, args.min_probability)
     for event in system.load_dir(args.patches):
         if event.kind in ("rejected", "disabled"):
-            print(f"neuralpatch: warning: {event.kind} {event.path}: {event.reason}",
-                  file=sys.stderr)
+            print(
+                f"neuralpatch: warning: {event.kind} {event.path}: {event.reason}", file=sys.stderr
+            )
     return system
 
 
 def _folder_summary(system, folder: str) -> dict:
     index = system.index
-    return {"folder": str(Path(folder).absolute()),
-            "running": [p.name for p in index.enabled],
-            "disabled": [{"file": str(p.path), "reason": p.disabled}
-                         for p in index.patches if p.disabled],
-            "rejected": [{"file": str(path), "reason": reason}
-                         for path, reason in system.rejected.items()]}
+    return {
+        "folder": str(Path(folder).absolute()),
+        "running": [p.name for p in index.enabled],
+        "disabled": [
+            {"file": str(p.path), "reason": p.disabled} for p in index.patches if p.disabled
+        ],
+        "rejected": [
+            {"file": str(path), "reason": reason} for path, reason in system.rejected.items()
+        ],
+    }
 
 
 def _tree_lines(nodes: list[dict], depth: int = 1) -> list[str]:
@@ -109,7 +130,9 @@ def _tree_lines(nodes: list[dict], depth: int = 1) -> list[str]:
     lines = ["  patches:"] if depth == 1 else []
     for node in nodes:
         out = node["output"]
-        lines.append(f"{'  ' * (depth + 1)}{node['name']}: {out['name']} ({out['tag']}) "
-                     f"{out['probability']:7.2%}   triggered by {node['trigger']['name']}")
+        lines.append(
+            f"{'  ' * (depth + 1)}{node['name']}: {out['name']} ({out['tag']}) "
+            f"{out['probability']:7.2%}   triggered by {node['trigger']['name']}"
+        )
         lines.extend(_tree_lines(node["children"], depth + 1))
     return lines

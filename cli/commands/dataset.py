@@ -18,12 +18,17 @@ def add_parser(sub) -> None:
     p = sub.add_parser("dataset", help="inspect a training-data folder")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser(
-        "check", help="outputs with image counts, triggers, problems",
-        description="Check a dataset folder (map_clsloc.txt at its root, <tag>_*.jpg below).")
+        "check",
+        help="outputs with image counts, triggers, problems",
+        description="Check a dataset folder (map_clsloc.txt at its root, <tag>_*.jpg below).",
+    )
     check.add_argument("folder", metavar="DIR")
-    check.add_argument("--json", action="store_true",
-                       help="print {root, outputs: [{tag, index, name, images}], triggers, "
-                            "trigger_names, problems, problem_count}")
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print {root, outputs: [{tag, index, name, images}], triggers, "
+        "trigger_names, problems, problem_count}",
+    )
     add_masters_option(check)
     add_base_options(check)
     check.set_defaults(run=run_check)

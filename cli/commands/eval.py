@@ -15,21 +15,31 @@ from neuralpatch.commands.options import (
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="score a .specialneurons patch on a dataset folder",
-                       description="Run base pass, trigger check and patch over a dataset "
-                                   "and print accuracy, per-class accuracy and a confusion "
-                                   "matrix.")
+    p = sub.add_parser(
+        "eval",
+        help="score a .specialneurons patch on a dataset folder",
+        description="Run base pass, trigger check and patch over a dataset "
+        "and print accuracy, per-class accuracy and a confusion "
+        "matrix.",
+    )
     p.add_argument("patch", metavar="PATCH.specialneurons")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--split", choices=("all", "val", "train"), default="all",
-                   help="score every photo, or only the validation/training split that "
-                        "`train` uses with the same --seed and --val-fraction (all)")
+    p.add_argument(
+        "--split",
+        choices=("all", "val", "train"),
+        default="all",
+        help="score every photo, or only the validation/training split that "
+        "`train` uses with the same --seed and --val-fraction (all)",
+    )
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true",
-                   help="print {patch, split, images, triggered, not_triggered, accuracy, "
-                        "end_to_end_accuracy, outputs, per_class_accuracy, confusion, "
-                        "skipped}; confusion[true][predicted], last column = not triggered")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print {patch, split, images, triggered, not_triggered, accuracy, "
+        "end_to_end_accuracy, outputs, per_class_accuracy, confusion, "
+        "skipped}; confusion[true][predicted], last column = not triggered",
+    )
     add_masters_option(p)
     add_base_options(p)
     p.set_defaults(run=run)
@@ -45,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     patch = load_patch(args.patch)
     base = load_base(args)
     if patch.base_fingerprint != base.fingerprint:
-        raise SettingError(f"{args.patch} was trained on another base network "
-                           f"({patch.base_fingerprint}, running {base.fingerprint})")
+        raise SettingError(
+            f"{args.patch} was trained on another base network "
+            f"({patch.base_fingerprint}, running {base.fingerprint})"
+        )
     masters = load_masters(args, base)
     dataset = load_dataset(args.data, known_tags(base, masters))
     samples = None
@@ -59,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
     with ProgressLine("evaluating") as bar:
         report = evaluate(base, patch, dataset, samples, bar.update, masters=masters)
     if args.json:
-        print(json.dumps({"patch": patch.name, "split": args.split} | report.to_dict(),
-                         indent=2))
+        print(json.dumps({"patch": patch.name, "split": args.split} | report.to_dict(), indent=2))
         return 0
-    print(f"patch {patch.name!r} on {args.data} ({args.split}): {report.images} images, "
-          f"{report.triggered} triggered the patch, {report.not_triggered} did not")
+    print(
+        f"patch {patch.name!r} on {args.data} ({args.split}): {report.images} images, "
+        f"{report.triggered} triggered the patch, {report.not_triggered} did not"
+    )
     print(f"accuracy when triggered  {percent(report.accuracy)}")
     print(f"end-to-end accuracy      {percent(report.end_to_end_accuracy)}")
     width = max(len(n) for n in report.outputs) + 2

@@ -6,12 +6,18 @@ import argparse
 
 
 def add_base_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", metavar="TXT",
-                        help="base network topology .txt (its .data beside it); default: the "
-                             "packaged EfficientNet-Lite0, converted into the user cache")
-    parser.add_argument("--device", metavar="SPEC",
-                        help="OpenCL device: 'P:D' indices or part of its name "
-                             "(default: $NEURALPATCH_DEVICE, else the first GPU, else CPU)")
+    parser.add_argument(
+        "--base",
+        metavar="TXT",
+        help="base network topology .txt (its .data beside it); default: the "
+        "packaged EfficientNet-Lite0, converted into the user cache",
+    )
+    parser.add_argument(
+        "--device",
+        metavar="SPEC",
+        help="OpenCL device: 'P:D' indices or part of its name "
+        "(default: $NEURALPATCH_DEVICE, else the first GPU, else CPU)",
+    )
 
 
 def load_base(args: argparse.Namespace):
@@ -24,9 +30,12 @@ def load_base(args: argparse.Namespace):
 
 
 def add_masters_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--masters", metavar="DIR",
-                        help="folder of master patches: their output categories count as "
-                             "trigger categories (for a slave patch, triggered by a master)")
+    parser.add_argument(
+        "--masters",
+        metavar="DIR",
+        help="folder of master patches: their output categories count as "
+        "trigger categories (for a slave patch, triggered by a master)",
+    )
 
 
 def load_masters(args: argparse.Namespace, base):
@@ -56,5 +65,7 @@ def require_terminal(command: str) -> None:
     from neuralpatch.engine.errors import SettingError
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise SettingError(f"`neuralpatch {command}` opens a screen and needs a terminal; "
-                           "use --headless in scripts")
+        raise SettingError(
+            f"`neuralpatch {command}` opens a screen and needs a terminal; "
+            "use --headless in scripts"
+        )

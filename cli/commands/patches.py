@@ -18,17 +18,24 @@ JSON_HELP = (
     "base|patch|none, from: [patch names]}], outputs: [{tag, name}], icon}], rejected: "
     "[{file, reason}], cycles: [[patch names]]}. With --watch: that object on one line, then "
     "one line per event: {time, event: loaded|replaced|removed|rejected|disabled|enabled, "
-    "file, name, reason}")
+    "file, name, reason}"
+)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("patches", help="list a folder of patches, or watch it reload",
-                       description="List the .specialneurons patches in a folder: what "
-                                   "triggers them, what they answer, and the files refused.")
+    p = sub.add_parser(
+        "patches",
+        help="list a folder of patches, or watch it reload",
+        description="List the .specialneurons patches in a folder: what "
+        "triggers them, what they answer, and the files refused.",
+    )
     p.add_argument("folder", metavar="DIR", help="folder of .specialneurons files")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.add_argument("--watch", action="store_true",
-                   help="keep running and print each reload as it happens (Ctrl-C stops)")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running and print each reload as it happens (Ctrl-C stops)",
+    )
     add_base_options(p)
     p.set_defaults(run=run)
 
@@ -57,8 +64,10 @@ def watch(args: argparse.Namespace, base, system) -> int:
     def show(event) -> None:
         stamp = datetime.now().astimezone()
         if args.json:
-            line = json.dumps({"time": stamp.isoformat(timespec="milliseconds"),
-                               **event.to_dict()}, ensure_ascii=False)
+            line = json.dumps(
+                {"time": stamp.isoformat(timespec="milliseconds"), **event.to_dict()},
+                ensure_ascii=False,
+            )
         else:
             line = f"{stamp:%H:%M:%S}  {event.kind:<8}  {event.path.name}"
             line += f"  ({event.name})" if event.name else ""
@@ -114,21 +123,34 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
             masters = [m for m in outputs_of.get(tag, []) if m[0] != p.name]
             base_name = base.classes.name_of_tag(tag)
             source = "base" if base_name else "patch" if masters else "none"
-            triggers.append({"tag": tag, "name": base_name or (masters[0][1] if masters else None),
-                             "source": source, "from": [m[0] for m in masters]})
-        patches.append({
-            "name": p.name, "file": str(p.path), "description": p.patch.description,
-            "created": p.patch.created, "status": "disabled" if p.disabled else "running",
-            "reason": p.disabled, "triggers": triggers,
-            "outputs": [{"tag": o.tag, "name": o.name} for o in p.patch.outputs],
-            "icon": p.patch.icon_png is not None,
-        })
+            triggers.append(
+                {
+                    "tag": tag,
+                    "name": base_name or (masters[0][1] if masters else None),
+                    "source": source,
+                    "from": [m[0] for m in masters],
+                }
+            )
+        patches.append(
+            {
+                "name": p.name,
+                "file": str(p.path),
+                "description": p.patch.description,
+                "created": p.patch.created,
+                "status": "disabled" if p.disabled else "running",
+                "reason": p.disabled,
+                "triggers": triggers,
+                "outputs": [{"tag": o.tag, "name": o.name} for o in p.patch.outputs],
+                "icon": p.patch.icon_png is not None,
+            }
+        )
     return {
         "folder": str(Path(folder).absolute()),
         "base": {"name": base.topology.name, "fingerprint": base.fingerprint},
         "patches": patches,
-        "rejected": [{"file": str(path), "reason": reason}
-                     for path, reason in system.rejected.items()],
+        "rejected": [
+            {"file": str(path), "reason": reason} for path, reason in system.rejected.items()
+        ],
         "cycles": [list(c) for c in index.cycles],
     }
 
@@ -137,16 +159,17 @@ def listing_lines(listing: dict[str, Any]) -> list[str]:
     patches, rejected = listing["patches"], listing["rejected"]
     running = sum(p["status"] == "running" for p in patches)
     noun = "patch" if len(patches) == 1 else "patches"
-    lines = [f"{listing['folder']}: {len(patches)} {noun} ({running} running, "
-             f"{len(patches) - running} disabled), {len(rejected)} rejected"]
+    lines = [
+        f"{listing['folder']}: {len(patches)} {noun} ({running} running, "
+        f"{len(patches) - running} disabled), {len(rejected)} rejected"
+    ]
     for p in patches:
         lines.append(f"{p['name']}  [{p['status']}]  icon: {'yes' if p['icon'] else 'no'}")
         lines.append(f"  file      {Path(p['file']).name}")
         if p["reason"]:
             lines.append(f"  disabled  {p['reason']}")
         lines.append("  triggers  " + ", ".join(_trigger_text(t) for t in p["triggers"]))
-        lines.append("  outputs   " + ", ".join(f"{o['name']} ({o['tag']})"
-                                                for o in p["outputs"]))
+        lines.append("  outputs   " + ", ".join(f"{o['name']} ({o['tag']})" for o in p["outputs"]))
     if rejected:
         lines.append("rejected:")
         lines.extend(f"  {Path(r['file']).name}: {r['reason']}" for r in rejected)

@@ -27,8 +27,11 @@ from neuralpatch.engine.errors import SettingError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a patch (the training app, or --headless)",
-                       description="Train a neural patch on a dataset folder.")
+    p = sub.add_parser(
+        "train",
+        help="train a patch (the training app, or --headless)",
+        description="Train a neural patch on a dataset folder.",
+    )
     p.add_argument("data", metavar="DATA", help="dataset folder with map_clsloc.txt")
     p.add_argument("--headless", action="store_true", help="no app: train on the command line")
     p.add_argument("--steps", type=int, help="stop after N steps (default: until Ctrl-C)")
@@ -41,11 +44,18 @@ def add_parser(sub) -> None:
     p.add_argument("--name", help="patch name (default: the dataset folder's name)")
     p.add_argument("--description", default="", help="patch description")
     p.add_argument("--icon", metavar="PNG", help="trigger icon shown when the patch fires")
-    p.add_argument("--out", metavar="DIR", help="where to write the snapshot and plugin file "
-                                                "(default: beside the base network files)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where to write the snapshot and plugin file (default: beside the base network files)",
+    )
     p.add_argument("--resume", metavar="SNAPSHOT", help="continue from a full snapshot")
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="share of each class held out for validation (0.2)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="share of each class held out for validation (0.2)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the split and draws (0)")
     add_masters_option(p)
     add_base_options(p)
@@ -63,9 +73,11 @@ def training_setup(args: argparse.Namespace, base):
     if args.resume:
         resumed = resume_from(args.resume)
         if resumed.base_fingerprint != base.fingerprint:
-            raise SettingError(f"the snapshot was trained on another base network "
-                               f"({resumed.base_fingerprint}; this one is {base.fingerprint})",
-                               args.resume)
+            raise SettingError(
+                f"the snapshot was trained on another base network "
+                f"({resumed.base_fingerprint}; this one is {base.fingerprint})",
+                args.resume,
+            )
         params, state, info = resumed.params, resumed.state, resumed.info
         seed, val_fraction = resumed.seed, resumed.val_fraction
     else:
@@ -102,8 +114,7 @@ def check_out_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SettingError(f"cannot use it as the output folder: {exc.strerror}",
-                           out_dir) from exc
+        raise SettingError(f"cannot use it as the output folder: {exc.strerror}", out_dir) from exc
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise SettingError("the output folder is not writable", out_dir)
 
@@ -149,24 +160,35 @@ def run_headless(args: argparse.Namespace) -> int:
         trainer.prepare(bar.update)
     for path, reason in trainer.failed.items():
         print(f"warning: skipped {path}: {reason}")
-    print(f"training {info.name!r}: {len(trainer.outputs)} outputs "
-          f"({', '.join(c.name for c in trainer.outputs)}), "
-          f"{len(trainer.dataset.triggers)} triggers, {len(trainer.train_samples)} train / "
-          f"{len(trainer.val_samples)} validation images")
+    print(
+        f"training {info.name!r}: {len(trainer.outputs)} outputs "
+        f"({', '.join(c.name for c in trainer.outputs)}), "
+        f"{len(trainer.dataset.triggers)} triggers, {len(trainer.train_samples)} train / "
+        f"{len(trainer.val_samples)} validation images"
+    )
     steps = args.steps
     if args.epochs is not None:
         steps = trainer.steps_for_epochs(args.epochs)
     stop, start = threading.Event(), trainer.state.step
     with ProgressLine("training") as bar, ctrl_c_sets(stop):
-        trainer.run(stop, steps, on_step=lambda r: bar.update(
-            r.step - start, steps or 0, f"loss {r.rolling_loss:.4f} "
-            f"val {percent(r.val_accuracy)} {r.images_per_s:.0f} img/s"))
+        trainer.run(
+            stop,
+            steps,
+            on_step=lambda r: bar.update(
+                r.step - start,
+                steps or 0,
+                f"loss {r.rolling_loss:.4f} "
+                f"val {percent(r.val_accuracy)} {r.images_per_s:.0f} img/s",
+            ),
+        )
     if stop.is_set():
         print("\ninterrupted: saving")
     report = trainer.last_report
     if report:
-        print(f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
-              f"validation accuracy {percent(report.val_accuracy)}")
+        print(
+            f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
+            f"validation accuracy {percent(report.val_accuracy)}"
+        )
         for category, acc in zip(trainer.outputs, report.per_class_accuracy, strict=False):
             print(f"  {category.name:<30} {percent(acc)}")
     saved = save_training(trainer, info, out_dir)

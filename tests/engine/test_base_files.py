@@ -59,16 +59,25 @@ def test_tf_same_padding_puts_the_extra_pixel_after():
     assert same_padding(14, 5, 1) == (2, 2)
 
 
-@pytest.mark.parametrize("edit, message, line", [
-    (lambda t: t.replace("dwconv name=b0.dw", "dwconf name=b0.dw"), "unknown layer kind", 5),
-    (lambda t: t.replace("in=32 out=16", "in=31 out=16"), "previous layer gives 32", 6),
-    (lambda t: t.replace("k=3 stride=2 pad=same act=relu6 weight=0",
-                         "k=3 stride=two pad=same act=relu6 weight=0"), "not a non-negative", 4),
-    (lambda t: t.replace("add=b1.project", "add=nowhere"), "not an earlier layer", 12),
-    (lambda t: t.replace("act=relu6", "act=gelu", 1), "act=gelu", 4),
-    (lambda t: t.replace("in=32 out=16", "in=\u00b3\u00b2 out=16"), "not a non-negative", 6),
-    (lambda t: t.replace("height=224", "height=0"), "at least 1", 3),
-])
+@pytest.mark.parametrize(
+    "edit, message, line",
+    [
+        (lambda t: t.replace("dwconv name=b0.dw", "dwconf name=b0.dw"), "unknown layer kind", 5),
+        (lambda t: t.replace("in=32 out=16", "in=31 out=16"), "previous layer gives 32", 6),
+        (
+            lambda t: t.replace(
+                "k=3 stride=2 pad=same act=relu6 weight=0",
+                "k=3 stride=two pad=same act=relu6 weight=0",
+            ),
+            "not a non-negative",
+            4,
+        ),
+        (lambda t: t.replace("add=b1.project", "add=nowhere"), "not an earlier layer", 12),
+        (lambda t: t.replace("act=relu6", "act=gelu", 1), "act=gelu", 4),
+        (lambda t: t.replace("in=32 out=16", "in=\u00b3\u00b2 out=16"), "not a non-negative", 6),
+        (lambda t: t.replace("height=224", "height=0"), "at least 1", 3),
+    ],
+)
 def test_bad_topology_lines_are_named(converted: Path, tmp_path: Path, edit, message, line):
     txt = copy_pair(converted, tmp_path)
     txt.write_text(edit(txt.read_text()))

@@ -56,8 +56,11 @@ def test_the_sample_set_is_three_outputs_triggered_by_every_imagenet_cat():
 
 
 def test_output_neurons_follow_the_index_column_not_the_row_order(tmp_path):
-    root = make(tmp_path, f"{BIG} 30 big\n{DOMESTIC} 10 dom\n{TABBY} 5 tabby\n{WILD} 20 wild\n",
-                {f"{DOMESTIC}_a.jpg": 0, f"{WILD}_a.jpg": 15, f"{BIG}_a.jpg": 30})
+    root = make(
+        tmp_path,
+        f"{BIG} 30 big\n{DOMESTIC} 10 dom\n{TABBY} 5 tabby\n{WILD} 20 wild\n",
+        {f"{DOMESTIC}_a.jpg": 0, f"{WILD}_a.jpg": 15, f"{BIG}_a.jpg": 30},
+    )
     ds = load(root)
     assert [c.tag for c in ds.outputs] == [DOMESTIC, WILD, BIG]
     assert [(p.name[:9], k) for p, k in ds.samples()] == [(DOMESTIC, 0), (WILD, 1), (BIG, 2)]
@@ -65,8 +68,11 @@ def test_output_neurons_follow_the_index_column_not_the_row_order(tmp_path):
 
 
 def test_a_base_category_with_images_is_both_trigger_and_output(tmp_path):
-    root = make(tmp_path, f"{TABBY} 1 tabby\n{PERSIAN} 2 persian\n{LION} 3 lion\n",
-                {f"{TABBY}_1.jpg": 0, f"{TABBY}_2.jpg": 1, f"{PERSIAN}_1.jpg": 2})
+    root = make(
+        tmp_path,
+        f"{TABBY} 1 tabby\n{PERSIAN} 2 persian\n{LION} 3 lion\n",
+        {f"{TABBY}_1.jpg": 0, f"{TABBY}_2.jpg": 1, f"{PERSIAN}_1.jpg": 2},
+    )
     ds = load(root)
     assert ds.triggers == [TABBY, PERSIAN, LION]
     assert [c.tag for c in ds.outputs] == [TABBY, PERSIAN]
@@ -75,23 +81,41 @@ def test_a_base_category_with_images_is_both_trigger_and_output(tmp_path):
 
 
 def test_images_are_found_recursively_with_any_case_extension(tmp_path):
-    root = make(tmp_path, f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{TABBY} 3 tabby\n",
-                {f"dom/deep/er/{DOMESTIC}_x.JPG": 0, f"{DOMESTIC}_root.jpeg": 1,
-                 f"wild/{WILD}_1.jpg": 15, f".hidden/{WILD}_2.jpg": 16, f"wild/.{WILD}_3.jpg": 17})
+    root = make(
+        tmp_path,
+        f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{TABBY} 3 tabby\n",
+        {
+            f"dom/deep/er/{DOMESTIC}_x.JPG": 0,
+            f"{DOMESTIC}_root.jpeg": 1,
+            f"wild/{WILD}_1.jpg": 15,
+            f".hidden/{WILD}_2.jpg": 16,
+            f"wild/.{WILD}_3.jpg": 17,
+        },
+    )
     Image.open(PHOTOS[20]).crop((100, 100, 228, 228)).save(root / "wild" / f"{WILD}_crop.PNG")
     (root / "wild" / f"{WILD}_notes.txt").write_text("not an image")
     ds = load(root)
     dom, wild = ds.outputs
     assert [p.relative_to(root).as_posix() for p in dom.images] == [
-        f"dom/deep/er/{DOMESTIC}_x.JPG", f"{DOMESTIC}_root.jpeg"]
+        f"dom/deep/er/{DOMESTIC}_x.JPG",
+        f"{DOMESTIC}_root.jpeg",
+    ]
     assert [p.name for p in wild.images] == [f"{WILD}_1.jpg", f"{WILD}_crop.PNG"]
     assert ds.problems == []
 
 
 def test_unknown_tags_and_untagged_files_are_skipped_and_counted(tmp_path):
-    root = make(tmp_path, f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{TABBY} 3 tabby\n",
-                {f"{DOMESTIC}_1.jpg": 0, f"{WILD}_1.jpg": 15, "n99999_stray.jpg": 1,
-                 "sub/holiday.jpg": 2, f"{DOMESTIC}x.jpg": 3})
+    root = make(
+        tmp_path,
+        f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{TABBY} 3 tabby\n",
+        {
+            f"{DOMESTIC}_1.jpg": 0,
+            f"{WILD}_1.jpg": 15,
+            "n99999_stray.jpg": 1,
+            "sub/holiday.jpg": 2,
+            f"{DOMESTIC}x.jpg": 3,
+        },
+    )
     ds = load(root)
     assert len(ds.samples()) == 2
     assert len(ds.problems) == 3
@@ -111,20 +135,26 @@ def test_comments_and_blank_lines_are_ignored_but_line_numbers_still_count(tmp_p
 CAT_IMAGES = {f"{DOMESTIC}_1.jpg": 0, f"{WILD}_1.jpg": 15}
 
 
-@pytest.mark.parametrize(("map_text", "line", "words"), [
-    (f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{DOMESTIC} 3 again\n{TABBY} 4 t\n", 3, "duplicate tag"),
-    (f"{DOMESTIC} 1 dom\n{WILD} 2 wild\nn7 3 a\n{TABBY} 4 t\nn007 5 b\n", 5, "duplicate tag"),
-    (f"{DOMESTIC} 1 dom\n{WILD} 1 wild\n{TABBY} 4 t\n", 2, "duplicate index"),
-    (f"{DOMESTIC} 1 dom\nx02124623 2 wild\n", 2, "not 'n' followed by an integer"),
-    (f"{DOMESTIC} 1 dom\nn0212a623 2 wild\n", 2, "not 'n' followed by an integer"),
-    (f"{DOMESTIC} 1 dom\nn-5 2 wild\n", 2, "not 'n' followed by an integer"),
-    (f"{DOMESTIC} 1 domestic cat\n", 1, "expected 3 columns"),
-    (f"{DOMESTIC} 1 dom\n{WILD} 2\n", 2, "expected 3 columns"),
-    (f"{DOMESTIC} one dom\n", 1, "is not an integer"),
-    (f"{DOMESTIC} 1.5 dom\n", 1, "is not an integer"),
-    (f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{TABBY} 3 t\nn90000001 4 new\n", 4,
-     "category n90000001 has no images and is not a base-network category"),
-])
+@pytest.mark.parametrize(
+    ("map_text", "line", "words"),
+    [
+        (f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{DOMESTIC} 3 again\n{TABBY} 4 t\n", 3, "duplicate tag"),
+        (f"{DOMESTIC} 1 dom\n{WILD} 2 wild\nn7 3 a\n{TABBY} 4 t\nn007 5 b\n", 5, "duplicate tag"),
+        (f"{DOMESTIC} 1 dom\n{WILD} 1 wild\n{TABBY} 4 t\n", 2, "duplicate index"),
+        (f"{DOMESTIC} 1 dom\nx02124623 2 wild\n", 2, "not 'n' followed by an integer"),
+        (f"{DOMESTIC} 1 dom\nn0212a623 2 wild\n", 2, "not 'n' followed by an integer"),
+        (f"{DOMESTIC} 1 dom\nn-5 2 wild\n", 2, "not 'n' followed by an integer"),
+        (f"{DOMESTIC} 1 domestic cat\n", 1, "expected 3 columns"),
+        (f"{DOMESTIC} 1 dom\n{WILD} 2\n", 2, "expected 3 columns"),
+        (f"{DOMESTIC} one dom\n", 1, "is not an integer"),
+        (f"{DOMESTIC} 1.5 dom\n", 1, "is not an integer"),
+        (
+            f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{TABBY} 3 t\nn90000001 4 new\n",
+            4,
+            "category n90000001 has no images and is not a base-network category",
+        ),
+    ],
+)
 def test_map_errors_name_the_file_and_line(tmp_path, map_text, line, words):
     root = make(tmp_path, map_text, CAT_IMAGES)
     with pytest.raises(DatasetError) as caught:
@@ -182,9 +212,18 @@ def test_split_is_stratified_deterministic_and_complete():
 
 
 def test_split_keeps_one_image_each_side_for_tiny_classes(tmp_path):
-    root = make(tmp_path, f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{BIG} 3 big\n{TABBY} 4 t\n",
-                {f"{DOMESTIC}_1.jpg": 0, f"{DOMESTIC}_2.jpg": 1, f"{WILD}_1.jpg": 15,
-                 f"{WILD}_2.jpg": 16, f"{WILD}_3.jpg": 17, f"{BIG}_1.jpg": 30})
+    root = make(
+        tmp_path,
+        f"{DOMESTIC} 1 dom\n{WILD} 2 wild\n{BIG} 3 big\n{TABBY} 4 t\n",
+        {
+            f"{DOMESTIC}_1.jpg": 0,
+            f"{DOMESTIC}_2.jpg": 1,
+            f"{WILD}_1.jpg": 15,
+            f"{WILD}_2.jpg": 16,
+            f"{WILD}_3.jpg": 17,
+            f"{BIG}_1.jpg": 30,
+        },
+    )
     train, val = load(root).split(0.05, seed=0)
     assert sorted(k for _, k in val) == [0, 1]
     assert sorted(k for _, k in train) == [0, 1, 1, 2]
@@ -206,7 +245,10 @@ def test_summary_is_json_and_names_outputs_triggers_and_base_names():
     ds = load(SAMPLE)
     summary = json.loads(json.dumps(ds.to_summary()))
     assert [(o["tag"], o["images"]) for o in summary["outputs"]] == [
-        (DOMESTIC, 14), (WILD, 13), (BIG, 14)]
+        (DOMESTIC, 14),
+        (WILD, 13),
+        (BIG, 14),
+    ]
     assert summary["triggers"] == ds.triggers and summary["problem_count"] == 0
     lines = ds.summary_lines()
     assert any("wildcat_small_non_domestic: 13 images" in line for line in lines)

@@ -81,8 +81,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_patch_fires_on_the_cat_frames_and_not_on_the_coffee(base_network, cat_coffee_video,
-                                                            patch_dir):
+def test_patch_fires_on_the_cat_frames_and_not_on_the_coffee(
+    base_network, cat_coffee_video, patch_dir
+):
     system = PatchSystem.for_base(base_network)
     system.load_dir(patch_dir)
     results: list[LiveResult] = []
@@ -114,8 +115,9 @@ def test_layer_progress_runs_through_every_layer(base_network):
     assert [d for d, _ in calls] == list(range(1, total + 1)) * 2
 
 
-def test_replacing_the_patch_file_changes_the_output_while_running(base_network, photos,
-                                                                  patch_dir, tmp_path):
+def test_replacing_the_patch_file_changes_the_output_while_running(
+    base_network, photos, patch_dir, tmp_path
+):
     video = write_video(tmp_path / "cat.avi", [photos["chelsea"]] * 4)
     system = PatchSystem.for_base(base_network)
     watcher = PatchWatcher(system, patch_dir)
@@ -123,7 +125,8 @@ def test_replacing_the_patch_file_changes_the_output_while_running(base_network,
     outputs: list[str] = []
     loop = LiveLoop(base_network, VideoFileSource(video), system)
     stop, thread = run_in_thread(
-        loop, on_result=lambda r: outputs.extend(p.output_name for _, p in r.result.walk()))
+        loop, on_result=lambda r: outputs.extend(p.output_name for _, p in r.result.walk())
+    )
     try:
         wait_for(lambda: len(outputs) >= 3)
         assert not any(o.startswith("renamed_") for o in outputs)
@@ -163,7 +166,7 @@ def test_a_vanished_video_is_reported_retried_and_resumed(base_network, tmp_path
         stop.set()
         thread.join(5)
     assert not thread.is_alive()
-    after_loss = statuses[statuses.index(lost):]
+    after_loss = statuses[statuses.index(lost) :]
     assert any(s.state == "live" for s in after_loss)
     assert statuses[-1].state == "stopped"
 

@@ -57,8 +57,7 @@ def network(files, runtime) -> OpenCLNetwork:
 @pytest.fixture(scope="module")
 def photos(files) -> np.ndarray:
     images = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.astronaut()]
-    images += [np.asarray(Image.open(SAMPLE_DATA / name).convert("RGB"))
-               for name in SAMPLE_PHOTOS]
+    images += [np.asarray(Image.open(SAMPLE_DATA / name).convert("RGB")) for name in SAMPLE_PHOTOS]
     return to_input(images, files.topology)
 
 
@@ -78,6 +77,7 @@ def assert_matches_reference(out: dict, ref: dict) -> None:
 
 # -- the whole network on real photos ---------------------------------------------------------
 
+
 def test_batch_matches_reference_on_real_photos(network, photos, reference):
     out = network.forward(photos)  # 5 images: two chunks of the default 4
     assert_matches_reference(out, reference)
@@ -87,7 +87,7 @@ def test_batch_matches_reference_on_real_photos(network, photos, reference):
 
 
 def test_batch_of_one_and_three_equal_the_per_image_results(network, photos):
-    singles = [network.forward(photos[i:i + 1]) for i in range(3)]
+    singles = [network.forward(photos[i : i + 1]) for i in range(3)]
     three = network.forward(photos[:3])
     for key in three:
         stacked = np.concatenate([s[key] for s in singles])
@@ -106,7 +106,7 @@ def test_forward_from_worker_threads(network, photos, reference):
     results: dict[int, dict] = {}
 
     def work(i: int) -> None:
-        results[i] = network.forward(photos[i:i + 1])
+        results[i] = network.forward(photos[i : i + 1])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
     for thread in threads:
@@ -114,8 +114,9 @@ def test_forward_from_worker_threads(network, photos, reference):
     for thread in threads:
         thread.join()
     for i in range(2):
-        np.testing.assert_allclose(results[i]["probabilities"],
-                                   reference["probabilities"][i:i + 1], atol=1e-4)
+        np.testing.assert_allclose(
+            results[i]["probabilities"], reference["probabilities"][i : i + 1], atol=1e-4
+        )
 
 
 def test_wrong_input_shape_is_refused(network):
@@ -124,6 +125,7 @@ def test_wrong_input_shape_is_refused(network):
 
 
 # -- a small random network with awkward shapes, whole and chunked ----------------------------
+
 
 def random_network(rng: np.random.Generator) -> BaseNetworkFiles:
     specs = [  # kind, name, cin, cout, k, stride, act, add
@@ -146,8 +148,7 @@ def random_network(rng: np.random.Generator) -> BaseNetworkFiles:
         layer = replace(layer, weight=offset, bias=offset + size)
         if layer.has_weights:
             fan_in = size // cout if kind != "dwconv" else k * k
-            chunks += [rng.normal(0, 1 / math.sqrt(fan_in), size),
-                       rng.normal(0, 0.3, cout)]
+            chunks += [rng.normal(0, 1 / math.sqrt(fan_in), size), rng.normal(0, 0.3, cout)]
             offset += size + cout
         layers.append(layer)
     topo = Topology("odd", 15, 13, 3, 0.0, 1.0, layers)
@@ -178,13 +179,17 @@ def test_a_network_not_starting_with_a_conv_is_refused(runtime):
 
 # -- each kernel alone against numpy ----------------------------------------------------------
 
-def launch(runtime, kind: str, global_size, args, out_index: int, out_shape,
-           options: str = "") -> np.ndarray:
+
+def launch(
+    runtime, kind: str, global_size, args, out_index: int, out_shape, options: str = ""
+) -> np.ndarray:
     """Upload array arguments, run one kernel, read back argument `out_index`."""
     file, name, base_options, local = KERNELS[kind]
     kernel = runtime.cl.Kernel(runtime.program(file, f"{base_options} {options}".strip()), name)
-    bound = [runtime.upload(np.ascontiguousarray(a, np.float32))
-             if isinstance(a, np.ndarray) else a for a in args]
+    bound = [
+        runtime.upload(np.ascontiguousarray(a, np.float32)) if isinstance(a, np.ndarray) else a
+        for a in args
+    ]
     kernel.set_args(*bound)
     global_size = tuple(-(-g // s) * s for g, s in zip(global_size, local, strict=True))
     runtime.cl.enqueue_nd_range_kernel(runtime.queue, kernel, global_size, local)
@@ -200,9 +205,15 @@ def relu6(x: np.ndarray) -> np.ndarray:
     return np.clip(x, 0, 6)
 
 
-@pytest.mark.parametrize(("m", "k", "n", "lda", "act", "add"), [
-    (37, 19, 23, 21, True, True), (37, 19, 23, 19, False, False),
-    (1, 40, 16, 48, False, False), (GEMM_ROWS * 3, 5, 33, 5, True, False)])
+@pytest.mark.parametrize(
+    ("m", "k", "n", "lda", "act", "add"),
+    [
+        (37, 19, 23, 21, True, True),
+        (37, 19, 23, 19, False, False),
+        (1, 40, 16, 48, False, False),
+        (GEMM_ROWS * 3, 5, 33, 5, True, False),
+    ],
+)
 def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
     rng = np.random.default_rng(m * k + n)
     a = rng.normal(0, 1, (m, lda)).astype(np.float32)
@@ -210,10 +221,25 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
     b = rng.normal(0, 1, n).astype(np.float32)
     np_ = padded(n)
     res = pad_channels(rng.normal(0, 1, (m, n)).astype(np.float32)) if add else None
-    out = launch(runtime, "pwconv", (-(-m // GEMM_ROWS), np_ // 16),
-                 [a, i32(lda), pack_panels(w), pad_channels(b), res,
-                  np.full((m, np_), np.nan, np.float32), i32(np_), i32(m), i32(k), i32(act)],
-                 5, (m, np_))
+    out = launch(
+        runtime,
+        "pwconv",
+        (-(-m // GEMM_ROWS), np_ // 16),
+        [
+            a,
+            i32(lda),
+            pack_panels(w),
+            pad_channels(b),
+            res,
+            np.full((m, np_), np.nan, np.float32),
+            i32(np_),
+            i32(m),
+            i32(k),
+            i32(act),
+        ],
+        5,
+        (m, np_),
+    )
     want = a[:, :k] @ w + b + (res[:, :n] if add else 0)
     want = relu6(want) if act else want
     np.testing.assert_allclose(out[:, :n], want, rtol=1e-5, atol=1e-4)
@@ -223,19 +249,27 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
 def numpy_conv(x, w, b, stride, depthwise):
     k = w.shape[0]
     oh, ow = math.ceil(x.shape[1] / stride), math.ceil(x.shape[2] / stride)
-    xp = np.pad(x, ((0, 0), same_padding(x.shape[1], k, stride),
-                    same_padding(x.shape[2], k, stride), (0, 0)))
+    xp = np.pad(
+        x,
+        ((0, 0), same_padding(x.shape[1], k, stride), same_padding(x.shape[2], k, stride), (0, 0)),
+    )
     y = np.zeros((x.shape[0], oh, ow, w.shape[-1]), np.float64)
     for dy in range(k):
         for dx in range(k):
-            view = xp[:, dy:dy + stride * oh:stride, dx:dx + stride * ow:stride]
+            view = xp[:, dy : dy + stride * oh : stride, dx : dx + stride * ow : stride]
             y += view * w[dy, dx] if depthwise else view @ w[dy, dx]
     return (y + b).astype(np.float32)
 
 
-@pytest.mark.parametrize(("h", "w", "c", "k", "stride", "act", "n"), [
-    (13, 11, 40, 5, 2, True, 2), (9, 10, 16, 3, 1, False, 3), (7, 7, 48, 5, 1, True, 1),
-    (12, 2 * DW_PIXELS + 3, 32, 3, 2, True, 1)])
+@pytest.mark.parametrize(
+    ("h", "w", "c", "k", "stride", "act", "n"),
+    [
+        (13, 11, 40, 5, 2, True, 2),
+        (9, 10, 16, 3, 1, False, 3),
+        (7, 7, 48, 5, 1, True, 1),
+        (12, 2 * DW_PIXELS + 3, 32, 3, 2, True, 1),
+    ],
+)
 def test_depthwise_conv_kernel(runtime, h, w, c, k, stride, act, n):
     rng = np.random.default_rng(h * w + c)
     x = rng.normal(0, 1, (n, h, w, c)).astype(np.float32)
@@ -244,19 +278,46 @@ def test_depthwise_conv_kernel(runtime, h, w, c, k, stride, act, n):
     oh, ow, cp = math.ceil(h / stride), math.ceil(w / stride), padded(c)
     pt, pl = same_padding(h, k, stride)[0], same_padding(w, k, stride)[0]
     for options in ("", f"-DKSIZE={k}"):  # runtime taps and unrolled taps
-        out = launch(runtime, "dwconv", (cp // 16, -(-ow // DW_PIXELS), n * oh),
-                     [pad_channels(x), pad_channels(wt), pad_channels(b),
-                      np.zeros((n, oh, ow, cp), np.float32), i32(n), i32(h), i32(w), i32(cp),
-                      i32(oh), i32(ow), i32(k), i32(stride), i32(pt), i32(pl), i32(act)],
-                     3, (n, oh, ow, cp), options)
+        out = launch(
+            runtime,
+            "dwconv",
+            (cp // 16, -(-ow // DW_PIXELS), n * oh),
+            [
+                pad_channels(x),
+                pad_channels(wt),
+                pad_channels(b),
+                np.zeros((n, oh, ow, cp), np.float32),
+                i32(n),
+                i32(h),
+                i32(w),
+                i32(cp),
+                i32(oh),
+                i32(ow),
+                i32(k),
+                i32(stride),
+                i32(pt),
+                i32(pl),
+                i32(act),
+            ],
+            3,
+            (n, oh, ow, cp),
+            options,
+        )
         want = numpy_conv(x, wt, b, stride, depthwise=True)
-        np.testing.assert_allclose(out[..., :c], relu6(want) if act else want,
-                                   rtol=1e-5, atol=1e-4, err_msg=options)
+        np.testing.assert_allclose(
+            out[..., :c], relu6(want) if act else want, rtol=1e-5, atol=1e-4, err_msg=options
+        )
 
 
-@pytest.mark.parametrize(("h", "w", "cin", "in_stride", "cout", "k", "stride", "act"), [
-    (9, 7, 3, 3, 20, 3, 2, True), (6, 5, 5, 16, 16, 5, 1, False), (11, 11, 3, 3, 32, 3, 2, True),
-    (24, 2 * CONV_PIXELS * 2 + 9, 3, 3, 17, 3, 2, True)])
+@pytest.mark.parametrize(
+    ("h", "w", "cin", "in_stride", "cout", "k", "stride", "act"),
+    [
+        (9, 7, 3, 3, 20, 3, 2, True),
+        (6, 5, 5, 16, 16, 5, 1, False),
+        (11, 11, 3, 3, 32, 3, 2, True),
+        (24, 2 * CONV_PIXELS * 2 + 9, 3, 3, 17, 3, 2, True),
+    ],
+)
 def test_conv2d_kernel(runtime, h, w, cin, in_stride, cout, k, stride, act):
     rng = np.random.default_rng(h * cin + cout)
     n = 2
@@ -269,17 +330,41 @@ def test_conv2d_kernel(runtime, h, w, cin, in_stride, cout, k, stride, act):
     pt, pl = same_padding(h, k, stride)[0], same_padding(w, k, stride)[0]
     want = numpy_conv(x, wt, b, stride, depthwise=False)
     for options in ("", f"-DKSIZE={k} -DCIN={cin}"):  # runtime taps and unrolled taps
-        out = launch(runtime, "conv", (cp // 16, -(-ow // CONV_PIXELS), n * oh),
-                     [x_in, pack_panels(wt), pad_channels(b),
-                      np.zeros((n, oh, ow, cp), np.float32), i32(h), i32(w), i32(cin),
-                      i32(in_stride), i32(oh), i32(ow), i32(cp), i32(k), i32(stride), i32(pt),
-                      i32(pl), i32(act)], 3, (n, oh, ow, cp), options)
-        np.testing.assert_allclose(out[..., :cout], relu6(want) if act else want,
-                                   rtol=1e-5, atol=1e-4, err_msg=options)
+        out = launch(
+            runtime,
+            "conv",
+            (cp // 16, -(-ow // CONV_PIXELS), n * oh),
+            [
+                x_in,
+                pack_panels(wt),
+                pad_channels(b),
+                np.zeros((n, oh, ow, cp), np.float32),
+                i32(h),
+                i32(w),
+                i32(cin),
+                i32(in_stride),
+                i32(oh),
+                i32(ow),
+                i32(cp),
+                i32(k),
+                i32(stride),
+                i32(pt),
+                i32(pl),
+                i32(act),
+            ],
+            3,
+            (n, oh, ow, cp),
+            options,
+        )
+        np.testing.assert_allclose(
+            out[..., :cout], relu6(want) if act else want, rtol=1e-5, atol=1e-4, err_msg=options
+        )
 
 
-@pytest.mark.parametrize(("h", "w", "c", "k", "stride", "cout", "add", "n"), [
-    (9, 11, 40, 5, 2, 23, False, 2), (7, 6, 37, 3, 1, 16, True, 1), (5, 5, 96, 3, 1, 40, True, 3)])
+@pytest.mark.parametrize(
+    ("h", "w", "c", "k", "stride", "cout", "add", "n"),
+    [(9, 11, 40, 5, 2, 23, False, 2), (7, 6, 37, 3, 1, 16, True, 1), (5, 5, 96, 3, 1, 40, True, 3)],
+)
 def test_depthwise_project_conv_kernel(runtime, h, w, c, k, stride, cout, add, n):
     rng = np.random.default_rng(h * c + cout)
     x = rng.normal(0, 1, (n, h, w, c)).astype(np.float32)
@@ -291,12 +376,38 @@ def test_depthwise_project_conv_kernel(runtime, h, w, c, k, stride, cout, add, n
     m = n * oh * ow
     pt, pl = same_padding(h, k, stride)[0], same_padding(w, k, stride)[0]
     res = pad_channels(rng.normal(0, 1, (m, cout)).astype(np.float32)) if add else None
-    out = launch(runtime, "dwproject", (-(-m // GEMM_ROWS),),
-                 [pad_channels(x), pad_channels(dw_w), pad_channels(dw_b), pack_panels(pw_w),
-                  pad_channels(pw_b), res, np.zeros((m, op), np.float32),
-                  runtime.cl.LocalMemory(GEMM_ROWS * cp * 4), i32(n), i32(h), i32(w), i32(cp),
-                  i32(oh), i32(ow), i32(k), i32(stride), i32(pt), i32(pl), i32(1), i32(c),
-                  i32(op), i32(0)], 6, (m, op), f"-DKSIZE={k}")
+    out = launch(
+        runtime,
+        "dwproject",
+        (-(-m // GEMM_ROWS),),
+        [
+            pad_channels(x),
+            pad_channels(dw_w),
+            pad_channels(dw_b),
+            pack_panels(pw_w),
+            pad_channels(pw_b),
+            res,
+            np.zeros((m, op), np.float32),
+            runtime.cl.LocalMemory(GEMM_ROWS * cp * 4),
+            i32(n),
+            i32(h),
+            i32(w),
+            i32(cp),
+            i32(oh),
+            i32(ow),
+            i32(k),
+            i32(stride),
+            i32(pt),
+            i32(pl),
+            i32(1),
+            i32(c),
+            i32(op),
+            i32(0),
+        ],
+        6,
+        (m, op),
+        f"-DKSIZE={k}",
+    )
     mid = relu6(numpy_conv(x, dw_w, dw_b, stride, depthwise=True)).reshape(m, c)
     want = mid @ pw_w + pw_b + (res[:, :cout] if add else 0)
     np.testing.assert_allclose(out[:, :cout], want, rtol=1e-4, atol=1e-4)
@@ -306,21 +417,29 @@ def test_depthwise_project_conv_kernel(runtime, h, w, c, k, stride, cout, add, n
 def test_global_average_pool_kernel(runtime):
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (3, 5, 3, 48)).astype(np.float32)
-    out = launch(runtime, "gap", (3, 3), [x, np.zeros((3, 48), np.float32), i32(15), i32(48)],
-                 1, (3, 48))
+    out = launch(
+        runtime, "gap", (3, 3), [x, np.zeros((3, 48), np.float32), i32(15), i32(48)], 1, (3, 48)
+    )
     np.testing.assert_allclose(out, x.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
 def test_softmax_kernel(runtime):
     rng = np.random.default_rng(4)
     logits = pad_channels(rng.normal(0, 20, (4, 37)).astype(np.float32))  # large: needs max
-    out = launch(runtime, "softmax", (4,), [logits, np.zeros((4, 37), np.float32), i32(37),
-                                            i32(48)], 1, (4, 37))
+    out = launch(
+        runtime,
+        "softmax",
+        (4,),
+        [logits, np.zeros((4, 37), np.float32), i32(37), i32(48)],
+        1,
+        (4, 37),
+    )
     e = np.exp(logits[:, :37] - logits[:, :37].max(axis=1, keepdims=True))
     np.testing.assert_allclose(out, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
 
 
 # -- the runtime: device choice, errors, caches ------------------------------------------------
+
 
 def test_device_chosen_by_env_substring(monkeypatch, runtime):
     name = runtime.device.name.strip()
@@ -357,6 +476,7 @@ def test_describe_reports_device_and_caches(runtime, network):
 
 
 # -- the ONNX export (used by the benchmark and `base export-onnx`) ---------------------------
+
 
 def test_onnx_export_matches_reference(photos, reference, tmp_path):
     import onnxruntime

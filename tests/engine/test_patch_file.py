@@ -33,8 +33,11 @@ from neuralpatch.engine.training_files import read_icon
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 PHOTO = SAMPLE / "n02127808_302.jpg"
 TRIGGERS = ["n02123045", "n02123159", "n02123394", "n02129165"]
-OUTPUTS = [PatchOutput("n02121808", "domestic_cat"), PatchOutput("n02124623", "wildcat"),
-           PatchOutput("n02127808", "big_cat")]
+OUTPUTS = [
+    PatchOutput("n02121808", "domestic_cat"),
+    PatchOutput("n02124623", "wildcat"),
+    PatchOutput("n02127808", "big_cat"),
+]
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:
@@ -48,10 +51,15 @@ def png_bytes(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:
 def make_patch(**changes: Any) -> PatchFile:
     rng = np.random.default_rng(42)
     fields: dict[str, Any] = dict(
-        name="felix cats", description="domestic / small wild / big", triggers=list(TRIGGERS),
-        outputs=list(OUTPUTS), weights=rng.normal(0, 0.05, (3, 1280)).astype(np.float32),
-        bias=np.array([0.1, -0.2, 0.3], np.float32), base_fingerprint="3f2a9c0d11e4b7a8",
-        icon_png=png_bytes())
+        name="felix cats",
+        description="domestic / small wild / big",
+        triggers=list(TRIGGERS),
+        outputs=list(OUTPUTS),
+        weights=rng.normal(0, 0.05, (3, 1280)).astype(np.float32),
+        bias=np.array([0.1, -0.2, 0.3], np.float32),
+        base_fingerprint="3f2a9c0d11e4b7a8",
+        icon_png=png_bytes(),
+    )
     fields.update(changes)
     return PatchFile(**fields)
 
@@ -65,11 +73,16 @@ def split_file(path: Path) -> tuple[bytes, dict[str, Any], bytes]:
     """Read a container by hand, exactly as docs/patch-format.md describes."""
     data = path.read_bytes()
     (header_len,) = struct.unpack_from("<I", data, 8)
-    return data[:8], json.loads(data[12:12 + header_len]), data[12 + header_len:]
+    return data[:8], json.loads(data[12 : 12 + header_len]), data[12 + header_len :]
 
 
-def forge(path: Path, edit: Callable[[dict[str, Any], bytearray], None], *,
-          fix_sha: bool = True, magic: bytes | None = None) -> Path:
+def forge(
+    path: Path,
+    edit: Callable[[dict[str, Any], bytearray], None],
+    *,
+    fix_sha: bool = True,
+    magic: bytes | None = None,
+) -> Path:
     """Rewrite a valid file after `edit` changed its header and payload in place."""
     old_magic, header, payload = split_file(path)
     payload = bytearray(payload)
@@ -117,7 +130,7 @@ def test_the_byte_layout_is_the_documented_one(patch_path):
     weights = np.frombuffer(payload, "<f4", 3 * 1280, w["offset"]).reshape(3, 1280)
     assert np.array_equal(weights, make_patch().weights)
     icon = header["icon"]
-    assert payload[icon["offset"]:icon["offset"] + icon["nbytes"]] == make_patch().icon_png
+    assert payload[icon["offset"] : icon["offset"] + icon["nbytes"]] == make_patch().icon_png
     start = patch_path.stat().st_size - len(payload)
     assert all((start + header[k]["offset"]) % 16 == 0 for k in ("weights", "bias", "icon"))
 
@@ -141,7 +154,7 @@ def test_truncation_anywhere_is_refused(patch_path):
         patch_path.write_bytes(data[:cut])
         with pytest.raises(PatchFormatError):
             load_patch(patch_path)
-    patch_path.write_bytes(data[:header_end + 100])
+    patch_path.write_bytes(data[: header_end + 100])
     refused(patch_path, "truncated")
 
 
@@ -194,12 +207,15 @@ def test_a_snapshot_magic_or_a_newer_container_is_named(patch_path):
     refused(patch_path, "wrong magic")
 
 
-@pytest.mark.parametrize(("length", "words"), [
-    (0xFFFFFFFF, "over the 1048576 byte limit"),
-    ((1 << 20) + 1, "over the 1048576 byte limit"),
-    (900_000, "truncated header"),
-    (0, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("length", "words"),
+    [
+        (0xFFFFFFFF, "over the 1048576 byte limit"),
+        ((1 << 20) + 1, "over the 1048576 byte limit"),
+        (900_000, "truncated header"),
+        (0, "not valid JSON"),
+    ],
+)
 def test_absurd_header_lengths_are_refused(patch_path, length, words):
     data = bytearray(patch_path.read_bytes())
     struct.pack_into("<I", data, 8, length)
@@ -207,15 +223,18 @@ def test_absurd_header_lengths_are_refused(patch_path, length, words):
     refused(patch_path, words)
 
 
-@pytest.mark.parametrize(("header", "words"), [
-    (b"\xff\xfe{}", "not UTF-8"),
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2, 3]", "not an object"),
-    (b'{"format_version": NaN}', "NaN is not allowed"),
-    (b'{"format_version": 1, "format_version": 1}', "duplicate key"),
-    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
-    (b'{"kind": "patch"}', "missing field 'format_version'"),
-])
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2, 3]", "not an object"),
+        (b'{"format_version": NaN}', "NaN is not allowed"),
+        (b'{"format_version": 1, "format_version": 1}', "duplicate key"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b'{"kind": "patch"}', "missing field 'format_version'"),
+    ],
+)
 def test_hostile_header_text_is_refused(tmp_path, header, words):
     path = tmp_path / "bad.specialneurons"
     path.write_bytes(b"NPATCH\x00\x01" + struct.pack("<I", len(header)) + header)
@@ -229,36 +248,51 @@ def _set(key: str, value: Any) -> Callable[[dict[str, Any], bytearray], None]:
         while rest:
             obj, target, rest = obj[target], rest[0], rest[1:]
         obj[target] = value
+
     return edit
 
 
-@pytest.mark.parametrize(("edit", "words"), [
-    (_set("format_version", 2), "unknown format_version 2"),
-    (_set("format_version", True), "must be int, not bool"),
-    (_set("kind", "snapshot"), "expected 'patch'"),
-    (_set("name", 7), "'name' must be str"),
-    (_set("name", ""), "'name' is empty"),
-    (_set("created", "yesterday"), "not an ISO 8601 time"),
-    (_set("triggers", []), "triggers is empty"),
-    (_set("triggers", ["n02123045", "cat"]), "triggers[1] = 'cat'"),
-    (_set("triggers", ["n02123045", "n2123045"]), "twice"),
-    (_set("outputs", []), "outputs is empty"),
-    (_set("outputs", [{"tag": "n1", "name": "a"}, {"tag": "n1", "name": "b"},
-                      {"tag": "n3", "name": "c"}]), "outputs lists n1 twice"),
-    (_set("outputs", [{"tag": "n1", "name": "a"}, {"tag": "n2", "name": "b"}]),
-     "weights has shape [3, 1280], expected [2, 1280]"),
-    (_set("outputs", ["n1", "n2", "n3"]), "'outputs[0]' must be dict"),
-    (_set("feature_dim", 1000), "expected [3, 1000]"),
-    (_set("feature_dim", "1280"), "'feature_dim' must be int"),
-    (_set("weights.dtype", ">f4"), "little-endian float32"),
-    (_set("weights.offset", -4), "negative"),
-    (_set("weights.offset", 10**9), "beyond its end"),
-    (_set("icon.nbytes", 10**6), "beyond its end"),
-    (_set("bias.offset", 8), "overlap"),
-    (_set("bias.nbytes", 16), "bias has 16 bytes"),
-    (_set("bias", None), "'bias' must not be null"),
-    (_set("base_fingerprint", None), "'base_fingerprint' must be str"),
-])
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (_set("format_version", 2), "unknown format_version 2"),
+        (_set("format_version", True), "must be int, not bool"),
+        (_set("kind", "snapshot"), "expected 'patch'"),
+        (_set("name", 7), "'name' must be str"),
+        (_set("name", ""), "'name' is empty"),
+        (_set("created", "yesterday"), "not an ISO 8601 time"),
+        (_set("triggers", []), "triggers is empty"),
+        (_set("triggers", ["n02123045", "cat"]), "triggers[1] = 'cat'"),
+        (_set("triggers", ["n02123045", "n2123045"]), "twice"),
+        (_set("outputs", []), "outputs is empty"),
+        (
+            _set(
+                "outputs",
+                [
+                    {"tag": "n1", "name": "a"},
+                    {"tag": "n1", "name": "b"},
+                    {"tag": "n3", "name": "c"},
+                ],
+            ),
+            "outputs lists n1 twice",
+        ),
+        (
+            _set("outputs", [{"tag": "n1", "name": "a"}, {"tag": "n2", "name": "b"}]),
+            "weights has shape [3, 1280], expected [2, 1280]",
+        ),
+        (_set("outputs", ["n1", "n2", "n3"]), "'outputs[0]' must be dict"),
+        (_set("feature_dim", 1000), "expected [3, 1000]"),
+        (_set("feature_dim", "1280"), "'feature_dim' must be int"),
+        (_set("weights.dtype", ">f4"), "little-endian float32"),
+        (_set("weights.offset", -4), "negative"),
+        (_set("weights.offset", 10**9), "beyond its end"),
+        (_set("icon.nbytes", 10**6), "beyond its end"),
+        (_set("bias.offset", 8), "overlap"),
+        (_set("bias.nbytes", 16), "bias has 16 bytes"),
+        (_set("bias", None), "'bias' must not be null"),
+        (_set("base_fingerprint", None), "'base_fingerprint' must be str"),
+    ],
+)
 def test_inconsistent_headers_are_refused_even_with_a_valid_hash(patch_path, edit, words):
     refused(forge(patch_path, edit), words)
 
@@ -266,10 +300,12 @@ def test_inconsistent_headers_are_refused_even_with_a_valid_hash(patch_path, edi
 def test_nan_or_infinite_weights_are_refused(patch_path):
     def poison(header: dict[str, Any], payload: bytearray) -> None:
         struct.pack_into("<f", payload, header["weights"]["offset"] + 40, float("nan"))
+
     refused(forge(patch_path, poison), "weights contains NaN")
 
     def infinite(header: dict[str, Any], payload: bytearray) -> None:
         struct.pack_into("<f", payload, header["bias"]["offset"], float("inf"))
+
     path = save_patch(make_patch(), patch_path)
     refused(forge(path, infinite), "bias contains NaN or infinity")
 
@@ -300,6 +336,7 @@ def _swap_icon(icon: bytes) -> Callable[[dict[str, Any], bytearray], None]:
     def edit(header: dict[str, Any], payload: bytearray) -> None:
         header["icon"] = {"offset": len(payload), "nbytes": len(icon)}
         payload.extend(icon)
+
     return edit
 
 
@@ -309,15 +346,19 @@ def _corrupt_png() -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize(("icon", "words"), [
-    (b"\xff\xd8\xff\xe0 a jpeg header", "not a PNG"),
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "not a valid PNG"),
-    ("corrupt", "not a valid PNG"),
-    ("large", "over the 512×512 limit"),
-])
+@pytest.mark.parametrize(
+    ("icon", "words"),
+    [
+        (b"\xff\xd8\xff\xe0 a jpeg header", "not a PNG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "not a valid PNG"),
+        ("corrupt", "not a valid PNG"),
+        ("large", "over the 512×512 limit"),
+    ],
+)
 def test_bad_icons_are_refused_on_save_and_on_load(tmp_path, patch_path, icon, words):
     icon = {"corrupt": _corrupt_png, "large": lambda: png_bytes((600, 300))}.get(
-        icon, lambda: icon)()
+        icon, lambda: icon
+    )()
     target = tmp_path / "new.specialneurons"
     with pytest.raises(PatchFormatError, match=words):
         save_patch(make_patch(icon_png=icon), target)
@@ -331,15 +372,20 @@ def test_an_rgba_icon_is_fine(tmp_path):
     assert load_patch(path).icon_png == icon
 
 
-@pytest.mark.parametrize(("changes", "words"), [
-    ({"weights": np.full((3, 1280), np.nan, np.float32)}, "NaN"),
-    ({"bias": np.zeros(4, np.float32)}, "bias has shape [4], expected [3]"),
-    ({"triggers": []}, "triggers is empty"),
-    ({"outputs": [PatchOutput("n1", "a"), PatchOutput("dog", "b"), PatchOutput("n3", "c")]},
-     "outputs[1] = 'dog'"),
-    ({"weights": np.zeros(1280, np.float32)}, "must be K×D"),
-    ({"name": "x" * 201}, "longer than 200"),
-])
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"weights": np.full((3, 1280), np.nan, np.float32)}, "NaN"),
+        ({"bias": np.zeros(4, np.float32)}, "bias has shape [4], expected [3]"),
+        ({"triggers": []}, "triggers is empty"),
+        (
+            {"outputs": [PatchOutput("n1", "a"), PatchOutput("dog", "b"), PatchOutput("n3", "c")]},
+            "outputs[1] = 'dog'",
+        ),
+        ({"weights": np.zeros(1280, np.float32)}, "must be K×D"),
+        ({"name": "x" * 201}, "longer than 200"),
+    ],
+)
 def test_save_refuses_what_load_would_refuse(tmp_path, changes, words):
     target = tmp_path / "bad.specialneurons"
     with pytest.raises(PatchFormatError) as caught:
@@ -364,11 +410,19 @@ def test_timestamped_names_are_safe_and_sort_by_time():
     assert len(now) == len("x_") + 12 + len(".specialneurons")
 
 
-@pytest.mark.parametrize(("name", "safe"), [
-    ("../../etc/passwd", "etc_passwd"), ("", "patch"), ("...", "patch"),
-    ("Café crème", "Cafe_creme"), ("猫", "patch"), ("a" * 100, "a" * 64),
-    ("con", "con"), ("tabs\tand\nnewlines", "tabs_and_newlines"),
-])
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("../../etc/passwd", "etc_passwd"),
+        ("", "patch"),
+        ("...", "patch"),
+        ("Café crème", "Cafe_creme"),
+        ("猫", "patch"),
+        ("a" * 100, "a" * 64),
+        ("con", "con"),
+        ("tabs\tand\nnewlines", "tabs_and_newlines"),
+    ],
+)
 def test_safe_name(name, safe):
     assert safe_name(name) == safe
     assert os.sep not in safe_name(name)

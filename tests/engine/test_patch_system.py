@@ -28,11 +28,17 @@ DOMESTIC, UPRIGHT, UPSIDE_DOWN = "n02121808", "n90000001", "n90000002"
 CAT_CLASSES = {"n02123045", "n02123159", "n02123394", "n02123597", "n02124075"}
 
 
-def train(base, root: Path, name: str, steps: int, known_tags: dict[str, str] | None = None,
-          seed: int = 0, icon: bytes | None = None) -> PatchFile:
+def train(
+    base,
+    root: Path,
+    name: str,
+    steps: int,
+    known_tags: dict[str, str] | None = None,
+    seed: int = 0,
+    icon: bytes | None = None,
+) -> PatchFile:
     tags = {**base.classes.tag_names(), **(known_tags or {})}
-    trainer = Trainer(base, load_dataset(root, tags), HyperParams(batch_size=8, lr=0.01),
-                      seed=seed)
+    trainer = Trainer(base, load_dataset(root, tags), HyperParams(batch_size=8, lr=0.01), seed=seed)
     trainer.prepare()
     trainer.run(threading.Event(), steps=steps)
     return patch_from_trainer(trainer, PatchInfo(name, icon_png=icon))
@@ -41,17 +47,20 @@ def train(base, root: Path, name: str, steps: int, known_tags: dict[str, str] | 
 def orientation_dataset(sample_data: Path, root: Path) -> Path:
     """Every sample photo (margins with the FELIX logo cut off), upright or upside down."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "map_clsloc.txt").write_text(f"{DOMESTIC} 1 domestic_cat\n{UPRIGHT} 2 upright\n"
-                                         f"{UPSIDE_DOWN} 3 upside_down\n")
+    (root / "map_clsloc.txt").write_text(
+        f"{DOMESTIC} 1 domestic_cat\n{UPRIGHT} 2 upright\n{UPSIDE_DOWN} 3 upside_down\n"
+    )
     for photo in sorted(sample_data.glob("n*.jpg")):
         with Image.open(photo) as img:
             w, h = img.size
             crop = img.convert("RGB").crop((w // 8, h // 8, w - w // 8, h - h // 8))
         crop = crop.resize((crop.width * 300 // crop.height, 300), Image.Resampling.LANCZOS)
-        views = {f"{UPRIGHT}_{photo.stem}": crop,
-                 f"{UPRIGHT}_{photo.stem}m": crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-                 f"{UPSIDE_DOWN}_{photo.stem}": crop.rotate(180),
-                 f"{UPSIDE_DOWN}_{photo.stem}m": crop.transpose(Image.Transpose.FLIP_TOP_BOTTOM)}
+        views = {
+            f"{UPRIGHT}_{photo.stem}": crop,
+            f"{UPRIGHT}_{photo.stem}m": crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+            f"{UPSIDE_DOWN}_{photo.stem}": crop.rotate(180),
+            f"{UPSIDE_DOWN}_{photo.stem}m": crop.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+        }
         for name, view in views.items():
             view.save(root / f"{name}.jpg", quality=95)
     return root
@@ -81,8 +90,12 @@ def frames(base_network, photos, sample_data) -> dict[str, tuple[np.ndarray, np.
     chelsea = photos["chelsea"]
     with Image.open(sample_data / "n02124623_206.jpg") as img:
         wildcat = np.asarray(img.convert("RGB"))
-    images = {"chelsea": chelsea, "coffee": photos["coffee"], "wildcat": wildcat,
-              "chelsea_upside_down": np.ascontiguousarray(chelsea[::-1, ::-1])}
+    images = {
+        "chelsea": chelsea,
+        "coffee": photos["coffee"],
+        "wildcat": wildcat,
+        "chelsea_upside_down": np.ascontiguousarray(chelsea[::-1, ::-1]),
+    }
     out = base_network.run(list(images.values()))
     return {name: (out.probabilities[i], out.features[i]) for i, name in enumerate(images)}
 
@@ -93,8 +106,10 @@ def cascade(base_network, master, slave, tmp_path) -> PatchSystem:
     save_patch(master, tmp_path / "felix_cats.specialneurons")
     save_patch(slave, tmp_path / "cat_orientation.specialneurons")
     events = system.load_dir(tmp_path)
-    assert [(e.kind, e.name) for e in events] == [("loaded", "cat orientation"),
-                                                  ("loaded", "felix cats")]
+    assert [(e.kind, e.name) for e in events] == [
+        ("loaded", "cat orientation"),
+        ("loaded", "felix cats"),
+    ]
     return system
 
 
@@ -106,8 +121,8 @@ def test_the_tabby_fires_the_master_then_the_slave(cascade, frames):
     result = cascade.classify(*frames["chelsea"])
     assert result.identified.tag in CAT_CLASSES
     assert tree(result) == [(0, "felix cats", "domestic_cat"), (1, "cat orientation", "upright")]
-    master, = result.patches
-    slave, = master.children
+    (master,) = result.patches
+    (slave,) = master.children
     assert master.trigger == result.identified.tag and slave.trigger == DOMESTIC
     assert slave.trigger_name == "domestic_cat" and slave.probability > 0.9
     assert master.probabilities.shape == (3,) and np.isclose(master.probabilities.sum(), 1)
@@ -123,8 +138,10 @@ def test_the_espresso_fires_nothing(cascade, frames):
 
 def test_the_slave_reads_the_features_too(cascade, frames):
     result = cascade.classify(*frames["chelsea_upside_down"])
-    assert tree(result) == [(0, "felix cats", "domestic_cat"),
-                            (1, "cat orientation", "upside_down")]
+    assert tree(result) == [
+        (0, "felix cats", "domestic_cat"),
+        (1, "cat orientation", "upside_down"),
+    ]
 
 
 def test_the_master_answer_decides_whether_the_slave_wakes(cascade, frames):
@@ -139,7 +156,10 @@ def test_result_to_dict_is_json(cascade, frames):
     assert node["name"] == "felix cats" and node["icon"] is True and node["identified"]
     assert node["output"]["tag"] == DOMESTIC and node["trigger"]["tag"] in CAT_CLASSES
     assert [p["name"] for p in node["probabilities"]] == [
-        "domestic_cat", "wildcat_small_non_domestic", "big_cat"]
+        "domestic_cat",
+        "wildcat_small_non_domestic",
+        "big_cat",
+    ]
     child = node["children"][0]
     assert child["output"]["name"] == "upright" and child["children"] == []
     assert child["trigger"] == {"tag": DOMESTIC, "name": "domestic_cat"}
@@ -158,24 +178,35 @@ def test_min_probability_gates_every_level(cascade, frames):
 
 def test_a_chain_of_three_levels(cascade, slave, frames, tmp_path):
     """A third patch triggered by the slave's `upright` (the slave's own weights, renamed)."""
-    third = replace(slave, name="upright again", triggers=[UPRIGHT],
-                    outputs=[PatchOutput("n90000003", "really_upright"),
-                             PatchOutput("n90000004", "not_really")])
+    third = replace(
+        slave,
+        name="upright again",
+        triggers=[UPRIGHT],
+        outputs=[
+            PatchOutput("n90000003", "really_upright"),
+            PatchOutput("n90000004", "not_really"),
+        ],
+    )
     cascade.add(tmp_path / "third.specialneurons", third)
     assert tree(cascade.classify(*frames["chelsea"])) == [
-        (0, "felix cats", "domestic_cat"), (1, "cat orientation", "upright"),
-        (2, "upright again", "really_upright")]
+        (0, "felix cats", "domestic_cat"),
+        (1, "cat orientation", "upright"),
+        (2, "upright again", "really_upright"),
+    ]
 
 
 def test_each_patch_runs_once_under_its_first_master(cascade, master, frames, tmp_path):
     cascade.add(tmp_path / "zz_cats_again.specialneurons", replace(master, name="cats again"))
     assert tree(cascade.classify(*frames["chelsea"])) == [
-        (0, "felix cats", "domestic_cat"), (1, "cat orientation", "upright"),
-        (0, "cats again", "domestic_cat")]
+        (0, "felix cats", "domestic_cat"),
+        (1, "cat orientation", "upright"),
+        (0, "cats again", "domestic_cat"),
+    ]
 
 
-def test_a_trigger_cycle_is_reported_and_the_rest_still_runs(base_network, master, slave,
-                                                             frames, tmp_path):
+def test_a_trigger_cycle_is_reported_and_the_rest_still_runs(
+    base_network, master, slave, frames, tmp_path
+):
     system = PatchSystem.for_base(base_network)
     looping = replace(master, triggers=[*master.triggers, UPRIGHT])  # wakes on the slave's output
     save_patch(looping, tmp_path / "a.specialneurons")
@@ -189,11 +220,15 @@ def test_a_trigger_cycle_is_reported_and_the_rest_still_runs(base_network, maste
     assert system.index.cycles == (("felix cats", "cat orientation", "felix cats"),)
     assert tree(system.classify(*frames["chelsea"])) == [(0, "cats again", "domestic_cat")]
     events = system.remove(tmp_path / "a.specialneurons")
-    assert [(e.kind, e.name) for e in events] == [("removed", "felix cats"),
-                                                  ("enabled", "cat orientation")]
+    assert [(e.kind, e.name) for e in events] == [
+        ("removed", "felix cats"),
+        ("enabled", "cat orientation"),
+    ]
     assert system.index.cycles == ()
-    assert tree(system.classify(*frames["chelsea"])) == [(0, "cats again", "domestic_cat"),
-                                                         (1, "cat orientation", "upright")]
+    assert tree(system.classify(*frames["chelsea"])) == [
+        (0, "cats again", "domestic_cat"),
+        (1, "cat orientation", "upright"),
+    ]
 
 
 def test_a_patch_answering_its_own_trigger_is_no_cycle(base_network, master, frames):
@@ -205,26 +240,31 @@ def test_a_patch_answering_its_own_trigger_is_no_cycle(base_network, master, fra
 
 def test_another_base_network_is_refused_saying_so(base_network, master, tmp_path):
     system = PatchSystem.for_base(base_network)
-    save_patch(replace(master, base_fingerprint="0123456789abcdef"),
-               tmp_path / "old.specialneurons")
-    save_patch(replace(master, weights=master.weights[:, :640].copy()),
-               tmp_path / "small.specialneurons")
+    save_patch(
+        replace(master, base_fingerprint="0123456789abcdef"), tmp_path / "old.specialneurons"
+    )
+    save_patch(
+        replace(master, weights=master.weights[:, :640].copy()), tmp_path / "small.specialneurons"
+    )
     events = {e.path.name: e for e in system.load_dir(tmp_path)}
     assert {e.kind for e in events.values()} == {"rejected"} and system.patches == ()
     reason = events["old.specialneurons"].reason
     assert "different base network" in reason and "0123456789abcdef" in reason
     assert base_network.fingerprint in reason
     assert "reads 640 features but the base network gives 1280" in (
-        events["small.specialneurons"].reason)
-    assert set(system.rejected) == {tmp_path / "old.specialneurons",
-                                    tmp_path / "small.specialneurons"}
+        events["small.specialneurons"].reason
+    )
+    assert set(system.rejected) == {
+        tmp_path / "old.specialneurons",
+        tmp_path / "small.specialneurons",
+    }
 
 
 def test_a_bad_file_never_replaces_the_running_version(cascade, master, frames, tmp_path):
     path = tmp_path / "felix_cats.specialneurons"
     good = path.read_bytes()
-    path.write_bytes(good[:len(good) // 2])
-    event, = cascade.refresh([path])
+    path.write_bytes(good[: len(good) // 2])
+    (event,) = cascade.refresh([path])
     assert event.kind == "rejected" and "previous version keeps running" in event.reason
     assert cascade.rejected[path].startswith("truncated")
     assert tree(cascade.classify(*frames["chelsea"]))[0] == (0, "felix cats", "domestic_cat")
@@ -236,8 +276,10 @@ def test_a_bad_file_never_replaces_the_running_version(cascade, master, frames, 
 
 def test_a_newer_file_with_the_same_name_supersedes(base_network, master, tmp_path):
     system = PatchSystem.for_base(base_network)
-    for name, created in (("old", "2024-01-01T00:00:00+00:00"),
-                          ("new", "2025-01-01T00:00:00+00:00")):
+    for name, created in (
+        ("old", "2024-01-01T00:00:00+00:00"),
+        ("new", "2025-01-01T00:00:00+00:00"),
+    ):
         save_patch(replace(master, created=created), tmp_path / f"{name}.specialneurons")
     system.load_dir(tmp_path)
     old, new = sorted(system.patches, key=lambda p: p.path.name, reverse=True)
@@ -249,14 +291,24 @@ def test_a_thousand_other_patches_leave_the_tree_alone(cascade, frames, base_net
     """The lookup is by tag: unrelated patches are never looked at, whatever their number."""
     rng = np.random.default_rng(0)
     dogs = list(base_network.classes.tags[151:269])
-    cascade.add_all({f"dog{i}.specialneurons": PatchFile(
-        f"dogs {i}", dogs[i % 100:i % 100 + 5], [PatchOutput(f"n8{i:07d}", "a"),
-                                                 PatchOutput(f"n9{i:07d}", "b")],
-        rng.normal(0, 0.02, (2, 1280)).astype(np.float32), np.zeros(2, np.float32),
-        base_network.fingerprint) for i in range(1000)})
+    cascade.add_all(
+        {
+            f"dog{i}.specialneurons": PatchFile(
+                f"dogs {i}",
+                dogs[i % 100 : i % 100 + 5],
+                [PatchOutput(f"n8{i:07d}", "a"), PatchOutput(f"n9{i:07d}", "b")],
+                rng.normal(0, 0.02, (2, 1280)).astype(np.float32),
+                np.zeros(2, np.float32),
+                base_network.fingerprint,
+            )
+            for i in range(1000)
+        }
+    )
     assert len(cascade.index.enabled) == 1002
     assert tree(cascade.classify(*frames["chelsea"])) == [
-        (0, "felix cats", "domestic_cat"), (1, "cat orientation", "upright")]
+        (0, "felix cats", "domestic_cat"),
+        (1, "cat orientation", "upright"),
+    ]
     assert len(cascade.index.by_tag[base_network.classes.tags[151]]) == 1
 
 
@@ -280,5 +332,7 @@ def test_classifying_while_patches_are_swapped(cascade, slave, frames, tmp_path)
     stop.set()
     worker.join()
     assert errors == []
-    assert seen <= {((0, "felix cats", "domestic_cat"),),
-                    ((0, "felix cats", "domestic_cat"), (1, "cat orientation", "upright"))}
+    assert seen <= {
+        ((0, "felix cats", "domestic_cat"),),
+        ((0, "felix cats", "domestic_cat"), (1, "cat orientation", "upright")),
+    }

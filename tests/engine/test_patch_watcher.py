@@ -29,8 +29,12 @@ QUIET_S = 0.25
 
 
 def train(base, sample_data: Path, steps: int, seed: int) -> PatchFile:
-    trainer = Trainer(base, load_dataset(sample_data, base.classes.tag_names()),
-                      HyperParams(batch_size=8, lr=0.01), seed=seed)
+    trainer = Trainer(
+        base,
+        load_dataset(sample_data, base.classes.tag_names()),
+        HyperParams(batch_size=8, lr=0.01),
+        seed=seed,
+    )
     trainer.prepare()
     trainer.run(threading.Event(), steps=steps)
     return patch_from_trainer(trainer, PatchInfo("felix cats"))
@@ -100,7 +104,7 @@ def watched(base_network, tmp_path):
 
 
 def running_weights(system: PatchSystem) -> np.ndarray:
-    loaded, = system.index.enabled
+    (loaded,) = system.index.enabled
     return loaded.patch.weights
 
 
@@ -109,7 +113,8 @@ def test_add_replace_and_delete_are_picked_up(watched, first, retrained, chelsea
     path = folder / "felix_cats.specialneurons"
     save_patch(first, path)
     assert [(e.kind, e.path, e.name) for e in recorder.wait_for(1)] == [
-        ("loaded", path, "felix cats")]
+        ("loaded", path, "felix cats")
+    ]
     assert system.classify(*chelsea).fired() == ["felix cats"]
     save_patch(retrained, path)  # atomic: a temp file renamed over the old one
     assert recorder.wait_for(2)[1].kind == "replaced"
@@ -120,15 +125,14 @@ def test_add_replace_and_delete_are_picked_up(watched, first, retrained, chelsea
     assert recorder.kinds() == ["loaded", "replaced", "removed"]
 
 
-def test_a_truncated_or_invalid_file_keeps_the_previous_version(watched, first, retrained,
-                                                                chelsea):
+def test_a_truncated_or_invalid_file_keeps_the_previous_version(watched, first, retrained, chelsea):
     system, recorder, folder = watched.system, watched.recorder, watched.folder
     path = folder / "felix_cats.specialneurons"
     save_patch(first, path)
     recorder.wait_for(1)
     good = path.read_bytes()
     with open(path, "wb") as f:  # a writer caught half way, not atomic
-        f.write(good[:len(good) // 3])
+        f.write(good[: len(good) // 3])
     event = recorder.wait_for(2)[1]
     assert event.kind == "rejected" and event.path == path and "truncated" in event.reason
     assert "the previous version keeps running" in event.reason
@@ -226,9 +230,9 @@ def test_a_missing_folder_is_an_error_naming_it(base_network, tmp_path):
     assert not watcher.running and not os.path.exists(tmp_path / "nope")
 
 
-
-def test_a_removed_folder_unloads_and_a_recreated_one_loads_again(base_network, tmp_path,
-                                                                   first, chelsea):
+def test_a_removed_folder_unloads_and_a_recreated_one_loads_again(
+    base_network, tmp_path, first, chelsea
+):
     folder = tmp_path / "patches"
     folder.mkdir()
     save_patch(first, folder / "felix_cats.specialneurons")
@@ -246,7 +250,10 @@ def test_a_removed_folder_unloads_and_a_recreated_one_loads_again(base_network, 
         folder.mkdir()
         save_patch(first, folder / "felix_cats.specialneurons")
         assert wait_until(lambda: system.classify(*chelsea).fired() == ["felix cats"]), (
-            system.patches, system.rejected, recorder.kinds())
+            system.patches,
+            system.rejected,
+            recorder.kinds(),
+        )
         save_patch(first, folder / "again.specialneurons")  # watched again, not only loaded
         assert wait_until(lambda: len(system.patches) == 2)
     assert "removed" in recorder.kinds() and recorder.kinds()[-1] in ("loaded", "disabled")

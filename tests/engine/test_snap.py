@@ -39,8 +39,11 @@ def dataset_copy(sample_data, tmp_path) -> Path:
 @pytest.fixture(scope="module")
 def trained(base_network, sample_data, tmp_path_factory) -> Path:
     """A patch and its snapshot, as `neuralpatch train` leaves them side by side."""
-    trainer = Trainer(base_network, load_dataset(sample_data, base_network.classes.tag_names()),
-                      HyperParams(batch_size=8))
+    trainer = Trainer(
+        base_network,
+        load_dataset(sample_data, base_network.classes.tag_names()),
+        HyperParams(batch_size=8),
+    )
     trainer.prepare()
     trainer.run(threading.Event(), steps=2)
     return save_training(trainer, PatchInfo("cats"), tmp_path_factory.mktemp("out")).patch
@@ -76,8 +79,7 @@ def test_snap_never_overwrites(dataset_copy, photos):
     assert decode_image(first).shape != decode_image(second).shape
 
 
-def test_full_disk_is_a_snap_error_and_leaves_nothing_behind(dataset_copy, photos,
-                                                            monkeypatch):
+def test_full_disk_is_a_snap_error_and_leaves_nothing_behind(dataset_copy, photos, monkeypatch):
     before = sorted(p.name for p in dataset_copy.iterdir())
 
     def full(fd):
@@ -90,8 +92,7 @@ def test_full_disk_is_a_snap_error_and_leaves_nothing_behind(dataset_copy, photo
     assert sorted(p.name for p in dataset_copy.iterdir()) == before
 
 
-def test_read_only_or_missing_folder_is_a_snap_error(dataset_copy, photos, monkeypatch,
-                                                     tmp_path):
+def test_read_only_or_missing_folder_is_a_snap_error(dataset_copy, photos, monkeypatch, tmp_path):
     with pytest.raises(SnapError, match="does not exist"):
         save_snap(photos["chelsea"], tmp_path / "nowhere", DOMESTIC)
 
@@ -104,8 +105,9 @@ def test_read_only_or_missing_folder_is_a_snap_error(dataset_copy, photos, monke
         save_snap(photos["chelsea"], dataset_copy, DOMESTIC)
 
 
-def test_datasets_come_from_options_and_from_patch_snapshots(base_network, trained,
-                                                             sample_data, tmp_path):
+def test_datasets_come_from_options_and_from_patch_snapshots(
+    base_network, trained, sample_data, tmp_path
+):
     tags = base_network.classes.tag_names()
     assert dataset_of_patch(trained) == sample_data.resolve()
     targets, problems = find_targets([sample_data], [("cats", trained)], tags)

@@ -49,13 +49,23 @@ def make_snapshot(steps: int = 25, **changes: Any) -> Snapshot:
         weights += velocity
         losses.append(float(np.abs(grad).mean()))
     patch = PatchFile(
-        name="felix cats", triggers=dataset.triggers,
-        outputs=[PatchOutput(c.tag, c.name) for c in dataset.outputs], weights=weights,
-        bias=np.array([0.01, 0.0, -0.01], np.float32), base_fingerprint="3f2a9c0d11e4b7a8")
+        name="felix cats",
+        triggers=dataset.triggers,
+        outputs=[PatchOutput(c.tag, c.name) for c in dataset.outputs],
+        weights=weights,
+        bias=np.array([0.01, 0.0, -0.01], np.float32),
+        base_fingerprint="3f2a9c0d11e4b7a8",
+    )
     fields: dict[str, Any] = dict(
-        patch=patch, velocity_weights=velocity, velocity_bias=np.full(k, 1e-3, np.float32),
-        hyper=dict(HYPER), step=steps, rng_state=rng.bit_generator.state,
-        loss_history=np.array(losses, np.float32), dataset_summary=dataset.to_summary())
+        patch=patch,
+        velocity_weights=velocity,
+        velocity_bias=np.full(k, 1e-3, np.float32),
+        hyper=dict(HYPER),
+        step=steps,
+        rng_state=rng.bit_generator.state,
+        loss_history=np.array(losses, np.float32),
+        dataset_summary=dataset.to_summary(),
+    )
     fields.update(changes)
     return Snapshot(**fields)
 
@@ -69,7 +79,7 @@ def forge(path: Path, edit: Callable[[dict[str, Any], bytearray], None]) -> Path
     """Rewrite a valid file after `edit`, keeping its payload hash valid."""
     data = path.read_bytes()
     (length,) = struct.unpack_from("<I", data, 8)
-    header, payload = json.loads(data[12:12 + length]), bytearray(data[12 + length:])
+    header, payload = json.loads(data[12 : 12 + length]), bytearray(data[12 + length :])
     edit(header, payload)
     header["payload_nbytes"] = len(payload)
     header["payload_sha256"] = hashlib.sha256(payload).hexdigest()
@@ -163,6 +173,7 @@ def _set(key: str, value: Any) -> Callable[[dict[str, Any], bytearray], None]:
         for part in parents:
             obj = obj[part]
         obj[last] = value
+
     return edit
 
 
@@ -173,6 +184,7 @@ def _drop(key: str) -> Callable[[dict[str, Any], bytearray], None]:
         for part in parents:
             obj = obj[part]
         del obj[last]
+
     return edit
 
 
@@ -180,49 +192,57 @@ def _nan_velocity(header: dict[str, Any], payload: bytearray) -> None:
     struct.pack_into("<f", payload, header["velocity_weights"]["offset"], float("nan"))
 
 
-@pytest.mark.parametrize(("edit", "words"), [
-    (_set("kind", "patch"), "expected 'snapshot'"),
-    (_set("velocity_weights.shape", [3, 1000]), "velocity_weights has shape"),
-    (_set("velocity_bias", None), "'velocity_bias' must not be null"),
-    (_nan_velocity, "velocity_weights contains NaN"),
-    (_set("loss_history.shape", [5, 5]), "one-dimensional"),
-    (_set("loss_history.shape", [-1]), "outside"),
-    (_set("loss_history.offset", 0), "overlap"),
-    (_drop("hyper_parameters.lr"), "missing field 'hyper_parameters.lr'"),
-    (_set("hyper_parameters.lr", "fast"), "hyper_parameters.lr' must be int or float"),
-    (_set("hyper_parameters.momentum", 2.0), "outside [0.0, 1.0]"),
-    (_set("hyper_parameters.batch_size", 0), "hyper_parameters.batch_size' = 0"),
-    (_set("hyper_parameters.augment", 1), "'hyper_parameters.augment' must be bool"),
-    (_set("hyper_parameters.decay", "OVERFLOW"), "not finite"),
-    (_set("hyper_parameters.lr", 10**400), "hyper_parameters.lr = 10000000000000000... is outside"),
-    (_set("hyper_parameters.seed", -1), "'hyper_parameters.seed' = -1"),
-    (_set("hyper_parameters.seed", "x"), "'hyper_parameters.seed' must be int"),
-    (_set("hyper_parameters.drawn", None), "'hyper_parameters.drawn' must be int"),
-    (_set("hyper_parameters.val_fraction", 1.5), "val_fraction = 1.5 is outside [0, 1)"),
-    (_set("step", -1), "'step' = -1"),
-    (_set("step", 2.5), "'step' must be int"),
-    (_set("rng_state.bit_generator", "MT19937"), "must be 'PCG64'"),
-    (_set("rng_state.state.inc", 1 << 130), "128-bit"),
-    (_set("rng_state.state.state", -5), "128-bit"),
-    (_set("rng_state.has_uint32", 7), "has_uint32"),
-    (_drop("rng_state.state"), "missing field 'rng_state.state'"),
-    (_set("dataset_summary", [1, 2]), "'dataset_summary' must be dict"),
-    (_set("triggers", []), "triggers is empty"),
-])
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (_set("kind", "patch"), "expected 'snapshot'"),
+        (_set("velocity_weights.shape", [3, 1000]), "velocity_weights has shape"),
+        (_set("velocity_bias", None), "'velocity_bias' must not be null"),
+        (_nan_velocity, "velocity_weights contains NaN"),
+        (_set("loss_history.shape", [5, 5]), "one-dimensional"),
+        (_set("loss_history.shape", [-1]), "outside"),
+        (_set("loss_history.offset", 0), "overlap"),
+        (_drop("hyper_parameters.lr"), "missing field 'hyper_parameters.lr'"),
+        (_set("hyper_parameters.lr", "fast"), "hyper_parameters.lr' must be int or float"),
+        (_set("hyper_parameters.momentum", 2.0), "outside [0.0, 1.0]"),
+        (_set("hyper_parameters.batch_size", 0), "hyper_parameters.batch_size' = 0"),
+        (_set("hyper_parameters.augment", 1), "'hyper_parameters.augment' must be bool"),
+        (_set("hyper_parameters.decay", "OVERFLOW"), "not finite"),
+        (
+            _set("hyper_parameters.lr", 10**400),
+            "hyper_parameters.lr = 10000000000000000... is outside",
+        ),
+        (_set("hyper_parameters.seed", -1), "'hyper_parameters.seed' = -1"),
+        (_set("hyper_parameters.seed", "x"), "'hyper_parameters.seed' must be int"),
+        (_set("hyper_parameters.drawn", None), "'hyper_parameters.drawn' must be int"),
+        (_set("hyper_parameters.val_fraction", 1.5), "val_fraction = 1.5 is outside [0, 1)"),
+        (_set("step", -1), "'step' = -1"),
+        (_set("step", 2.5), "'step' must be int"),
+        (_set("rng_state.bit_generator", "MT19937"), "must be 'PCG64'"),
+        (_set("rng_state.state.inc", 1 << 130), "128-bit"),
+        (_set("rng_state.state.state", -5), "128-bit"),
+        (_set("rng_state.has_uint32", 7), "has_uint32"),
+        (_drop("rng_state.state"), "missing field 'rng_state.state'"),
+        (_set("dataset_summary", [1, 2]), "'dataset_summary' must be dict"),
+        (_set("triggers", []), "triggers is empty"),
+    ],
+)
 def test_inconsistent_headers_are_refused_even_with_a_valid_hash(snap_path, edit, words):
     refused(forge(snap_path, edit), words)
 
 
-@pytest.mark.parametrize(("changes", "words"), [
-    ({"hyper": dict(HYPER, lr=float("nan"))}, "cannot write snapshot"),
-    ({"velocity_bias": np.zeros(5, np.float32)}, "velocity_bias has shape [5]"),
-    ({"loss_history": np.array([1.0, np.inf], np.float32)}, "loss_history contains NaN"),
-    ({"rng_state": {"bit_generator": "PCG64"}}, "missing field 'rng_state.state'"),
-    ({"dataset_summary": {"root": Path("/x")}}, "cannot write snapshot"),
-])
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"hyper": dict(HYPER, lr=float("nan"))}, "cannot write snapshot"),
+        ({"velocity_bias": np.zeros(5, np.float32)}, "velocity_bias has shape [5]"),
+        ({"loss_history": np.array([1.0, np.inf], np.float32)}, "loss_history contains NaN"),
+        ({"rng_state": {"bit_generator": "PCG64"}}, "missing field 'rng_state.state'"),
+        ({"dataset_summary": {"root": Path("/x")}}, "cannot write snapshot"),
+    ],
+)
 def test_save_refuses_what_load_would_refuse(tmp_path, changes, words):
     target = tmp_path / "bad.npsnapshot"
     with pytest.raises(PatchFormatError, match=words.replace("[", r"\[")):
         save_snapshot(make_snapshot(steps=2, **changes), target)
     assert list(tmp_path.iterdir()) == []
-

@@ -62,8 +62,9 @@ def test_resume_continues_the_loss_curve_exactly(base_network, dataset, trainer,
     saved = save_training(trainer, PatchInfo("cats"), tmp_path)
     trainer.run(stop, steps=8)
     resumed = resume_from(saved.snapshot)
-    again = Trainer(base_network, dataset, resumed.params, resumed.state, resumed.seed,
-                    resumed.val_fraction)
+    again = Trainer(
+        base_network, dataset, resumed.params, resumed.state, resumed.seed, resumed.val_fraction
+    )
     again.prepare()
     assert again.state.step == 12
     again.run(stop, steps=8)
@@ -75,8 +76,11 @@ def test_saved_plugin_holds_triggers_outputs_and_fingerprint(trainer, base_netwo
     trainer.run(threading.Event(), steps=3)
     saved = save_training(trainer, PatchInfo("cats", "domestic, small wild or big"), tmp_path)
     patch = load_patch(saved.patch)
-    assert [o.name for o in patch.outputs] == ["domestic_cat", "wildcat_small_non_domestic",
-                                                "big_cat"]
+    assert [o.name for o in patch.outputs] == [
+        "domestic_cat",
+        "wildcat_small_non_domestic",
+        "big_cat",
+    ]
     assert "n02123045" in patch.triggers and "n02121808" not in patch.triggers
     assert patch.base_fingerprint == base_network.fingerprint
     np.testing.assert_array_equal(patch.weights, trainer.state.patch.weights)
@@ -119,8 +123,10 @@ def test_undecodable_photos_are_skipped_and_reported(base_network, sample_data, 
     assert all(p != broken for p, _ in t.train_samples + t.val_samples)
 
 
-@pytest.mark.parametrize("field, value", [("lr", 0.0), ("momentum", 1.5), ("decay", -1.0),
-                                          ("batch_size", 0), ("lr", float("nan"))])
+@pytest.mark.parametrize(
+    "field, value",
+    [("lr", 0.0), ("momentum", 1.5), ("decay", -1.0), ("batch_size", 0), ("lr", float("nan"))],
+)
 def test_bad_hyper_parameters_are_refused(base_network, dataset, field, value):
     params = HyperParams()
     setattr(params, field, value)
@@ -154,4 +160,5 @@ def test_validation_is_throttled_but_the_final_report_is_fresh(base_network, dat
     trainer.run(threading.Event(), steps=200)  # cached steps: far under the interval each
     assert Counting.validations < 50
     assert (trainer.last_report.val_accuracy, trainer.last_report.per_class_accuracy) == (
-        Trainer.validate(trainer))
+        Trainer.validate(trainer)
+    )

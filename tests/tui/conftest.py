@@ -24,8 +24,9 @@ def out_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def train_app(base_network: BaseNetwork, sample_data: Path,
-              out_dir: Path) -> Callable[..., TrainApp]:
+def train_app(
+    base_network: BaseNetwork, sample_data: Path, out_dir: Path
+) -> Callable[..., TrainApp]:
     """Build the app on sample_data with the session's OpenCL base network."""
 
     def build(*options: str, data: Path | str | None = None) -> TrainApp:

@@ -23,8 +23,12 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
     return run
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], object], what: str = "the condition",
-                   timeout: float = WAIT_S) -> None:
+async def wait_for(
+    pilot: Pilot,
+    condition: Callable[[], object],
+    what: str = "the condition",
+    timeout: float = WAIT_S,
+) -> None:
     """Let the app run until `condition()` holds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -34,5 +38,6 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], what: str = "t
 
 
 async def wait_for_screen(pilot: Pilot, screen_type: type) -> None:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type),
-                   f"the {screen_type.__name__}")
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, screen_type), f"the {screen_type.__name__}"
+    )

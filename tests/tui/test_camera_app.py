@@ -48,8 +48,11 @@ def cat_video(tmp_path_factory, photos) -> Path:
 @pytest.fixture(scope="module")
 def trained_patch(base_network, sample_data, tmp_path_factory) -> Path:
     """A real patch trained on the cat sample set, with a red icon."""
-    trainer = Trainer(base_network, load_dataset(sample_data, base_network.classes.tag_names()),
-                      HyperParams(batch_size=8, lr=0.02))
+    trainer = Trainer(
+        base_network,
+        load_dataset(sample_data, base_network.classes.tag_names()),
+        HyperParams(batch_size=8, lr=0.02),
+    )
     trainer.prepare()
     trainer.run(threading.Event(), steps=40)
     icon = io.BytesIO()
@@ -92,13 +95,15 @@ def recorded_notifications(screen: CameraScreen) -> list[tuple[str, dict]]:
 
 
 @run_async
-async def test_live_pass_shows_the_cat_its_patch_and_the_speed(base_network, cat_video,
-                                                              patch_dir, dataset):
+async def test_live_pass_shows_the_cat_its_patch_and_the_speed(
+    base_network, cat_video, patch_dir, dataset
+):
     app = camera_app(base_network, "--source", str(cat_video), "--patches", str(patch_dir))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
-        await wait_for(pilot, lambda: screen.current is not None
-                         and screen.current.result.patches != [])
+        await wait_for(
+            pilot, lambda: screen.current is not None and screen.current.result.patches != []
+        )
         await pilot.pause()
         identified = str(screen.query_one("#camera-identified", Label).content)
         best = screen.current.result.top[0]
@@ -113,10 +118,18 @@ async def test_live_pass_shows_the_cat_its_patch_and_the_speed(base_network, cat
 
 
 @run_async
-async def test_snap_key_files_the_frozen_frame_into_the_dataset(base_network, cat_video,
-                                                               patch_dir, dataset):
-    app = camera_app(base_network, "--source", str(cat_video), "--patches", str(patch_dir),
-                     "--dataset", str(dataset))
+async def test_snap_key_files_the_frozen_frame_into_the_dataset(
+    base_network, cat_video, patch_dir, dataset
+):
+    app = camera_app(
+        base_network,
+        "--source",
+        str(cat_video),
+        "--patches",
+        str(patch_dir),
+        "--dataset",
+        str(dataset),
+    )
     before = {p.name for p in dataset.iterdir()}
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
@@ -140,8 +153,9 @@ async def test_snap_key_files_the_frozen_frame_into_the_dataset(base_network, ca
 
 
 @run_async
-async def test_a_failed_snap_is_an_error_notification(base_network, cat_video, dataset,
-                                                      monkeypatch):
+async def test_a_failed_snap_is_an_error_notification(
+    base_network, cat_video, dataset, monkeypatch
+):
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -195,8 +209,9 @@ async def test_patch_list_follows_the_folder(base_network, cat_video, patch_dir)
         for path in patch_dir.glob("cats_*"):
             path.unlink()
         await wait_for(pilot, lambda: "● cats" not in str(panel.content))
-        await wait_for(pilot, lambda: screen.current is not None
-                         and screen.current.result.patches == [])
+        await wait_for(
+            pilot, lambda: screen.current is not None and screen.current.result.patches == []
+        )
 
 
 def test_overlay_is_a_badge_for_a_patch_without_icon():
@@ -221,9 +236,15 @@ class SnapDialogApp(App[None]):
         self.image, self.target = image, target
 
     def on_mount(self) -> None:
-        self.push_screen(SnapDialog(self.image, [self.target], [], "256",
-                                    "Base network: tiger_cat 39%; cats: domestic_cat 100%. "
-                                    "What is it really?"))
+        self.push_screen(
+            SnapDialog(
+                self.image,
+                [self.target],
+                [],
+                "256",
+                "Base network: tiger_cat 39%; cats: domestic_cat 100%. What is it really?",
+            )
+        )
 
 
 def test_snapshot_snap_dialog(snap_compare, photos, sample_data, base_network):

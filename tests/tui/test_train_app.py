@@ -70,8 +70,11 @@ async def test_no_goes_back_and_yes_trains(train_app):
 
         await start_training(pilot, app)
         status = app.screen.query_one("#status-text", Label)
-        await wait_for(pilot, lambda: "img/s" in str(status.render())
-                       and "step 0 " not in str(status.render()), "a status line")
+        await wait_for(
+            pilot,
+            lambda: "img/s" in str(status.render()) and "step 0 " not in str(status.render()),
+            "a status line",
+        )
         text = str(status.render())
         assert text.startswith("training · step ") and "loss 0." in text and "val " in text
         feed = app.screen.query_one("#feed")
@@ -139,8 +142,11 @@ async def test_stop_n_show_saves_then_steps_one_at_a_time(train_app, out_dir: Pa
         assert steps(app) == shown_at  # training waits for the answer
 
         await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, InferenceDialog)
-                       and app.screen.saved is not None, "the saved paths")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, InferenceDialog) and app.screen.saved is not None,
+            "the saved paths",
+        )
         saved = app.screen.saved
         assert str(saved.snapshot) in str(app.screen.query_one("#save-result").render())
         patch = load_patch(saved.patch)
@@ -152,9 +158,15 @@ async def test_stop_n_show_saves_then_steps_one_at_a_time(train_app, out_dir: Pa
         assert app.train_screen.saved == [saved]  # printed when the app exits
 
         await pilot.press("n")  # next inference: exactly one more step
-        await wait_for(pilot, lambda: isinstance(app.screen, InferenceDialog)
-                       and app.screen is not dialog and app.screen.saved is None,
-                       "the next inference")
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, InferenceDialog)
+                and app.screen is not dialog
+                and app.screen.saved is None
+            ),
+            "the next inference",
+        )
         assert steps(app) == shown_at + 1
 
         await pilot.press("ctrl+n", "n")  # uncheck stop-N-show in the dialog, then No
@@ -274,8 +286,9 @@ async def test_invalid_fields_block_training(train_app, tmp_path: Path):
 
 
 @run_async
-async def test_save_errors_name_the_file_and_keep_earlier_saves(train_app, out_dir: Path,
-                                                               tmp_path: Path):
+async def test_save_errors_name_the_file_and_keep_earlier_saves(
+    train_app, out_dir: Path, tmp_path: Path
+):
     not_png = tmp_path / "icon.png"
     not_png.write_bytes(b"not a png")
     blocker = tmp_path / "a-file"
@@ -310,8 +323,9 @@ async def test_save_errors_name_the_file_and_keep_earlier_saves(train_app, out_d
 
 
 @run_async
-async def test_feature_extraction_shows_progress(train_app, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch):
+async def test_feature_extraction_shows_progress(
+    train_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("NEURALPATCH_CACHE_DIR", str(tmp_path / "cache"))  # features uncached
     shown: list[tuple[int, int, str, bool]] = []
     original = StatusBar.show_progress
@@ -326,8 +340,9 @@ async def test_feature_extraction_shows_progress(train_app, tmp_path: Path,
         await pilot.press("ctrl+t")
         await wait_for_screen(pilot, ReconfigureDialog)
         await pilot.press("y")
-        await wait_for(pilot, lambda: screen_of(app).phase == "paused",
-                       "feature extraction and one step")
+        await wait_for(
+            pilot, lambda: screen_of(app).phase == "paused", "feature extraction and one step"
+        )
         assert not app.screen.query_one(ProgressBar).display  # hidden once training runs
     extraction = [entry for entry in shown if entry[2].startswith("extracting features")]
     assert extraction and all(total == 41 and visible for _, total, _, visible in extraction)

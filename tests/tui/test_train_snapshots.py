@@ -33,8 +33,13 @@ def snapshot_app(base_network, sample_data: Path, monkeypatch: pytest.MonkeyPatc
 def fixed_sample(sample_data: Path) -> SampleShown:
     """A real photo with made-up probabilities: the patch gets it wrong."""
     path = sample_data / "n02121808_105.jpg"
-    return SampleShown(path, decode_image(path), true_index=0, predicted_index=2,
-                       probabilities=np.array([0.27, 0.05, 0.68], np.float32))
+    return SampleShown(
+        path,
+        decode_image(path),
+        true_index=0,
+        predicted_index=2,
+        probabilities=np.array([0.27, 0.05, 0.68], np.float32),
+    )
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
@@ -58,13 +63,19 @@ def test_snapshot_reconfigure_dialog(snap_compare, snapshot_app):
 
 @pytest.mark.parametrize("saved", [False, True])
 def test_snapshot_inference_dialog(snap_compare, snapshot_app, fixed_sample, saved):
-    files = SavedFiles(Path("out/cats_18eaa28c0de2.npsnapshot"),
-                       Path("out/cats_18eaa28c0de2.specialneurons")) if saved else None
+    files = (
+        SavedFiles(
+            Path("out/cats_18eaa28c0de2.npsnapshot"), Path("out/cats_18eaa28c0de2.specialneurons")
+        )
+        if saved
+        else None
+    )
 
     async def open_dialog(pilot: Pilot) -> None:
         steady_cursor_of(pilot)
-        pilot.app.push_screen(InferenceDialog(fixed_sample, OUTPUTS, True, saved=files,
-                                              palette="256"))
+        pilot.app.push_screen(
+            InferenceDialog(fixed_sample, OUTPUTS, True, saved=files, palette="256")
+        )
         await wait_for_screen(pilot, InferenceDialog)
 
     assert snap_compare(snapshot_app, run_before=open_dialog)
