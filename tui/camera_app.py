@@ -13,7 +13,7 @@ from textual.binding import Binding
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.tui.camera_screen import CameraConfig, CameraScreen
-from neuralpatch.tui.halfblock import Palette, detect_palette
+from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 from neuralpatch.tui.quiet_output import app_log_path, quiet_output
 
 
@@ -29,8 +29,12 @@ class CameraApp(App[int]):
         super().__init__()
         self.camera_screen = CameraScreen(config, palette)
 
+    palette_notice: str | None = None  # said once on screen when images lose colours
+
     def on_mount(self) -> None:
         self.push_screen(self.camera_screen)
+        if self.palette_notice:
+            self.notify(self.palette_notice, title="Colours", timeout=8)
 
     async def action_quit(self) -> None:
         self.camera_screen.shutdown()
@@ -43,7 +47,8 @@ def make_camera_app(
     """The app for parsed `neuralpatch camera` options.
 
     `base`: an already loaded base network (else the one `--base` names is loaded here, with
-    conversion progress on stderr). `palette`: image palette (default: from `$COLORTERM`).
+    conversion progress on stderr). `palette`: image palette (default: detected from the
+    terminal, with a notice when it falls back to 256 or 16 colours).
     """
     if base is None:
         from neuralpatch.commands.options import load_base
@@ -58,7 +63,10 @@ def make_camera_app(
         top_k=max(1, args.top),
         interval=args.interval,
     )
-    return CameraApp(config, palette or detect_palette())
+    app = CameraApp(config, palette or detect_palette())
+    if palette is None:
+        app.palette_notice = palette_notice(detect_palette())
+    return app
 
 
 def run_camera_app(args: argparse.Namespace) -> int:

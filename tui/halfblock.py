@@ -20,7 +20,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-Palette = Literal["truecolor", "256"]
+Palette = Literal["truecolor", "256", "16"]
+PALETTES: tuple[Palette, ...] = ("truecolor", "256", "16")
 
 BLOCK = "▀"
 
@@ -38,6 +39,16 @@ def _xterm256_table() -> np.ndarray:
 
 
 XTERM256_RGB = _xterm256_table()
+# The 16 standard colours as xterm draws them by default (themes vary; these are the usual).
+STANDARD16_RGB = np.array(
+    [
+        (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0),
+        (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
+        (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0),
+        (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+    ],
+    dtype=np.int32,
+)  # fmt: skip
 """RGB value of each xterm-256 index; rows 0..15 (terminal-themed) are left black, unused."""
 
 # Per-channel nearest cube level: the cube is a separable grid, so this is the exact nearest.
@@ -53,10 +64,38 @@ _MAX_RUN = (1 << _RUN_BITS) - 1
 
 
 def detect_palette(environ: Mapping[str, str] | None = None) -> Palette:
-    """Pick the palette from ``COLORTERM``: truecolor terminals say so, anything else gets 256."""
+    """The palette the terminal can show, decided the way Textual (through Rich) decides it.
+
+    ``TEXTUAL_COLOR_SYSTEM`` wins when set (textual-serve sets ``truecolor``); then
+    ``COLORTERM=truecolor|24bit``; then the suffix of ``TERM`` (``xterm-256color`` → 256,
+    ``*-16color`` → 16); any other terminal gets the 16 standard colours, as Rich gives it.
+    """
     env = os.environ if environ is None else environ
-    colorterm = env.get("COLORTERM", "").lower()
-    return "truecolor" if colorterm in ("truecolor", "24bit") else "256"
+    forced = env.get("TEXTUAL_COLOR_SYSTEM", "auto").strip().lower()
+    if forced in _FORCED:
+        return _FORCED[forced]
+    if env.get("COLORTERM", "").strip().lower() in ("truecolor", "24bit"):
+        return "truecolor"
+    suffix = env.get("TERM", "").strip().lower().rpartition("-")[2]
+    return "256" if suffix in ("256color", "kitty") else "16"
+
+
+_FORCED: dict[str, Palette] = {
+    "truecolor": "truecolor",
+    "256": "256",
+    "standard": "16",
+    "windows": "16",
+}
+
+
+def palette_notice(palette: Palette) -> str | None:
+    """What to tell the user when images are drawn with fewer than 24-bit colours."""
+    if palette == "truecolor":
+        return None
+    hint = "set COLORTERM=truecolor if your terminal has 24-bit colour"
+    if palette == "256":
+        return f"Images use the 256-colour palette ({hint})."
+    return f"Images use the 16 standard colours: TERM does not say 256color ({hint})."
 
 
 def fit_size(img_h: int, img_w: int, cells_w: int, cells_h: int) -> tuple[int, int]:
@@ -111,12 +150,18 @@ def xterm256_index(pixels: np.ndarray) -> np.ndarray:
     return np.where(grey_d < cube_d, 232 + grey_i, cube_idx).astype(np.uint8)
 
 
+def standard16_index(pixels: np.ndarray) -> np.ndarray:
+    """Nearest of the 16 standard colours (0..15) for every pixel of an ``... x 3`` array."""
+    px = pixels.astype(np.int32)[..., None, :]
+    return ((px - STANDARD16_RGB) ** 2).sum(axis=-1).argmin(axis=-1).astype(np.uint8)
+
+
 class HalfblockRenderer:
     """Turns RGB frames into Textual strips, reusing Style objects across frames."""
 
     def __init__(self, palette: Palette | None = None, bits: int = 5) -> None:
-        if palette is not None and palette not in ("truecolor", "256"):
-            raise ValueError(f"unknown palette {palette!r}; use 'truecolor' or '256'")
+        if palette is not None and palette not in PALETTES:
+            raise ValueError(f"unknown palette {palette!r}; use one of {', '.join(PALETTES)}")
         if not 1 <= bits <= 8:
             raise ValueError(f"bits must be in 1..8, got {bits}")
         self.palette: Palette = palette or detect_palette()
@@ -138,9 +183,11 @@ class HalfblockRenderer:
         return self.strips(self.fit(rgb, cells_w, cells_h))
 
     def codes(self, pixels: np.ndarray) -> np.ndarray:
-        """Palette code per pixel: a 256-colour index, or a packed quantised 0xRRGGBB."""
+        """Palette code per pixel: a 256- or 16-colour index, or a packed quantised 0xRRGGBB."""
         if self.palette == "256":
             return xterm256_index(pixels).astype(np.int64)
+        if self.palette == "16":
+            return standard16_index(pixels).astype(np.int64)
         q = quantize_truecolor(pixels, self.bits).astype(np.int64)
         return (q[..., 0] << 16) | (q[..., 1] << 8) | q[..., 2]
 
@@ -193,7 +240,7 @@ class HalfblockRenderer:
     def _color(self, code: int) -> Color:
         color = self._colors.get(code)
         if color is None:
-            if self.palette == "256":
+            if self.palette in ("256", "16"):
                 color = Color.from_ansi(code)
             else:
                 triplet = ColorTriplet(code >> 16, (code >> 8) & 0xFF, code & 0xFF)

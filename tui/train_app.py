@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.training_files import resume_from
 from neuralpatch.tui.dialogs import QuitDialog
-from neuralpatch.tui.halfblock import Palette, detect_palette
+from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 from neuralpatch.tui.quiet_output import app_log_path, quiet_output
 from neuralpatch.tui.train_screen import TrainScreen
 
@@ -38,8 +38,12 @@ class TrainApp(App[int]):
         super().__init__()
         self.train_screen = TrainScreen(args, base, palette)
 
+    palette_notice: str | None = None  # said once on screen when images lose colours
+
     def on_mount(self) -> None:
         self.push_screen(self.train_screen)
+        if self.palette_notice:
+            self.notify(self.palette_notice, title="Colours", timeout=8)
 
     def action_quit(self) -> None:
         if not self.train_screen.quitting:  # one quit flow at a time
@@ -87,9 +91,13 @@ def make_train_app(
     """The app for parsed `neuralpatch train` options.
 
     `base`: an already loaded base network for the `--base` in `args` (else loaded when
-    training starts). `palette`: image palette (default: from `$COLORTERM`).
+    training starts). `palette`: image palette (default: detected from the terminal, with a notice
+    when it falls back to 256 or 16 colours).
     """
-    return TrainApp(with_resumed_values(args), base, palette or detect_palette())
+    app = TrainApp(with_resumed_values(args), base, palette or detect_palette())
+    if palette is None:
+        app.palette_notice = palette_notice(detect_palette())
+    return app
 
 
 def run_train_app(args: argparse.Namespace) -> int:

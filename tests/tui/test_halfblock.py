@@ -14,7 +14,9 @@ from neuralpatch.tui.halfblock import (
     HalfblockRenderer,
     detect_palette,
     fit_size,
+    palette_notice,
     quantize_truecolor,
+    standard16_index,
     xterm256_index,
 )
 
@@ -163,11 +165,32 @@ def test_caches_are_reused_across_frames(chelsea: np.ndarray):
     assert first[5]._segments[0].style is second[5]._segments[0].style
 
 
-def test_detect_palette_reads_colorterm():
+def test_detect_palette_follows_textual_and_rich():
     assert detect_palette({"COLORTERM": "truecolor"}) == "truecolor"
-    assert detect_palette({"COLORTERM": "24bit"}) == "truecolor"
+    assert detect_palette({"COLORTERM": "24bit", "TERM": "xterm"}) == "truecolor"
     assert detect_palette({"TERM": "xterm-256color"}) == "256"
+    assert detect_palette({"TERM": "tmux-256color"}) == "256"
+    assert detect_palette({"TERM": "xterm-16color"}) == "16"
+    assert detect_palette({"TERM": "vt100"}) == "16"
+    assert detect_palette({}) == "16"
+    # textual-serve forces its colour system for the browser terminal
+    assert detect_palette({"TEXTUAL_COLOR_SYSTEM": "truecolor", "TERM": "dumb"}) == "truecolor"
+    assert detect_palette({"TEXTUAL_COLOR_SYSTEM": "standard", "COLORTERM": "24bit"}) == "16"
     assert HalfblockRenderer("256").palette == "256"
+
+
+def test_palette_notice_says_when_colours_fall_back():
+    assert palette_notice("truecolor") is None
+    assert "256-colour" in palette_notice("256")
+    assert "16 standard colours" in palette_notice("16")
+
+
+def test_sixteen_colour_palette_picks_the_nearest_standard_colour():
+    pixels = np.array([[[250, 10, 10], [10, 10, 10], [250, 250, 250], [0, 200, 190]]], np.uint8)
+    assert standard16_index(pixels).tolist() == [[9, 0, 15, 6]]
+    strips = HalfblockRenderer("16").render(skimage.data.chelsea(), 40, 12)
+    colors = {seg.style.color.number for strip in strips for seg in strip._segments}
+    assert colors and all(0 <= c <= 15 for c in colors)
 
 
 def test_rejects_bad_input():
@@ -179,4 +202,4 @@ def test_rejects_bad_input():
     with pytest.raises(ValueError, match="even"):
         renderer.strips(np.zeros((3, 4, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match="palette"):
-        HalfblockRenderer("16")  # type: ignore[arg-type]
+        HalfblockRenderer("8")  # type: ignore[arg-type]
