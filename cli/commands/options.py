@@ -59,13 +59,20 @@ def known_tags(base, masters) -> dict[str, str]:
 
 
 def require_terminal(command: str) -> None:
-    """The screens draw on a terminal: refuse clearly when output is piped or redirected."""
+    """The screens draw on a terminal: refuse clearly when output is piped or redirected.
+
+    Under `neuralpatch serve`, textual-serve runs the screen with Textual's web driver (it
+    sets `TEXTUAL_DRIVER`) and pipes for stdin/stdout: that is a terminal in a browser.
+    """
+    import os
     import sys
 
     from neuralpatch.engine.errors import SettingError
 
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise SettingError(
             f"`neuralpatch {command}` opens a screen and needs a terminal; "
-            "use --headless in scripts"
+            "use --headless in scripts, or `neuralpatch serve` for a browser"
         )
