@@ -24,6 +24,11 @@ from neuralpatch.engine.errors import ImageError, NeuralpatchError
 from neuralpatch.engine.image_io import decode_image
 
 DEFAULT_FOLDER_INTERVAL_S = 1.0
+# What OpenCV's FFmpeg backend plays; anything else (a .txt, a .csv) is refused up front.
+VIDEO_EXTENSIONS = frozenset(
+    {".avi", ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
+    | {".3gp", ".ts", ".mts", ".mjpg", ".mjpeg", ".gif"}
+)
 DEVICE_STALL_S = 2.0  # a camera silent this long is treated as gone
 _MAX_FAILED_GRABS = 5
 
@@ -41,6 +46,7 @@ class Frame:
     number: int
     captured: float  # time.perf_counter() when reading it began (for a camera: grabbed)
     label: str  # what to call it on screen: "camera 0", "tree.avi", "n02121808_101.jpg"
+    loop: int = 0  # how many times a video or photo folder has started again before this frame
 
 
 def quiet_opencv() -> None:
@@ -90,6 +96,7 @@ class VideoFileSource(FrameSource):
         self.fps = 0.0
         self._cap: cv2.VideoCapture | None = None
         self._number = -1  # the last frame produced, counted over all loops
+        self._loops = 0  # rewinds so far: shown, so a looping video is never taken for live
         self._in_loop = 0  # frames read since the last rewind
         self._started = 0.0
         self._skipped = 0
@@ -127,7 +134,7 @@ class VideoFileSource(FrameSource):
                 raise FrameSourceError("no frame could be decoded after rewinding", self.path)
         self._in_loop += 1
         self._number += 1
-        return Frame(_to_rgb(bgr), self._number, captured, self.description)
+        return Frame(_to_rgb(bgr), self._number, captured, self.description, self._loops)
 
     def _rewind(self) -> None:
         # Reopening (rather than seeking) works with every codec and notices a file that was
@@ -135,6 +142,7 @@ class VideoFileSource(FrameSource):
         number = self._number
         self.open()
         self._number = number
+        self._loops += 1
 
     def _skip_to_now(self) -> None:
         assert self._cap is not None
@@ -179,6 +187,7 @@ class ImageFolderSource(FrameSource):
         self._files: list[Path] = []
         self._position = 0
         self._number = -1
+        self._loops = 0
         self._last = 0.0
 
     def open(self) -> None:
@@ -214,6 +223,7 @@ class ImageFolderSource(FrameSource):
         for _ in range(len(self._files) + 1):
             if self._position >= len(self._files):
                 self._files, self._position = self._scan(), 0
+                self._loops += 1
             path = self._files[self._position]
             self._position += 1
             captured = time.perf_counter()
@@ -225,7 +235,7 @@ class ImageFolderSource(FrameSource):
             self.problems.pop(path, None)
             self._number += 1
             self._last = time.monotonic()
-            return Frame(rgb, self._number, captured, path.name)
+            return Frame(rgb, self._number, captured, path.name, self._loops)
         raise FrameSourceError("no image in the folder could be decoded", self.path)
 
 
@@ -335,6 +345,13 @@ def make_source(
     path = Path(text).expanduser()
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageFolderSource(path, realtime=realtime, interval=interval)
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        kind = f"a {path.suffix} file" if path.suffix else "a file without an extension"
+        raise FrameSourceError(
+            f"not a camera index, video or photo folder ({kind}; videos: "
+            f"{', '.join(sorted(VIDEO_EXTENSIONS))})",
+            path,
+        )
     return VideoFileSource(path, realtime=realtime)
 
 

@@ -8,6 +8,7 @@ from textual.widgets import Static
 from neuralpatch.engine.patch_index import LoadedPatch
 from neuralpatch.engine.patch_result import ImageResult
 from neuralpatch.engine.patch_system import PatchSystem
+from neuralpatch.engine.safe_text import printable
 
 
 def patch_lines(patches: tuple[LoadedPatch, ...], rejected: dict, folder: str | None) -> Text:
@@ -33,10 +34,13 @@ def patch_lines(patches: tuple[LoadedPatch, ...], rejected: dict, folder: str | 
         )
         if p.disabled is not None:
             text.append(f"  disabled: {p.disabled}\n", style="yellow")
+    running = {p.path for p in patches}
     for path, reason in rejected.items():
         text.append("✗ ", style="bold red")
-        text.append(f"{path.name}\n", style="red")
-        text.append(f"  {reason}\n", style="dim red")
+        text.append(f"{printable(path.name)}\n", style="red")
+        text.append(f"  {printable(reason)}\n", style="dim red")
+        if path in running:  # a bad save never replaces a good version
+            text.append("  previous version still running\n", style="yellow")
     text.rstrip()
     return text
 
@@ -58,10 +62,8 @@ def cascade_lines(result: ImageResult) -> Text:
 def identified_line(result: ImageResult) -> str:
     """`name 45.3%  ›  patch: sub-category 91.2%  ›  …`: the main object, then the cascade."""
     best = result.top[0]
-    parts = [f"{best.name.replace('_', ' ')}  {best.probability:.1%}"]
-    parts += [
-        f"{r.name}: {r.output_name.replace('_', ' ')} {r.probability:.0%}" for _, r in result.walk()
-    ]
+    parts = [f"{best.name}  {best.probability:.1%}"]
+    parts += [f"{r.name}: {r.output_name} {r.probability:.0%}" for _, r in result.walk()]
     return "  ›  ".join(parts)
 
 

@@ -27,6 +27,7 @@ from neuralpatch.engine.frame_source import DEFAULT_FOLDER_INTERVAL_S, make_sour
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
+from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.snap import SnapError, SnapTarget, find_targets, save_snap
 from neuralpatch.tui.camera_messages import (
     LayerReached,
@@ -69,6 +70,13 @@ def stats_line(result: LiveResult) -> str:
         f"{result.fps:.1f} fps · base {result.base_ms:.1f} ms + patches "
         f"{result.patches_ms:.2f} ms · total {result.total_ms:.1f} ms"
     )
+
+
+def frame_title(result: LiveResult) -> str:
+    """`tree.avi · frame 70 · ↻ loop 2`: a file source that started again says so."""
+    frame = result.frame
+    title = f"{printable(frame.label)} · frame {frame.number:,}"
+    return title + (f" · ↻ loop {frame.loop + 1}" if frame.loop else "")
 
 
 def overlays_for(result: LiveResult) -> list[Overlay]:
@@ -234,7 +242,7 @@ class CameraScreen(Screen[None]):
         live = message.result
         self.current = live
         view = self.query_one("#camera-view", ImageView)
-        view.set_image(live.image, f"{live.frame.label} · frame {live.frame.number}")
+        view.set_image(live.image, frame_title(live))
         view.set_overlays(overlays_for(live))
         self.query_one("#camera-identified", Label).update(identified_line(live.result))
         self.query_one("#camera-stats", Label).update(stats_line(live))

@@ -65,6 +65,8 @@ def test_video_file_plays_in_a_loop():
     np.testing.assert_array_equal(frames[TREE_FRAMES].image, first)  # back to the start
     assert not np.array_equal(frames[1].image, first)
     assert frames[0].label == "tree.avi" and source.dropped == 0
+    # the replay is marked, so a looping video is never taken for a live feed
+    assert [f.loop for f in frames] == [0] * TREE_FRAMES + [1, 1]
 
 
 def test_realtime_video_drops_frames_while_the_caller_is_busy():
@@ -162,6 +164,23 @@ def test_make_source_reads_the_spec(tmp_path):
     assert isinstance(make_source(str(tmp_path / "one.jpg")), ImageFolderSource)
     video = make_source(str(TREE), realtime=True)
     assert isinstance(video, VideoFileSource) and video.realtime
+
+
+def test_a_file_that_is_no_video_is_refused_up_front(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video")
+    with pytest.raises(FrameSourceError, match=r"notes.txt: not a camera index, video.*\.txt"):
+        make_source(str(notes))
+    with pytest.raises(FrameSourceError, match="without an extension"):
+        make_source(str(tmp_path / "README"))
+
+
+def test_photo_folder_counts_its_loops(tmp_path, photos):
+    Image.fromarray(photos["chelsea"]).save(tmp_path / "a.jpg")
+    Image.fromarray(photos["coffee"]).save(tmp_path / "b.jpg")
+    source = ImageFolderSource(tmp_path)
+    source.open()
+    assert [source.read().loop for _ in range(5)] == [0, 0, 1, 1, 2]
 
 
 def test_missing_camera_is_one_clear_error_and_opencv_stays_quiet(capfd):

@@ -107,7 +107,7 @@ async def test_live_pass_shows_the_cat_its_patch_and_the_speed(
         await pilot.pause()
         identified = str(screen.query_one("#camera-identified", Label).content)
         best = screen.current.result.top[0]
-        assert identified.startswith(best.name.replace("_", " ")) and "cats:" in identified
+        assert identified.startswith(best.name) and "cats:" in identified  # one spelling
         stats = str(screen.query_one("#camera-stats", Label).content)
         assert "fps" in stats and "base" in stats and "patches" in stats
         view = screen.query_one("#camera-view", ImageView)
@@ -206,12 +206,27 @@ async def test_patch_list_follows_the_folder(base_network, cat_video, patch_dir)
         (patch_dir / "broken.specialneurons").write_bytes(b"not a patch")
         await wait_for(pilot, lambda: "broken.specialneurons" in str(panel.content))
         assert "✗" in str(panel.content)
+        assert "previous version" not in str(panel.content)  # nothing of it ever ran
+        # garbage over the running patch: refused, and the panel says the old one still runs
+        running = next(patch_dir.glob("cats_*"))
+        running.write_bytes(b"\x1b]0;garbage\x07")
+        await wait_for(pilot, lambda: "previous version still running" in str(panel.content))
+        assert "● cats" in str(panel.content) and "\x1b" not in str(panel.content)
         for path in patch_dir.glob("cats_*"):
             path.unlink()
         await wait_for(pilot, lambda: "● cats" not in str(panel.content))
         await wait_for(
             pilot, lambda: screen.current is not None and screen.current.result.patches == []
         )
+
+
+@run_async
+async def test_a_looping_video_says_so_in_the_frame_title(base_network):
+    app = camera_app(base_network, "--source", str(TREE))
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.camera_screen.query_one("#camera-view", ImageView)
+        await wait_for(pilot, lambda: "↻ loop 2" in view.caption)
+        assert "tree.avi · frame" in view.caption
 
 
 def test_overlay_is_a_badge_for_a_patch_without_icon():
