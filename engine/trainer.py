@@ -2,18 +2,19 @@
 
 Synchronous and UI-free: `Trainer.run` reports through callbacks and stops when a
 `threading.Event` is set, so the terminal app drives it from a worker thread and the CLI
-from the main thread. Hyper-parameters in `trainer.params` may be changed while it runs;
-they take effect at the next step.
+from the main thread. `trainer.params` is frozen: other threads ask for new rates with
+`request_change`, a queue the training thread drains between two steps.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import Dataset, Sample
 from neuralpatch.engine.errors import DatasetError, ImageError, SettingError
 from neuralpatch.engine.feature_cache import FeatureCache
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
 
@@ -33,35 +35,6 @@ SAMPLE_INTERVAL_S = 0.1  # the image feed is throttled to about ten images a sec
 VALIDATE_INTERVAL_S = 0.2
 WORK_IMAGE_SIDE = 256  # augmentation works on photos shrunk to this short side
 WORK_IMAGE_CACHE = 512
-MAX_BATCH = 4096
-
-
-@dataclass
-class HyperParams:
-    batch_size: int = 16
-    lr: float = 0.01
-    momentum: float = 0.9
-    decay: float = 0.0005
-    augment: bool = False
-
-    def check(self) -> None:
-        """Refuse values that would wreck training, naming the field."""
-        if isinstance(self.batch_size, bool) or not 1 <= self.batch_size <= MAX_BATCH:
-            raise SettingError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
-        for name, low, high, low_open in (
-            ("lr", 0.0, 10.0, True),
-            ("momentum", 0.0, 0.999, False),
-            ("decay", 0.0, 1.0, False),
-        ):
-            value = getattr(self, name)
-            if (
-                not math.isfinite(value)
-                or value > high
-                or value < low
-                or (low_open and value == low)
-            ):
-                bound = "(" if low_open else "["
-                raise SettingError(f"{name} must be in {bound}{low:g}, {high:g}]")
 
 
 @dataclass
@@ -76,6 +49,7 @@ class StepReport:
     elapsed_s: float
     val_accuracy: float | None
     per_class_accuracy: list[float | None] = field(default_factory=list)
+    changed: dict[str, object] = field(default_factory=dict)  # rates that apply from this step
 
 
 @dataclass
@@ -116,7 +90,7 @@ class Trainer:
     ):
         self.base, self.dataset = base, dataset
         self.params = params or HyperParams()
-        self.params.check()
+        self._changes: queue.SimpleQueue[dict[str, object]] = queue.SimpleQueue()
         self.outputs = dataset.outputs
         if not self.outputs:
             raise DatasetError("no output category has images", dataset.map_path)
@@ -178,6 +152,30 @@ class Trainer:
     def steps_for_epochs(self, epochs: float) -> int:
         return max(1, math.ceil(epochs * len(self.train_samples) / self.params.batch_size))
 
+    # -- live changes ------------------------------------------------------------------
+    def request_change(self, **changes: object) -> None:
+        """Ask, from any thread, for new rates; they apply before the next step.
+
+        Values must already be valid (the pane checks them with `rate_problem`); one that is
+        not is dropped when applied, never half-applied.
+        """
+        self._changes.put(changes)
+
+    def apply_changes(self) -> dict[str, object]:
+        """Take the requested changes (called between steps); returns those that changed."""
+        applied: dict[str, object] = {}
+        while True:
+            try:
+                changes = self._changes.get_nowait()
+            except queue.Empty:
+                return applied
+            try:
+                params = self.params.replace(**changes)
+            except (SettingError, TypeError):
+                continue
+            applied |= {k: v for k, v in changes.items() if getattr(self.params, k) != v}
+            self.params = params
+
     # -- training ----------------------------------------------------------------------
     def _draw(self, n: int) -> list[Sample]:
         """Random draws without replacement within an epoch, reshuffled each epoch.
@@ -215,6 +213,7 @@ class Trainer:
     def step(self) -> StepReport:
         """One SGD step on a random mini-batch."""
         started = time.perf_counter()
+        changed = self.apply_changes()
         params = self.params
         batch = self._draw(int(params.batch_size))
         features, views = self._batch_features(batch)
@@ -246,6 +245,7 @@ class Trainer:
             elapsed_s=self._elapsed,
             val_accuracy=val,
             per_class_accuracy=per_class,
+            changed=changed,
         )
         return self.last_report
 
@@ -305,9 +305,6 @@ class Trainer:
             mask = labels == k
             per_class.append(float((predicted[mask] == k).mean()) if mask.any() else None)
         return float((predicted == labels).mean()), per_class
-
-    def params_dict(self) -> dict:
-        return asdict(self.params)
 
 
 def shrink(rgb: np.ndarray, side: int) -> np.ndarray:

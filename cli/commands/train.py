@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
-import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 from neuralpatch.commands.options import (
     add_base_options,
     add_masters_option,
-    known_tags,
-    load_base,
-    load_masters,
+    load_base_from,
     require_terminal,
 )
-from neuralpatch.engine.errors import SettingError
+from neuralpatch.engine.hyper_params import RATES
+from neuralpatch.engine.training_plan import TrainingOptions, resumed_params
 
 
 def add_parser(sub) -> None:
@@ -62,70 +59,36 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def training_setup(args: argparse.Namespace, base):
-    """Build the Trainer, patch info and output folder the options describe."""
-    from neuralpatch.engine.dataset import load_dataset
-    from neuralpatch.engine.trainer import HyperParams, Trainer
-    from neuralpatch.engine.training_files import PatchInfo, read_icon, resume_from
-
-    check_run_options(args)
-    dataset = load_dataset(args.data, known_tags(base, load_masters(args, base)))
-    if args.resume:
-        resumed = resume_from(args.resume)
-        if resumed.base_fingerprint != base.fingerprint:
-            raise SettingError(
-                f"the snapshot was trained on another base network "
-                f"({resumed.base_fingerprint}; this one is {base.fingerprint})",
-                args.resume,
-            )
-        params, state, info = resumed.params, resumed.state, resumed.info
-        seed, val_fraction = resumed.seed, resumed.val_fraction
-    else:
-        params, state, seed, val_fraction = HyperParams(), None, args.seed, args.val_fraction
-        info = PatchInfo(args.name or Path(args.data).resolve().name)
-    for key in ("batch_size", "lr", "momentum", "decay"):
-        if getattr(args, key) is not None:
-            setattr(params, key, getattr(args, key))
-    params.augment = params.augment or args.augment
-    if args.name:
-        info.name = args.name
-    if args.description:
-        info.description = args.description
-    if args.icon:
-        info.icon_png = read_icon(args.icon)
-    trainer = Trainer(base, dataset, params, state, seed, val_fraction)
-    out_dir = Path(args.out).expanduser() if args.out else base.files.txt_path.parent
-    check_out_dir(out_dir)
-    return trainer, info, out_dir
-
-
-def check_run_options(args: argparse.Namespace) -> None:
-    """Refuse run lengths and seeds that would only fail once training has begun."""
-    if args.steps is not None and args.steps < 1:
-        raise SettingError("--steps must be at least 1")
-    if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
-        raise SettingError("--epochs must be a number above 0")
-    if args.seed < 0:
-        raise SettingError("--seed must be 0 or more")
-
-
-def check_out_dir(out_dir: Path) -> None:
-    """Make sure the snapshot and patch can be written before any training time is spent."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SettingError(f"cannot use it as the output folder: {exc.strerror}", out_dir) from exc
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise SettingError("the output folder is not writable", out_dir)
+def training_options(args: argparse.Namespace) -> TrainingOptions:
+    """The parsed options as the engine's typed run options (rates merged with a resumed
+    snapshot's); bad values are refused here, before anything loads."""
+    given = {key: getattr(args, key) for key in RATES if getattr(args, key) is not None}
+    return TrainingOptions(
+        data=args.data,
+        params=resumed_params(args.resume or "", given, args.augment),
+        base=args.base or "",
+        device=args.device,
+        name=args.name or "",
+        description=args.description,
+        icon=args.icon or "",
+        out=args.out or "",
+        resume=args.resume or "",
+        masters=args.masters or "",
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        steps=args.steps,
+        epochs=args.epochs,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    options = training_options(args)
     if not args.headless:
         require_terminal("train")
         from neuralpatch.tui.train_app import run_train_app
 
-        return run_train_app(args)
-    return run_headless(args)
+        return run_train_app(options)
+    return run_headless(options)
 
 
 @contextlib.contextmanager
@@ -148,12 +111,16 @@ def ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_headless(args: argparse.Namespace) -> int:
+def run_headless(options: TrainingOptions) -> int:
     from neuralpatch.commands.progress import ProgressLine, percent
     from neuralpatch.engine.training_files import save_training
+    from neuralpatch.engine.training_plan import plan_training
 
-    base = load_base(args)
-    trainer, info, out_dir = training_setup(args, base)
+    base = load_base_from(options.base, options.device)
+    plan = plan_training(options, base)
+    trainer, info, out_dir = plan.trainer, plan.info, plan.out_dir
+    for warning in plan.warnings:
+        print(f"neuralpatch: warning: {warning}", file=sys.stderr)
     for problem in trainer.dataset.problems:
         print(f"warning: {problem}")
     with ProgressLine("extracting features") as bar:
@@ -166,9 +133,7 @@ def run_headless(args: argparse.Namespace) -> int:
         f"{len(trainer.dataset.triggers)} triggers, {len(trainer.train_samples)} train / "
         f"{len(trainer.val_samples)} validation images"
     )
-    steps = args.steps
-    if args.epochs is not None:
-        steps = trainer.steps_for_epochs(args.epochs)
+    steps = plan.steps_to_run()
     stop, start = threading.Event(), trainer.state.step
     with ProgressLine("training") as bar, ctrl_c_sets(stop):
         trainer.run(

@@ -16,11 +16,12 @@ from PIL import Image
 
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.frame_source import DeviceSource, FrameSourceError, VideoFileSource
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus, retry_delay
 from neuralpatch.engine.patch_file import PatchOutput, load_patch, save_patch
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 
 TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
