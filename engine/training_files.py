@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from neuralpatch.engine.container import Container
 from neuralpatch.engine.errors import ImageError, NeuralpatchError, PatchFormatError
 from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.loss_history import LossHistory
 from neuralpatch.engine.patch_file import (
     MAX_ICON_BYTES,
     PATCH_SUFFIX,
@@ -36,7 +35,8 @@ from neuralpatch.engine.snapshot import (
     pack_snapshot,
     save_snapshot,
 )
-from neuralpatch.engine.trainer import Trainer, TrainingState
+from neuralpatch.engine.trainer import Trainer
+from neuralpatch.engine.training_state import TrainingState
 
 
 @dataclass
@@ -88,15 +88,17 @@ def patch_from_trainer(trainer: Trainer, info: PatchInfo) -> PatchFile:
 def snapshot_of(trainer: Trainer, patch: PatchFile) -> Snapshot:
     """The full snapshot of the trainer as it is now (between two steps)."""
     state = trainer.state
+    losses, loss_fields = state.losses.to_saved()
     return Snapshot(
         patch=patch,
         velocity_weights=state.sgd.velocity_w.copy(),
         velocity_bias=state.sgd.velocity_b.copy(),
         hyper=trainer.params.to_dict()
-        | {"seed": trainer.seed, "drawn": state.drawn, "val_fraction": trainer.val_fraction},
+        | {"seed": trainer.seed, "drawn": state.drawn, "val_fraction": trainer.val_fraction}
+        | loss_fields,
         step=state.step,
         rng_state=trainer.rng.bit_generator.state,
-        loss_history=np.asarray(state.losses, np.float32),
+        loss_history=losses,
         dataset_summary=trainer.dataset.to_summary(),
     )
 
@@ -157,11 +159,15 @@ def resume_from(path: str | Path) -> Resumed:
     """Training state, hyper-parameters and patch info stored in a full snapshot."""
     snap = load_snapshot(path)
     hyper = HyperParams.from_dict(snap.hyper)
+    try:
+        losses = LossHistory.from_saved(snap.loss_history, snap.hyper)
+    except ValueError as exc:
+        raise PatchFormatError(f"hyper_parameters: {exc}", path) from exc
     state = TrainingState(
         patch=LinearPatch(snap.patch.weights.copy(), snap.patch.bias.copy()),
         sgd=SGDState(snap.velocity_weights.copy(), snap.velocity_bias.copy()),
         step=snap.step,
-        losses=[float(x) for x in snap.loss_history],
+        losses=losses,
         rng_state=snap.rng_state,
         drawn=int(snap.hyper.get("drawn", 0)),
         output_tags=[o.tag for o in snap.patch.outputs],

@@ -32,8 +32,8 @@ def trainer(base_network, dataset) -> Trainer:
 
 def test_training_lowers_the_loss_and_beats_chance(trainer: Trainer):
     trainer.run(threading.Event(), steps=60)
-    losses = trainer.state.losses
-    assert np.mean(losses[:5]) > 2 * np.mean(losses[-5:])
+    losses = trainer.state.losses.points()
+    assert len(losses) == 60 and np.mean(losses[:5]) > 2 * np.mean(losses[-5:])
     accuracy, per_class = trainer.validate()
     assert accuracy is not None and accuracy > 0.6  # chance is 1/3
     assert len(per_class) == 3 and len(trainer.val_samples) == 9
@@ -108,7 +108,8 @@ def test_augmented_steps_run_the_base_pass(trainer: Trainer):
     trainer.run(threading.Event(), steps=1, on_sample=shown.append)
     assert shown and shown[0].image is not None and shown[0].image.dtype == np.uint8
     cached = trainer.features[shown[0].path]
-    features, _ = trainer._batch_features([(shown[0].path, shown[0].true_index)])
+    position = [p for p, _ in trainer.train_samples].index(shown[0].path)
+    features, _ = trainer._batch_features(np.array([position]))
     assert not np.allclose(features[0], cached, atol=1e-3)  # a new random view
 
 
