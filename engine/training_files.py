@@ -115,24 +115,32 @@ def check_savable(trainer: Trainer, info: PatchInfo, out_dir: Path) -> None:
 
 
 def save_training(trainer: Trainer, info: PatchInfo, out_dir: Path) -> SavedFiles:
-    """Write the plugin file, then the full snapshot, into `out_dir`.
+    """Write the plugin file, then the full snapshot, into `out_dir`, named with the same
+    time-based hash."""
+    stamp = time.time_ns()
+    return write_training(
+        trainer,
+        info,
+        out_dir / timestamped_name(info.name, PATCH_SUFFIX, time_ns=stamp),
+        out_dir / timestamped_name(info.name, SNAPSHOT_SUFFIX, time_ns=stamp),
+    )
+
+
+def write_training(trainer: Trainer, info: PatchInfo, patch: Path, snapshot: Path) -> SavedFiles:
+    """Write the plugin file `patch`, then the full snapshot `snapshot` (atomically each).
 
     The plugin (what the user shares) goes first and stands on its own: a snapshot that
     cannot be written still leaves it saved, and the error says so.
     """
     trainer.apply_changes()  # rates asked for while paused are what the snapshot holds
-    stamp = time.time_ns()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    patch = patch_from_trainer(trainer, info)
-    patch_path = save_patch(
-        patch, out_dir / timestamped_name(info.name, PATCH_SUFFIX, time_ns=stamp)
-    )
-    snap_path = out_dir / timestamped_name(info.name, SNAPSHOT_SUFFIX, time_ns=stamp)
+    patch.parent.mkdir(parents=True, exist_ok=True)
+    patch_file = patch_from_trainer(trainer, info)
+    save_patch(patch_file, patch)
     try:
-        save_snapshot(snapshot_of(trainer, patch), snap_path)
+        save_snapshot(snapshot_of(trainer, patch_file), snapshot)
     except (PatchFormatError, OSError) as exc:
-        raise SnapshotNotSaved(exc, patch_path) from exc
-    return SavedFiles(snap_path, patch_path)
+        raise SnapshotNotSaved(exc, patch) from exc
+    return SavedFiles(snapshot, patch)
 
 
 class SnapshotNotSaved(NeuralpatchError):

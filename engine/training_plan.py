@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.checkpoints import CHECKPOINT_INTERVAL_S
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.errors import SettingError
 from neuralpatch.engine.hyper_params import HyperParams
@@ -47,6 +48,7 @@ class TrainingOptions:
     seed: int = 0
     steps: int | None = None  # None: until stopped
     epochs: float | None = None
+    checkpoint_every: float = CHECKPOINT_INTERVAL_S  # seconds; 0: no checkpoints
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -57,6 +59,8 @@ class TrainingOptions:
             raise SettingError("--seed must be 0 or more")
         if not (math.isfinite(self.val_fraction) and 0 <= self.val_fraction < 1):
             raise SettingError("--val-fraction must be in [0, 1)")
+        if not (math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
+            raise SettingError("--checkpoint-every must be 0 (never) or more seconds")
 
     def replace(self, **changes: Any) -> TrainingOptions:
         return dataclasses.replace(self, **changes)
