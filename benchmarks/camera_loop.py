@@ -55,12 +55,14 @@ import skimage.data
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import load_dataset
-from neuralpatch.engine.frame_source import VideoFileSource, quiet_opencv
+from neuralpatch.engine.frame import quiet_opencv
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.opencl_runtime import get_runtime
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
+from neuralpatch.engine.video_source import VideoFileSource
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"

@@ -59,11 +59,12 @@ import skimage.data
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, PatchOutput
 from neuralpatch.engine.patch_index import top_predictions
 from neuralpatch.engine.patch_model import LinearPatch
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"

@@ -34,10 +34,11 @@ from neuralpatch.engine.augment import rand_tilt_shift
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.feature_cache import BATCH, FeatureCache
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.opencl_runtime import get_runtime
 from neuralpatch.engine.preprocess import to_input
-from neuralpatch.engine.trainer import WORK_IMAGE_SIDE, HyperParams, Trainer, shrink
+from neuralpatch.engine.trainer import WORK_IMAGE_SIDE, Trainer, shrink
 
 PHASES = ("extract", "cached", "augmented")
 CACHED_STEPS = 200  # a cached step takes well under a millisecond: time many
@@ -54,7 +55,7 @@ def ours(base: BaseNetwork, data: Path, batch_size: int, steps: int) -> dict[str
     trainer.prepare()
     figures = {"extract": extract}
     for phase, count in (("cached", CACHED_STEPS), ("augmented", steps)):
-        trainer.params.augment = phase == "augmented"
+        trainer.request_change(augment=phase == "augmented")
         trainer.run(threading.Event(), steps=1)  # warm up (work images, kernels)
         start = time.perf_counter()
         trainer.run(threading.Event(), steps=count)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from neuralpatch.engine.base_network import BaseNetwork, LayerProgress
-from neuralpatch.engine.frame_source import Frame, FrameSource, FrameSourceError
+from neuralpatch.engine.frame import Frame, FrameSource, FrameSourceError
 from neuralpatch.engine.patch_result import ImageResult
 from neuralpatch.engine.patch_system import PatchSystem
 

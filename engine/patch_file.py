@@ -78,7 +78,7 @@ class PatchFile:
 def save_patch(patch: PatchFile, path: str | Path) -> Path:
     """Validate, then write atomically; raises PatchFormatError for a patch load would refuse."""
     header, blobs = patch_header(patch, path)
-    return write_atomic(path, _pack_checked(header, blobs, path))
+    return write_atomic(path, pack_patch(header, blobs, path))
 
 
 def load_patch(path: str | Path) -> PatchFile:
@@ -187,7 +187,8 @@ def safe_name(name: str) -> str:
     return text or "patch"
 
 
-def _pack_checked(header: dict[str, Any], blobs: dict[str, Any], path: str | Path) -> bytes:
+def pack_patch(header: dict[str, Any], blobs: dict[str, Any], path: str | Path) -> bytes:
+    """The file's bytes, parsed back as a loader would: a patch load would refuse raises."""
     try:
         data = pack(PATCH_MAGIC, "patch", header, blobs)
     except (ValueError, TypeError) as exc:

@@ -22,6 +22,7 @@ from neuralpatch.engine.container import (
     read_container,
 )
 from neuralpatch.engine.errors import PatchFormatError
+from neuralpatch.engine.hyper_params import BOUNDS
 from neuralpatch.engine.patch_file import PATCH_BLOBS, PatchFile, patch_header, read_patch_fields
 
 SNAPSHOT_SUFFIX = ".npsnapshot"
@@ -58,6 +59,11 @@ class Snapshot:
 
 def save_snapshot(snapshot: Snapshot, path: str | Path) -> Path:
     """Validate, then write atomically; raises PatchFormatError for a snapshot load would refuse."""
+    return write_atomic(path, pack_snapshot(snapshot, path))
+
+
+def pack_snapshot(snapshot: Snapshot, path: str | Path) -> bytes:
+    """The file's bytes, parsed back as a loader would: a snapshot load would refuse raises."""
     header, blobs = patch_header(snapshot.patch, path)
     header.update(
         hyper_parameters=snapshot.hyper,
@@ -84,7 +90,7 @@ def save_snapshot(snapshot: Snapshot, path: str | Path) -> Path:
             max_file_bytes=MAX_SNAPSHOT_BYTES,
         )
     )
-    return write_atomic(path, data)
+    return data
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
@@ -123,14 +129,12 @@ def _read_fields(c: Container) -> Snapshot:
 def _hyper(c: Container) -> dict[str, Any]:
     raw = c.get("hyper_parameters", dict)
     hyper = dict(raw)
-    hyper["batch_size"] = c.integer(
-        "batch_size", 1, 1 << 16, obj=raw, what="hyper_parameters.batch_size"
-    )
-    for key, low, high in (("lr", 0.0, 1e6), ("momentum", 0.0, 1.0), ("decay", 0.0, 1e6)):
-        value = c.get(key, (int, float), obj=raw, what=f"hyper_parameters.{key}")
-        if not low <= value <= high:  # compared before float(): 10**400 would overflow
-            raise c.error(f"hyper_parameters.{key} = {_shown(value)} is outside [{low}, {high}]")
-        hyper[key] = float(value)
+    for key, bound in BOUNDS.items():  # the trainer's own bounds: what it refuses, load refuses
+        kinds = int if bound.integer else (int, float)
+        value = c.get(key, kinds, obj=raw, what=f"hyper_parameters.{key}")
+        if not bound.holds(value):
+            raise c.error(f"hyper_parameters.{key} = {_shown(value)} is outside {bound.interval}")
+        hyper[key] = value if bound.integer else float(value)
     hyper["augment"] = c.get("augment", bool, obj=raw, what="hyper_parameters.augment")
     # Written by the trainer to resume exactly; optional for other writers.
     for key in ("seed", "drawn"):

@@ -2,18 +2,18 @@
 
 Synchronous and UI-free: `Trainer.run` reports through callbacks and stops when a
 `threading.Event` is set, so the terminal app drives it from a worker thread and the CLI
-from the main thread. Hyper-parameters in `trainer.params` may be changed while it runs;
-they take effect at the next step.
+from the main thread. `trainer.params` is frozen: other threads ask for new rates with
+`request_change`, a queue the training thread drains between two steps.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,83 +23,19 @@ from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import Dataset, Sample
 from neuralpatch.engine.errors import DatasetError, ImageError, SettingError
 from neuralpatch.engine.feature_cache import FeatureCache
+from neuralpatch.engine.feature_matrix import FeatureMatrix, Split
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
+from neuralpatch.engine.training_state import SampleShown, StepReport, TrainingState
 
-ROLLING_WINDOW = 20
 SAMPLE_INTERVAL_S = 0.1  # the image feed is throttled to about ten images a second
 # Validation runs the whole held-out split; a cached step takes microseconds, so validating
-# after every step would cost more than training. Reports reuse the last figure meanwhile.
+# after every step would cost more than training. The clock starts when a validation ends, so
+# however long the split, training gets most of the time. Reports reuse the last figure.
 VALIDATE_INTERVAL_S = 0.2
 WORK_IMAGE_SIDE = 256  # augmentation works on photos shrunk to this short side
 WORK_IMAGE_CACHE = 512
-MAX_BATCH = 4096
-
-
-@dataclass
-class HyperParams:
-    batch_size: int = 16
-    lr: float = 0.01
-    momentum: float = 0.9
-    decay: float = 0.0005
-    augment: bool = False
-
-    def check(self) -> None:
-        """Refuse values that would wreck training, naming the field."""
-        if isinstance(self.batch_size, bool) or not 1 <= self.batch_size <= MAX_BATCH:
-            raise SettingError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
-        for name, low, high, low_open in (
-            ("lr", 0.0, 10.0, True),
-            ("momentum", 0.0, 0.999, False),
-            ("decay", 0.0, 1.0, False),
-        ):
-            value = getattr(self, name)
-            if (
-                not math.isfinite(value)
-                or value > high
-                or value < low
-                or (low_open and value == low)
-            ):
-                bound = "(" if low_open else "["
-                raise SettingError(f"{name} must be in {bound}{low:g}, {high:g}]")
-
-
-@dataclass
-class StepReport:
-    """Sent after every step."""
-
-    step: int
-    epoch: float
-    loss: float
-    rolling_loss: float
-    images_per_s: float
-    elapsed_s: float
-    val_accuracy: float | None
-    per_class_accuracy: list[float | None] = field(default_factory=list)
-
-
-@dataclass
-class SampleShown:
-    """One image just fed to training, with the patch's answer for it."""
-
-    path: Path
-    image: np.ndarray | None  # RGB uint8 (the augmented view when augmenting)
-    true_index: int
-    predicted_index: int
-    probabilities: np.ndarray
-
-
-@dataclass
-class TrainingState:
-    """Everything a full snapshot must hold to resume exactly."""
-
-    patch: LinearPatch
-    sgd: SGDState
-    step: int = 0
-    losses: list[float] = field(default_factory=list)
-    rng_state: dict | None = None
-    drawn: int = 0  # samples drawn so far: with the seed it fixes where the epoch order is
-    output_tags: list[str] | None = None  # from a snapshot: must match the dataset
 
 
 class Trainer:
@@ -116,7 +52,7 @@ class Trainer:
     ):
         self.base, self.dataset = base, dataset
         self.params = params or HyperParams()
-        self.params.check()
+        self._changes: queue.SimpleQueue[dict[str, object]] = queue.SimpleQueue()
         self.outputs = dataset.outputs
         if not self.outputs:
             raise DatasetError("no output category has images", dataset.map_path)
@@ -145,7 +81,8 @@ class Trainer:
             raise SettingError("the validation fraction must be in [0, 1)")
         self.seed, self.val_fraction = seed, val_fraction
         self.train_samples, self.val_samples = dataset.split(val_fraction, seed)
-        self.features: dict[Path, np.ndarray] = {}
+        self.features = FeatureMatrix(np.zeros((0, base.feature_dim), np.float32), [], {})
+        self._train = self._val = Split([], np.zeros(0, np.int64), np.zeros(0, np.int64))
         self.failed: dict[Path, str] = {}
         self.last_sample: SampleShown | None = None
         self.last_report: StepReport | None = None
@@ -162,12 +99,20 @@ class Trainer:
         on_progress: Callable[[int, int, str], None] | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        """Compute (or read from the cache) features of every photo; drop undecodable ones."""
-        paths = [p for p, _ in self.train_samples + self.val_samples]
+        """Compute (or read from the cache) features of every photo; drop undecodable ones.
+
+        The features become one array, validation photos first, so the validation split is
+        a view of its first rows rather than a stack rebuilt at every validation.
+        """
+        paths = [p for p, _ in self.val_samples + self.train_samples]
         found = FeatureCache(self.base).features_for(paths, on_progress, stop)
-        self.features, self.failed = found.features, found.failed
-        self.train_samples = [s for s in self.train_samples if s[0] in self.features]
-        self.val_samples = [s for s in self.val_samples if s[0] in self.features]
+        in_order = {p: found.features[p] for p in paths if p in found.features}
+        self.features = FeatureMatrix.stack(in_order, self.base.feature_dim)
+        self.failed = found.failed
+        self._val = Split.of(self.val_samples, self.features)
+        self._train = Split.of(self.train_samples, self.features)
+        assert np.array_equal(self._val.rows, np.arange(len(self._val)))  # see validate()
+        self.train_samples, self.val_samples = self._train.samples, self._val.samples
         if not self.train_samples:
             raise DatasetError("no training image could be decoded", self.dataset.root)
 
@@ -178,24 +123,54 @@ class Trainer:
     def steps_for_epochs(self, epochs: float) -> int:
         return max(1, math.ceil(epochs * len(self.train_samples) / self.params.batch_size))
 
+    # -- live changes ------------------------------------------------------------------
+    def request_change(self, **changes: object) -> None:
+        """Ask, from any thread, for new rates; they apply before the next step.
+
+        Values must already be valid (the pane checks them with `rate_problem`); one that is
+        not is dropped when applied, never half-applied.
+        """
+        self._changes.put(changes)
+
+    def apply_changes(self) -> dict[str, object]:
+        """Take the requested changes (called between steps); returns those that changed."""
+        applied: dict[str, object] = {}
+        while True:
+            try:
+                changes = self._changes.get_nowait()
+            except queue.Empty:
+                return applied
+            try:
+                params = self.params.replace(**changes)
+            except (SettingError, TypeError):
+                continue
+            applied |= {k: v for k, v in changes.items() if getattr(self.params, k) != v}
+            self.params = params
+
     # -- training ----------------------------------------------------------------------
-    def _draw(self, n: int) -> list[Sample]:
-        """Random draws without replacement within an epoch, reshuffled each epoch.
+    def _draw(self, n: int) -> np.ndarray:
+        """Positions in the training split of the next `n` draws: without replacement within
+        an epoch, reshuffled each epoch.
 
         Epoch e's order depends only on (seed, e), so a resumed run draws exactly what the
         interrupted one would have.
         """
-        batch: list[Sample] = []
-        for _ in range(n):
-            epoch, position = divmod(self.state.drawn, len(self.train_samples))
-            if self._epoch_order is None or self._epoch_order[0] != epoch:
-                order = np.random.default_rng([self.seed, epoch]).permutation(
-                    len(self.train_samples)
-                )
-                self._epoch_order = (epoch, order)
-            batch.append(self.train_samples[self._epoch_order[1][position]])
-            self.state.drawn += 1
-        return batch
+        size = len(self._train)
+        picked = np.empty(n, np.int64)
+        done = 0
+        while done < n:
+            epoch, position = divmod(self.state.drawn, size)
+            take = min(n - done, size - position)
+            picked[done : done + take] = self._order(epoch)[position : position + take]
+            self.state.drawn += take
+            done += take
+        return picked
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if self._epoch_order is None or self._epoch_order[0] != epoch:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self._train))
+            self._epoch_order = (epoch, order)
+        return self._epoch_order[1]
 
     def _work_image(self, path: Path) -> np.ndarray:
         image = self._work_images.get(path)
@@ -206,19 +181,21 @@ class Trainer:
             self._work_images[path] = image
         return image
 
-    def _batch_features(self, batch: list[Sample]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _batch_features(self, picked: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         if not self.params.augment:
-            return np.stack([self.features[p] for p, _ in batch]), []
-        views = [rand_tilt_shift(self._work_image(p), self.rng) for p, _ in batch]
+            return self.features.rows[self._train.rows[picked]], []
+        paths = [self._train.samples[i][0] for i in picked]
+        views = [rand_tilt_shift(self._work_image(p), self.rng) for p in paths]
         return self.base.run(views).features, views
 
     def step(self) -> StepReport:
         """One SGD step on a random mini-batch."""
         started = time.perf_counter()
+        changed = self.apply_changes()
         params = self.params
-        batch = self._draw(int(params.batch_size))
-        features, views = self._batch_features(batch)
-        labels = np.array([k for _, k in batch])
+        picked = self._draw(params.batch_size)
+        features, views = self._batch_features(picked)
+        labels = self._train.labels[picked]
         loss, probs = sgd_step(
             self.state.patch,
             self.state.sgd,
@@ -229,25 +206,31 @@ class Trainer:
             params.decay,
         )
         self.state.step += 1
-        self.state.losses.append(loss)
+        self.state.losses.add(loss)
         self._elapsed += time.perf_counter() - started
-        self._remember_sample(batch[0], views[0] if views else None, probs[0])
-        recent = self.state.losses[-ROLLING_WINDOW:]
-        now = time.monotonic()
-        if self._validated_at is None or now - self._validated_at >= VALIDATE_INTERVAL_S:
-            self._validation, self._validated_at = self.validate(), now
-        val, per_class = self._validation
+        self._remember_sample(self._train.samples[picked[0]], views[0] if views else None, probs[0])
+        val, per_class = self._validation_due()
         self.last_report = StepReport(
             step=self.state.step,
             epoch=self.epoch,
             loss=loss,
-            rolling_loss=float(np.mean(recent)),
-            images_per_s=len(batch) / max(time.perf_counter() - started, 1e-9),
+            rolling_loss=self.state.losses.rolling,
+            images_per_s=len(picked) / max(time.perf_counter() - started, 1e-9),
             elapsed_s=self._elapsed,
             val_accuracy=val,
             per_class_accuracy=per_class,
+            changed=changed,
         )
         return self.last_report
+
+    def _validation_due(self) -> tuple[float | None, list[float | None]]:
+        """The validation figures, recomputed when the last ones are old enough."""
+        if self._validated_at is None or time.monotonic() - self._validated_at >= (
+            VALIDATE_INTERVAL_S
+        ):
+            self._validation = self.validate()
+            self._validated_at = time.monotonic()  # after: a long validation still leaves time
+        return self._validation
 
     def _remember_sample(self, sample: Sample, view: np.ndarray | None, probs: np.ndarray) -> None:
         path, true_index = sample
@@ -295,19 +278,16 @@ class Trainer:
     # -- evaluation --------------------------------------------------------------------
     def validate(self) -> tuple[float | None, list[float | None]]:
         """Accuracy and per-class accuracy on the held-out split (cached features)."""
-        if not self.val_samples:
+        if not len(self._val):
             return None, []
-        features = np.stack([self.features[p] for p, _ in self.val_samples])
-        labels = np.array([k for _, k in self.val_samples])
-        predicted = self.state.patch.probabilities(features).argmax(axis=1)
-        per_class: list[float | None] = []
-        for k in range(len(self.outputs)):
-            mask = labels == k
-            per_class.append(float((predicted[mask] == k).mean()) if mask.any() else None)
-        return float((predicted == labels).mean()), per_class
-
-    def params_dict(self) -> dict:
-        return asdict(self.params)
+        patch, labels = self.state.patch, self._val.labels
+        features = self.features.rows[: len(self._val)]  # validation photos come first
+        predicted = (features @ patch.weights.T + patch.bias).argmax(axis=1)
+        outputs = len(self.outputs)
+        right = np.bincount(labels[predicted == labels], minlength=outputs)
+        seen = np.bincount(labels, minlength=outputs)
+        per_class = [float(r / n) if n else None for r, n in zip(right, seen, strict=True)]
+        return float(right.sum() / len(labels)), per_class
 
 
 def shrink(rgb: np.ndarray, side: int) -> np.ndarray:

@@ -9,25 +9,34 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from neuralpatch.engine.container import Container
-from neuralpatch.engine.errors import ImageError, PatchFormatError
+from neuralpatch.engine.errors import ImageError, NeuralpatchError, PatchFormatError
+from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.loss_history import LossHistory
 from neuralpatch.engine.patch_file import (
     MAX_ICON_BYTES,
     PATCH_SUFFIX,
     PatchFile,
     PatchOutput,
     check_icon,
+    pack_patch,
+    patch_header,
     save_patch,
     timestamped_name,
 )
 from neuralpatch.engine.patch_model import LinearPatch, SGDState
-from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, Snapshot, load_snapshot, save_snapshot
-from neuralpatch.engine.trainer import HyperParams, Trainer, TrainingState
+from neuralpatch.engine.snapshot import (
+    SNAPSHOT_SUFFIX,
+    Snapshot,
+    load_snapshot,
+    pack_snapshot,
+    save_snapshot,
+)
+from neuralpatch.engine.trainer import Trainer
+from neuralpatch.engine.training_state import TrainingState
 
 
 @dataclass
@@ -76,30 +85,70 @@ def patch_from_trainer(trainer: Trainer, info: PatchInfo) -> PatchFile:
     )
 
 
-def save_training(trainer: Trainer, info: PatchInfo, out_dir: Path) -> SavedFiles:
-    """Write the full snapshot, then the plugin file, into `out_dir`."""
-    stamp = time.time_ns()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    patch = patch_from_trainer(trainer, info)
+def snapshot_of(trainer: Trainer, patch: PatchFile) -> Snapshot:
+    """The full snapshot of the trainer as it is now (between two steps)."""
     state = trainer.state
-    snapshot = Snapshot(
+    losses, loss_fields = state.losses.to_saved()
+    return Snapshot(
         patch=patch,
         velocity_weights=state.sgd.velocity_w.copy(),
         velocity_bias=state.sgd.velocity_b.copy(),
-        hyper=asdict(trainer.params)
-        | {"seed": trainer.seed, "drawn": state.drawn, "val_fraction": trainer.val_fraction},
+        hyper=trainer.params.to_dict()
+        | {"seed": trainer.seed, "drawn": state.drawn, "val_fraction": trainer.val_fraction}
+        | loss_fields,
         step=state.step,
         rng_state=trainer.rng.bit_generator.state,
-        loss_history=np.asarray(state.losses, np.float32),
+        loss_history=losses,
         dataset_summary=trainer.dataset.to_summary(),
     )
-    snap_path = save_snapshot(
-        snapshot, out_dir / timestamped_name(info.name, SNAPSHOT_SUFFIX, time_ns=stamp)
+
+
+def check_savable(trainer: Trainer, info: PatchInfo, out_dir: Path) -> None:
+    """Raise now what `save_training` would raise at the end (names over the format's
+    limits, a bad icon): the writers' own checks, run on the files as they would be."""
+    patch = patch_from_trainer(trainer, info)
+    header, blobs = patch_header(patch, out_dir)
+    pack_patch(header, blobs, out_dir / timestamped_name(info.name, PATCH_SUFFIX))
+    pack_snapshot(
+        snapshot_of(trainer, patch), out_dir / timestamped_name(info.name, SNAPSHOT_SUFFIX)
     )
-    patch_path = save_patch(
-        patch, out_dir / timestamped_name(info.name, PATCH_SUFFIX, time_ns=stamp)
+
+
+def save_training(trainer: Trainer, info: PatchInfo, out_dir: Path) -> SavedFiles:
+    """Write the plugin file, then the full snapshot, into `out_dir`, named with the same
+    time-based hash."""
+    stamp = time.time_ns()
+    return write_training(
+        trainer,
+        info,
+        out_dir / timestamped_name(info.name, PATCH_SUFFIX, time_ns=stamp),
+        out_dir / timestamped_name(info.name, SNAPSHOT_SUFFIX, time_ns=stamp),
     )
-    return SavedFiles(snap_path, patch_path)
+
+
+def write_training(trainer: Trainer, info: PatchInfo, patch: Path, snapshot: Path) -> SavedFiles:
+    """Write the plugin file `patch`, then the full snapshot `snapshot` (atomically each).
+
+    The plugin (what the user shares) goes first and stands on its own: a snapshot that
+    cannot be written still leaves it saved, and the error says so.
+    """
+    trainer.apply_changes()  # rates asked for while paused are what the snapshot holds
+    patch.parent.mkdir(parents=True, exist_ok=True)
+    patch_file = patch_from_trainer(trainer, info)
+    save_patch(patch_file, patch)
+    try:
+        save_snapshot(snapshot_of(trainer, patch_file), snapshot)
+    except (PatchFormatError, OSError) as exc:
+        raise SnapshotNotSaved(exc, patch) from exc
+    return SavedFiles(snapshot, patch)
+
+
+class SnapshotNotSaved(NeuralpatchError):
+    """The plugin file was written but the snapshot was not (so resuming is not possible)."""
+
+    def __init__(self, cause: Exception, patch: Path):
+        super().__init__(f"the snapshot was not saved ({cause}); the patch was: {patch}")
+        self.patch = patch
 
 
 @dataclass
@@ -117,14 +166,16 @@ class Resumed:
 def resume_from(path: str | Path) -> Resumed:
     """Training state, hyper-parameters and patch info stored in a full snapshot."""
     snap = load_snapshot(path)
-    hyper = HyperParams(
-        **{k: snap.hyper[k] for k in ("batch_size", "lr", "momentum", "decay", "augment")}
-    )
+    hyper = HyperParams.from_dict(snap.hyper)
+    try:
+        losses = LossHistory.from_saved(snap.loss_history, snap.hyper)
+    except ValueError as exc:
+        raise PatchFormatError(f"hyper_parameters: {exc}", path) from exc
     state = TrainingState(
         patch=LinearPatch(snap.patch.weights.copy(), snap.patch.bias.copy()),
         sgd=SGDState(snap.velocity_weights.copy(), snap.velocity_bias.copy()),
         step=snap.step,
-        losses=[float(x) for x in snap.loss_history],
+        losses=losses,
         rng_state=snap.rng_state,
         drawn=int(snap.hyper.get("drawn", 0)),
         output_tags=[o.tag for o in snap.patch.outputs],

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from neuralpatch.engine.dataset import load_dataset
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.main import main
 

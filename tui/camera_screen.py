@@ -23,7 +23,8 @@ from textual.widgets import Footer, Label, ProgressBar, Static
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
-from neuralpatch.engine.frame_source import DEFAULT_FOLDER_INTERVAL_S, make_source
+from neuralpatch.engine.folder_source import DEFAULT_FOLDER_INTERVAL_S
+from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher

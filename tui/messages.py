@@ -10,8 +10,9 @@ from typing import Literal
 
 from textual.message import Message
 
-from neuralpatch.engine.trainer import SampleShown, StepReport, Trainer
-from neuralpatch.engine.training_files import PatchInfo, SavedFiles
+from neuralpatch.engine.trainer import SampleShown, StepReport
+from neuralpatch.engine.training_files import SavedFiles
+from neuralpatch.engine.training_plan import TrainingPlan
 
 StopReason = Literal["paused", "stop-n-show", "steps-done", "cancelled"]
 
@@ -33,9 +34,17 @@ class ProgressReported(Message):
 class TrainerBuilt(Message):
     """The base network and dataset loaded and a Trainer is ready (features not yet read)."""
 
-    def __init__(self, trainer: Trainer, info: PatchInfo, resumed: bool) -> None:
+    def __init__(self, plan: TrainingPlan) -> None:
         super().__init__()
-        self.trainer, self.info, self.resumed = trainer, info, resumed
+        self.plan = plan
+
+
+class RatesApplied(Message):
+    """The trainer took new rates (asked for from the pane) from step `step` on."""
+
+    def __init__(self, changed: dict[str, object], step: int) -> None:
+        super().__init__()
+        self.changed, self.step = changed, step
 
 
 class FeaturesExtracted(Message):

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
-
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label
 
-from neuralpatch.engine.trainer import HyperParams
-from neuralpatch.tui.validators import (
-    BaseTxt,
-    DatasetFolder,
-    HyperParam,
-    IconPng,
-    OutputFolder,
-    parse_number,
-)
+from neuralpatch.engine.hyper_params import RATES, HyperParams, parse_rate
+from neuralpatch.engine.training_plan import TrainingOptions
+from neuralpatch.tui.validators import BaseTxt, DatasetFolder, HyperParam, IconPng, OutputFolder
 
-RATES = ("batch_size", "lr", "momentum", "decay")
 LABELS = {
     "base": "Base net",
     "data": "Data",
@@ -36,19 +26,6 @@ LABELS = {
 }
 
 
-@dataclass
-class TrainForm:
-    """The pane's values once every field is valid; empty strings mean "the default"."""
-
-    base: str
-    data: str
-    params: HyperParams
-    name: str
-    description: str
-    icon: str
-    out: str
-
-
 class ParamsPane(Vertical):
     """Every field the original tool had, validated as typed.
 
@@ -61,35 +38,25 @@ class ParamsPane(Vertical):
             super().__init__()
             self.field, self.value = field, value
 
-    def __init__(self, args: argparse.Namespace, *, id: str | None = None) -> None:
+    def __init__(self, options: TrainingOptions, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._args = args
+        self._options = options
         self._applied: dict[str, int | float] = {}  # rates as the trainer last got them
 
     def compose(self) -> ComposeResult:
-        args, defaults = self._args, HyperParams()
-
-        def value(key: str) -> str:
-            given = getattr(args, key, None)
-            return str(given if given is not None else getattr(defaults, key, ""))
-
-        yield from self._row(("base", args.base or "", "packaged EfficientNet-Lite0", BaseTxt()))
-        yield from self._row(("data", args.data, "dataset folder", DatasetFolder()))
+        opts, params = self._options, self._options.params
+        yield from self._row(("base", opts.base, "packaged EfficientNet-Lite0", BaseTxt()))
+        yield from self._row(("data", opts.data, "dataset folder", DatasetFolder()))
         for first, second in (("batch_size", "lr"), ("momentum", "decay")):
             yield from self._row(
-                *(
-                    (key, value(key), "", HyperParam(key, key == "batch_size"))
-                    for key in (first, second)
-                )
+                *((key, str(getattr(params, key)), "", HyperParam(key)) for key in (first, second))
             )
-        yield from self._row(("name", args.name or "", "default: the folder's name", None))
-        yield from self._row(("description", args.description or "", "what it tells", None))
-        yield from self._row(("icon", args.icon or "", "optional trigger icon", IconPng()))
-        yield from self._row(
-            ("out", args.out or "", "default: beside the base network", OutputFolder())
-        )
+        yield from self._row(("name", opts.name, "default: the folder's name", None))
+        yield from self._row(("description", opts.description, "what it tells", None))
+        yield from self._row(("icon", opts.icon, "optional trigger icon", IconPng()))
+        yield from self._row(("out", opts.out, "default: beside the base network", OutputFolder()))
         with Horizontal(id="toggles"):
-            yield Checkbox("rand-tilt-shift", bool(args.augment), id="augment", compact=True)
+            yield Checkbox("rand-tilt-shift", params.augment, id="augment", compact=True)
             yield Checkbox("stop-N-show", id="stop_n_show", compact=True)
         with Horizontal(id="controls"):
             yield Button("Train", id="train", variant="primary", compact=True)
@@ -113,7 +80,7 @@ class ParamsPane(Vertical):
         for field in self.query(Input):
             field.validate(field.value)
             if field.id in RATES and field.is_valid:
-                self._applied[field.id] = parse_number(field.value, field.id == "batch_size")
+                self._applied[field.id] = parse_rate(field.id, field.value)
         self._show_first_problem()
 
     @on(Input.Changed)
@@ -129,7 +96,7 @@ class ParamsPane(Vertical):
         key = event.input.id or ""
         if key not in RATES or not event.input.is_valid:
             return
-        value = parse_number(event.value, key == "batch_size")
+        value = parse_rate(key, event.value)
         if value != self._applied.get(key):
             self._applied[key] = value
             self.post_message(self.RateChanged(key, value))
@@ -152,22 +119,20 @@ class ParamsPane(Vertical):
     def value(self, key: str) -> str:
         return self.query_one(f"#{key}", Input).value.strip()
 
-    def form(self) -> TrainForm | None:
-        """The current values, or None while a field is invalid."""
+    def form(self) -> TrainingOptions | None:
+        """The run options with the pane's current values, or None while a field is invalid."""
         if self.problems():
             return None
         params = HyperParams(
-            *(parse_number(self.value(k), k == "batch_size") for k in RATES),
+            **{key: parse_rate(key, self.value(key)) for key in RATES},
             augment=self.query_one("#augment", Checkbox).value,
         )
-        return TrainForm(
-            self.value("base"),
-            self.value("data"),
-            params,
-            self.value("name"),
-            self.value("description"),
-            self.value("icon"),
-            self.value("out"),
+        return self._options.replace(
+            params=params,
+            **{
+                key: self.value(key)
+                for key in ("base", "data", "name", "description", "icon", "out")
+            },
         )
 
     def adopt(self, params: HyperParams) -> dict[str, float | int]:
@@ -178,7 +143,7 @@ class ParamsPane(Vertical):
             field = self.query_one(f"#{key}", Input)
             self._applied[key] = getattr(params, key)
             if field.is_valid:
-                value = parse_number(field.value, key == "batch_size")
+                value = parse_rate(key, field.value)
                 if value != self._applied[key]:
                     differing[key] = self._applied[key] = value
         return differing

@@ -6,7 +6,6 @@ Plain functions and a class with no widgets: each reports through a `post` calla
 
 from __future__ import annotations
 
-import argparse
 import logging
 import threading
 import time
@@ -15,15 +14,16 @@ from pathlib import Path
 
 from textual.message import Message
 
-from neuralpatch.commands.train import training_setup
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
 from neuralpatch.engine.trainer import SampleShown, StepReport, Trainer
 from neuralpatch.engine.training_files import PatchInfo, SavedFiles, read_icon, save_training
+from neuralpatch.engine.training_plan import TrainingOptions, plan_training
 from neuralpatch.tui.messages import (
     FeaturesExtracted,
     LossReported,
     ProgressReported,
+    RatesApplied,
     SampleFed,
     SaveFailed,
     SnapshotSaved,
@@ -32,31 +32,12 @@ from neuralpatch.tui.messages import (
     TrainingFailed,
     TrainingStopped,
 )
-from neuralpatch.tui.params_pane import TrainForm
 
 log = logging.getLogger(__name__)
 Post = Callable[[Message], object]
 REPORT_INTERVAL_S = 0.05  # the status line and plot need no more than 20 updates a second
 # What the engine raises for bad input, plus OS errors (disk full, permissions).
 EXPECTED_ERRORS = (NeuralpatchError, OSError)
-
-
-def setup_namespace(args: argparse.Namespace, form: TrainForm) -> argparse.Namespace:
-    """The command-line options with the pane's values in place of the typed ones."""
-    values = vars(args) | {
-        "base": form.base or None,
-        "data": form.data,
-        "name": form.name or None,
-        "description": form.description,
-        "icon": form.icon or None,
-        "out": form.out or None,
-        "batch_size": form.params.batch_size,
-        "lr": form.params.lr,
-        "momentum": form.params.momentum,
-        "decay": form.params.decay,
-        "augment": form.params.augment,
-    }
-    return argparse.Namespace(**values)
 
 
 def load_base(txt: str | None, device: str | None, post: Post) -> BaseNetwork:
@@ -73,13 +54,11 @@ def load_base(txt: str | None, device: str | None, post: Post) -> BaseNetwork:
     return base
 
 
-def build_trainer(
-    args: argparse.Namespace, form: TrainForm, bases: dict[str, BaseNetwork], post: Post
-) -> None:
-    """Load what the form names and post `TrainerBuilt`, or `TrainingFailed`."""
+def build_trainer(options: TrainingOptions, bases: dict[str, BaseNetwork], post: Post) -> None:
+    """Load what the options name and post `TrainerBuilt`, or `TrainingFailed`."""
     try:
-        base = bases.get(form.base) or load_base(form.base or None, args.device, post)
-        trainer, info, _ = training_setup(setup_namespace(args, form), base)
+        base = bases.get(options.base) or load_base(options.base or None, options.device, post)
+        plan = plan_training(options, base)
     except EXPECTED_ERRORS as exc:
         post(TrainingFailed(exc, "setup"))
         return
@@ -87,11 +66,11 @@ def build_trainer(
         log.exception("setting up training failed")
         post(TrainingFailed(exc, "setup"))
         return
-    post(TrainerBuilt(trainer, info, resumed=bool(args.resume)))
+    post(TrainerBuilt(plan))
 
 
 def save_now(
-    trainer: Trainer, info: PatchInfo, form: TrainForm, post: Post
+    trainer: Trainer, info: PatchInfo, form: TrainingOptions, post: Post
 ) -> tuple[SavedFiles | None, str | None]:
     """Write the full snapshot and the plugin with the pane's current name, icon and folder.
 
@@ -101,7 +80,7 @@ def save_now(
     try:
         icon = read_icon(Path(form.icon).expanduser()) if form.icon else info.icon_png
         current = PatchInfo(form.name or info.name, form.description, icon)
-        out_dir = Path(form.out).expanduser() if form.out else trainer.base.files.txt_path.parent
+        out_dir = form.out_dir(trainer.base)
         files = save_training(trainer, current, out_dir)
     except EXPECTED_ERRORS as exc:
         post(SaveFailed(exc))
@@ -198,6 +177,8 @@ class TrainingLoop:
         if self._cancelled():
             self.abort.set()
             self.stop.set()
+        if report.changed:
+            self.post(RatesApplied(report.changed, report.step))
         now = time.monotonic()
         if now - self._last_post >= REPORT_INTERVAL_S:
             self._last_post = now

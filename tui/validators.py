@@ -1,7 +1,7 @@
 """Input validators for the parameters pane: a bad value is flagged as typed, never used.
 
-Hyper-parameter bounds come from `HyperParams.check()`, so the pane and the trainer cannot
-disagree about what is valid.
+Hyper-parameter bounds come from `engine.hyper_params`, so the pane, the trainer and the
+snapshot reader cannot disagree about what is valid.
 """
 
 from __future__ import annotations
@@ -11,35 +11,26 @@ from pathlib import Path
 from textual.validation import ValidationResult, Validator
 
 from neuralpatch.engine.dataset import MAP_NAME
-from neuralpatch.engine.errors import ImageError, SettingError
-from neuralpatch.engine.trainer import HyperParams
+from neuralpatch.engine.errors import ImageError
+from neuralpatch.engine.hyper_params import BOUNDS, label, parse_rate, rate_problem
 from neuralpatch.engine.training_files import read_icon
 
 
 class HyperParam(Validator):
-    """A number the trainer accepts for one HyperParams field."""
+    """A number the trainer accepts for one hyper-parameter field."""
 
-    def __init__(self, field: str, integer: bool = False) -> None:
+    def __init__(self, field: str) -> None:
         super().__init__()
-        self.field, self.integer = field, integer
+        self.field = field
 
     def validate(self, value: str) -> ValidationResult:
         try:
-            number = parse_number(value, self.integer)
+            number = parse_rate(self.field, value)
         except ValueError:
-            kind = "a whole number" if self.integer else "a number"
-            return self.failure(f"{self.field.replace('_', ' ')} must be {kind}")
-        params = HyperParams()
-        setattr(params, self.field, number)
-        try:
-            params.check()
-        except SettingError as exc:
-            return self.failure(exc.message)
-        return self.success()
-
-
-def parse_number(value: str, integer: bool) -> int | float:
-    return int(value) if integer else float(value)
+            kind = "a whole number" if BOUNDS[self.field].integer else "a number"
+            return self.failure(f"{label(self.field)} must be {kind}")
+        problem = rate_problem(self.field, number)
+        return self.failure(problem) if problem else self.success()
 
 
 class BaseTxt(Validator):

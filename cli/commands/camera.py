@@ -110,7 +110,22 @@ def run(args: argparse.Namespace) -> int:
     require_terminal("camera")
     from neuralpatch.tui.camera_app import run_camera_app
 
-    return run_camera_app(args)
+    return run_camera_app(camera_config(args, load_base(args)))
+
+
+def camera_config(args: argparse.Namespace, base):
+    """The screen's typed configuration for the parsed options and a loaded base network."""
+    from neuralpatch.tui.camera_screen import CameraConfig
+
+    return CameraConfig(
+        base=base,
+        source=str(args.source),
+        patches=args.patches,
+        datasets=list(args.dataset or []),
+        min_probability=args.min_probability,
+        top_k=max(1, args.top),
+        interval=args.interval,
+    )
 
 
 def run_headless(args: argparse.Namespace) -> int:

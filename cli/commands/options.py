@@ -22,11 +22,16 @@ def add_base_options(parser: argparse.ArgumentParser) -> None:
 
 def load_base(args: argparse.Namespace):
     """The base network the options name, with conversion progress on stderr."""
+    return load_base_from(args.base, args.device)
+
+
+def load_base_from(txt: str | None, device: str | None):
+    """The base network `txt` names (None or "": the packaged one), progress on stderr."""
     from neuralpatch.commands.progress import ProgressLine
     from neuralpatch.engine.base_network import BaseNetwork
 
     with ProgressLine("converting base network weights") as bar:
-        return BaseNetwork.load(args.base, device=args.device, progress=bar.update)
+        return BaseNetwork.load(txt or None, device=device, progress=bar.update)
 
 
 def add_masters_option(parser: argparse.ArgumentParser) -> None:

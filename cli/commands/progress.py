@@ -1,50 +1,111 @@
-"""A one-line progress bar on stderr, so `--json` output on stdout stays clean."""
+"""Progress bars on stderr (so `--json` output on stdout stays clean), drawn by rich.
+
+On a terminal the bar redraws in place; into a file or a pipe it becomes a plain line every
+few seconds, readable in a log. A stderr that went away (a dropped SSH session, a closed
+pipe) silences the bar instead of ending the command: the work matters more than its bar.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+TTY_INTERVAL_S = 0.1
+LOG_INTERVAL_S = 2.0
 
 
 class ProgressLine:
-    """Redraws `label [#####.....] done/total what` in place; silent until first update.
+    """`label ━━━━━╸━━━ done/total what`; silent until the first update.
 
-    A total of 0 means "unknown" (train until Ctrl-C): the line shows the count only.
+    A total of 0 means "unknown" (train until Ctrl-C): the bar pulses and shows the count.
     """
 
-    def __init__(self, label: str, stream=None, width: int = 30):
-        self.label, self.width = label, width
+    def __init__(self, label: str, stream: TextIO | None = None):
+        self.label = label
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._shown = False
+        self.tty = _isatty(self.stream)
         self._last = 0.0
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._broken = False
 
     def update(self, done: int, total: int, what: str = "") -> None:
         now = time.monotonic()
         final = total > 0 and done >= total
-        if not final and now - self._last < (0.1 if self.tty else 2.0):
+        if self._broken or (not final and now - self._last < self._interval):
             return
         self._last = now
-        if total > 0:
-            filled = int(self.width * done / total)
-            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}"
-        else:
-            bar = f"{done}"
-        text = f"{self.label} {bar} {what}"
-        if self.tty:
-            self.stream.write("\r" + text[:120].ljust(120))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self._shown = True
+        try:
+            if self.tty:
+                self._draw(done, total, what)
+            else:
+                count = f"{done}/{total}" if total > 0 else f"{done}"
+                self.stream.write(f"{self.label} {count} {what}".rstrip() + "\n")
+                self.stream.flush()
+        except (OSError, ValueError):  # stderr closed or gone: keep working, stop drawing
+            self._broken = True
+
+    @property
+    def _interval(self) -> float:
+        return TTY_INTERVAL_S if self.tty else LOG_INTERVAL_S
+
+    def _draw(self, done: int, total: int, what: str) -> None:
+        if self._progress is None:
+            progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[what]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=_StderrConsole(file=self.stream),
+                auto_refresh=False,  # drawn from update() only: no thread to die on a closed pipe
+                redirect_stdout=False,  # prints stay prints: stdout may be --json or a pipe
+                redirect_stderr=False,
+            )
+            progress.start()
+            self._progress = progress
+            self._task = progress.add_task(self.label, total=None, what="")
+        assert self._task is not None
+        self._progress.update(self._task, completed=done, total=total or None, what=what)
+        self._progress.refresh()
 
     def __enter__(self) -> ProgressLine:
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._shown and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None and not self._broken:
+            try:
+                self._progress.stop()
+            except (OSError, ValueError):
+                self._broken = True
+
+
+class _StderrConsole(Console):
+    """Rich's console, except that a broken pipe is an OSError to catch: rich's own answer
+    (redirect stdout to /dev/null and exit) would end the command before it saves."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError("the progress stream was closed")
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def percent(value: float | None) -> str:

@@ -7,23 +7,22 @@ by default next to the base network files.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import math
-import os
-import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neuralpatch.commands.options import (
     add_base_options,
     add_masters_option,
-    known_tags,
-    load_base,
-    load_masters,
+    load_base_from,
     require_terminal,
 )
-from neuralpatch.engine.errors import SettingError
+from neuralpatch.commands.output import say, warn
+from neuralpatch.engine.hyper_params import RATES
+
+if TYPE_CHECKING:  # the engine loads lazily: `neuralpatch --help` stays instant
+    from neuralpatch.engine.trainer import Trainer
+    from neuralpatch.engine.training_plan import TrainingOptions
+    from neuralpatch.engine.training_state import StepReport
 
 
 def add_parser(sub) -> None:
@@ -57,141 +56,130 @@ def add_parser(sub) -> None:
         help="share of each class held out for validation (0.2)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the split and draws (0)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="S",
+        help="write <name>_checkpoint.npsnapshot and .specialneurons into the output folder "
+        "every S seconds and when validation improves; removed once the run saves "
+        "(default: every 300 s; 0: never)",
+    )
     add_masters_option(p)
     add_base_options(p)
     p.set_defaults(run=run)
 
 
-def training_setup(args: argparse.Namespace, base):
-    """Build the Trainer, patch info and output folder the options describe."""
-    from neuralpatch.engine.dataset import load_dataset
-    from neuralpatch.engine.trainer import HyperParams, Trainer
-    from neuralpatch.engine.training_files import PatchInfo, read_icon, resume_from
+def training_options(args: argparse.Namespace) -> TrainingOptions:
+    """The parsed options as the engine's typed run options (rates merged with a resumed
+    snapshot's); bad values are refused here, before anything loads."""
+    from neuralpatch.engine.training_plan import TrainingOptions, resumed_params
 
-    check_run_options(args)
-    dataset = load_dataset(args.data, known_tags(base, load_masters(args, base)))
-    if args.resume:
-        resumed = resume_from(args.resume)
-        if resumed.base_fingerprint != base.fingerprint:
-            raise SettingError(
-                f"the snapshot was trained on another base network "
-                f"({resumed.base_fingerprint}; this one is {base.fingerprint})",
-                args.resume,
-            )
-        params, state, info = resumed.params, resumed.state, resumed.info
-        seed, val_fraction = resumed.seed, resumed.val_fraction
-    else:
-        params, state, seed, val_fraction = HyperParams(), None, args.seed, args.val_fraction
-        info = PatchInfo(args.name or Path(args.data).resolve().name)
-    for key in ("batch_size", "lr", "momentum", "decay"):
-        if getattr(args, key) is not None:
-            setattr(params, key, getattr(args, key))
-    params.augment = params.augment or args.augment
-    if args.name:
-        info.name = args.name
-    if args.description:
-        info.description = args.description
-    if args.icon:
-        info.icon_png = read_icon(args.icon)
-    trainer = Trainer(base, dataset, params, state, seed, val_fraction)
-    out_dir = Path(args.out).expanduser() if args.out else base.files.txt_path.parent
-    check_out_dir(out_dir)
-    return trainer, info, out_dir
-
-
-def check_run_options(args: argparse.Namespace) -> None:
-    """Refuse run lengths and seeds that would only fail once training has begun."""
-    if args.steps is not None and args.steps < 1:
-        raise SettingError("--steps must be at least 1")
-    if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
-        raise SettingError("--epochs must be a number above 0")
-    if args.seed < 0:
-        raise SettingError("--seed must be 0 or more")
-
-
-def check_out_dir(out_dir: Path) -> None:
-    """Make sure the snapshot and patch can be written before any training time is spent."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SettingError(f"cannot use it as the output folder: {exc.strerror}", out_dir) from exc
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise SettingError("the output folder is not writable", out_dir)
+    given = {key: getattr(args, key) for key in RATES if getattr(args, key) is not None}
+    optional = {} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}
+    return TrainingOptions(
+        data=args.data,
+        params=resumed_params(args.resume or "", given, args.augment),
+        base=args.base or "",
+        device=args.device,
+        name=args.name or "",
+        description=args.description,
+        icon=args.icon or "",
+        out=args.out or "",
+        resume=args.resume or "",
+        masters=args.masters or "",
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        steps=args.steps,
+        epochs=args.epochs,
+        **optional,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    options = training_options(args)
     if not args.headless:
         require_terminal("train")
         from neuralpatch.tui.train_app import run_train_app
 
-        return run_train_app(args)
-    return run_headless(args)
+        return run_train_app(options)
+    return run_headless(options)
 
 
-@contextlib.contextmanager
-def ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C ends training after the step under way (a step cut in half would save a
-    snapshot that does not resume exactly); a second Ctrl-C gives up at once, unsaved."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
+def run_headless(options: TrainingOptions) -> int:
+    """Train on the command line; save first, report after, so output can never cost the run.
 
-    def interrupt(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def run_headless(args: argparse.Namespace) -> int:
-    from neuralpatch.commands.progress import ProgressLine, percent
+    Ctrl-C, SIGHUP (a dropped SSH session) and SIGTERM end training after the step under way
+    and save; checkpoints are written meanwhile (`--checkpoint-every`).
+    """
+    from neuralpatch.commands.progress import ProgressLine
+    from neuralpatch.engine.checkpoints import Checkpoints
+    from neuralpatch.engine.stop_signals import stop_on_signals
     from neuralpatch.engine.training_files import save_training
+    from neuralpatch.engine.training_plan import plan_training
 
-    base = load_base(args)
-    trainer, info, out_dir = training_setup(args, base)
+    base = load_base_from(options.base, options.device)
+    plan = plan_training(options, base)
+    trainer, info = plan.trainer, plan.info
+    for warning in plan.warnings:
+        warn(f"warning: {warning}")
     for problem in trainer.dataset.problems:
-        print(f"warning: {problem}")
-    with ProgressLine("extracting features") as bar:
-        trainer.prepare(bar.update)
-    for path, reason in trainer.failed.items():
-        print(f"warning: skipped {path}: {reason}")
-    print(
-        f"training {info.name!r}: {len(trainer.outputs)} outputs "
+        say(f"warning: {problem}")
+    stop = threading.Event()
+    with stop_on_signals(stop) as request:
+        with ProgressLine("extracting features") as bar:
+            trainer.prepare(bar.update, stop)
+        if stop.is_set():  # stopped while extracting: no step ran, nothing to save
+            warn(f"interrupted ({request.name}) before training began: nothing saved")
+            return 130
+        for path, reason in trainer.failed.items():
+            say(f"warning: skipped {path}: {reason}")
+        say(_run_line(trainer, info.name))
+        checkpoints = Checkpoints(trainer, info, plan.out_dir, options.checkpoint_every)
+        steps, start = plan.steps_to_run(), trainer.state.step
+        with ProgressLine("training") as bar:
+
+            def on_step(report: StepReport) -> None:
+                bar.update(report.step - start, steps or 0, _step_text(report))
+                checkpoints.after_step(report)
+
+            trainer.run(stop, steps, on_step=on_step)
+        saved = save_training(trainer, info, plan.out_dir)
+    checkpoints.discard()
+    if request.signal is not None:
+        say(f"interrupted ({request.name}): saved")
+    _report(trainer)
+    say(f"snapshot  {saved.snapshot}")
+    say(f"patch     {saved.patch}")
+    return 0
+
+
+def _run_line(trainer: Trainer, name: str) -> str:
+    return (
+        f"training {name!r}: {len(trainer.outputs)} outputs "
         f"({', '.join(c.name for c in trainer.outputs)}), "
         f"{len(trainer.dataset.triggers)} triggers, {len(trainer.train_samples)} train / "
         f"{len(trainer.val_samples)} validation images"
     )
-    steps = args.steps
-    if args.epochs is not None:
-        steps = trainer.steps_for_epochs(args.epochs)
-    stop, start = threading.Event(), trainer.state.step
-    with ProgressLine("training") as bar, ctrl_c_sets(stop):
-        trainer.run(
-            stop,
-            steps,
-            on_step=lambda r: bar.update(
-                r.step - start,
-                steps or 0,
-                f"loss {r.rolling_loss:.4f} "
-                f"val {percent(r.val_accuracy)} {r.images_per_s:.0f} img/s",
-            ),
-        )
-    if stop.is_set():
-        print("\ninterrupted: saving")
+
+
+def _step_text(report: StepReport) -> str:
+    from neuralpatch.commands.progress import percent
+
+    return (
+        f"loss {report.rolling_loss:.4f} val {percent(report.val_accuracy)} "
+        f"{report.images_per_s:.0f} img/s"
+    )
+
+
+def _report(trainer: Trainer) -> None:
+    from neuralpatch.commands.progress import percent
+
     report = trainer.last_report
-    if report:
-        print(
-            f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
-            f"validation accuracy {percent(report.val_accuracy)}"
-        )
-        for category, acc in zip(trainer.outputs, report.per_class_accuracy, strict=False):
-            print(f"  {category.name:<30} {percent(acc)}")
-    saved = save_training(trainer, info, out_dir)
-    print(f"snapshot  {saved.snapshot}")
-    print(f"patch     {saved.patch}")
-    return 0
+    if report is None:
+        return
+    say(
+        f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
+        f"validation accuracy {percent(report.val_accuracy)}"
+    )
+    for category, acc in zip(trainer.outputs, report.per_class_accuracy, strict=False):
+        say(f"  {category.name:<30} {percent(acc)}")

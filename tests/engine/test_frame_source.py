@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neuralpatch.engine.frame_source import (
-    DeviceSource,
-    FrameSourceError,
-    ImageFolderSource,
-    VideoFileSource,
-    make_source,
-)
+from neuralpatch.engine.camera_device import DeviceSource
+from neuralpatch.engine.folder_source import ImageFolderSource
+from neuralpatch.engine.frame import FrameSourceError
+from neuralpatch.engine.frame_source import make_source
+from neuralpatch.engine.video_source import VideoFileSource
 
 TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 TREE_FRAMES = 68

@@ -14,14 +14,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from neuralpatch.engine.camera_device import DeviceSource
 from neuralpatch.engine.dataset import load_dataset
-from neuralpatch.engine.frame_source import DeviceSource, FrameSourceError, VideoFileSource
+from neuralpatch.engine.frame import FrameSourceError
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus, retry_delay
 from neuralpatch.engine.patch_file import PatchOutput, load_patch, save_patch
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
+from neuralpatch.engine.video_source import VideoFileSource
 
 TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 CAT_FRAMES = COFFEE_FRAMES = 6

@@ -19,9 +19,10 @@ import pytest
 from PIL import Image
 
 from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.patch_file import PatchFile, PatchOutput, save_patch
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
 
 DOMESTIC, UPRIGHT, UPSIDE_DOWN = "n02121808", "n90000001", "n90000002"

@@ -18,10 +18,11 @@ import pytest
 
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.patch_file import PatchFile, save_patch
 from neuralpatch.engine.patch_system import PatchEvent, PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
 
 TIMEOUT_S = 5.0

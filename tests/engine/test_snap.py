@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.snap import (
     SnapError,
@@ -22,7 +23,7 @@ from neuralpatch.engine.snap import (
     save_snap,
     snap_name,
 )
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.main import main
 

@@ -204,8 +204,8 @@ def _nan_velocity(header: dict[str, Any], payload: bytearray) -> None:
         (_set("loss_history.offset", 0), "overlap"),
         (_drop("hyper_parameters.lr"), "missing field 'hyper_parameters.lr'"),
         (_set("hyper_parameters.lr", "fast"), "hyper_parameters.lr' must be int or float"),
-        (_set("hyper_parameters.momentum", 2.0), "outside [0.0, 1.0]"),
-        (_set("hyper_parameters.batch_size", 0), "hyper_parameters.batch_size' = 0"),
+        (_set("hyper_parameters.momentum", 2.0), "outside [0, 0.999]"),
+        (_set("hyper_parameters.batch_size", 0), "hyper_parameters.batch_size = 0 is outside"),
         (_set("hyper_parameters.augment", 1), "'hyper_parameters.augment' must be bool"),
         (_set("hyper_parameters.decay", "OVERFLOW"), "not finite"),
         (

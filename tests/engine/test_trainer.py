@@ -12,8 +12,9 @@ import pytest
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.errors import DatasetError, SettingError
 from neuralpatch.engine.feature_cache import FeatureCache
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.patch_file import load_patch
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, resume_from, save_training
 
 
@@ -31,8 +32,8 @@ def trainer(base_network, dataset) -> Trainer:
 
 def test_training_lowers_the_loss_and_beats_chance(trainer: Trainer):
     trainer.run(threading.Event(), steps=60)
-    losses = trainer.state.losses
-    assert np.mean(losses[:5]) > 2 * np.mean(losses[-5:])
+    losses = trainer.state.losses.points()
+    assert len(losses) == 60 and np.mean(losses[:5]) > 2 * np.mean(losses[-5:])
     accuracy, per_class = trainer.validate()
     assert accuracy is not None and accuracy > 0.6  # chance is 1/3
     assert len(per_class) == 3 and len(trainer.val_samples) == 9
@@ -92,23 +93,23 @@ def test_stop_event_and_live_hyper_parameters(trainer: Trainer):
     seen: list[float] = []
 
     def on_step(report):
-        seen.append(trainer.params.lr)
-        trainer.params.lr = 0.5  # applies from the next step
+        seen.append((trainer.params.lr, report.changed))
+        trainer.request_change(lr=0.5)  # applies from the next step
         if report.step == 4:
             stop.set()
 
     assert trainer.run(stop, on_step=on_step) == 4
-    assert seen == [0.02, 0.5, 0.5, 0.5]
+    assert seen == [(0.02, {}), (0.5, {"lr": 0.5}), (0.5, {}), (0.5, {})]
 
 
 def test_augmented_steps_run_the_base_pass(trainer: Trainer):
-    trainer.params.augment = True
-    trainer.params.batch_size = 2
+    trainer.request_change(augment=True, batch_size=2)
     shown = []
     trainer.run(threading.Event(), steps=1, on_sample=shown.append)
     assert shown and shown[0].image is not None and shown[0].image.dtype == np.uint8
     cached = trainer.features[shown[0].path]
-    features, _ = trainer._batch_features([(shown[0].path, shown[0].true_index)])
+    position = [p for p, _ in trainer.train_samples].index(shown[0].path)
+    features, _ = trainer._batch_features(np.array([position]))
     assert not np.allclose(features[0], cached, atol=1e-3)  # a new random view
 
 
@@ -127,11 +128,9 @@ def test_undecodable_photos_are_skipped_and_reported(base_network, sample_data, 
     "field, value",
     [("lr", 0.0), ("momentum", 1.5), ("decay", -1.0), ("batch_size", 0), ("lr", float("nan"))],
 )
-def test_bad_hyper_parameters_are_refused(base_network, dataset, field, value):
-    params = HyperParams()
-    setattr(params, field, value)
+def test_bad_hyper_parameters_are_refused(field, value):
     with pytest.raises(SettingError, match=field.replace("_", " ")):
-        Trainer(base_network, dataset, params)
+        HyperParams(**{field: value})
 
 
 def test_a_snapshot_for_other_outputs_is_refused(base_network, dataset, trainer, tmp_path):

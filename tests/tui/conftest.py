@@ -1,21 +1,22 @@
-"""Fixtures for the training app tests: parsed CLI options and the app built from them."""
+"""Fixtures for the training app tests: run options parsed as the CLI does, and the app."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from neuralpatch.commands.train import training_options
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.training_plan import TrainingOptions
 from neuralpatch.main import build_parser
 from neuralpatch.tui.train_app import TrainApp, make_train_app
 
 
-def train_args(data: Path | str, *options: str) -> argparse.Namespace:
-    """Options exactly as `neuralpatch train DATA OPTIONS...` parses them."""
-    return build_parser().parse_args(["train", str(data), *options])
+def train_options(data: Path | str, *options: str) -> TrainingOptions:
+    """Options exactly as `neuralpatch train DATA OPTIONS...` turns them into run options."""
+    return training_options(build_parser().parse_args(["train", str(data), *options]))
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def train_app(
     """Build the app on sample_data with the session's OpenCL base network."""
 
     def build(*options: str, data: Path | str | None = None) -> TrainApp:
-        args = train_args(data or sample_data, "--out", str(out_dir), *options)
-        return make_train_app(args, base=base_network, palette="256")
+        run = train_options(data or sample_data, "--out", str(out_dir), *options)
+        return make_train_app(run, base=base_network, palette="256")
 
     return build

@@ -17,9 +17,11 @@ from pilot_helpers import run_async, wait_for
 from textual.app import App
 from textual.widgets import Label
 
+from neuralpatch.commands.camera import camera_config
 from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.snap import SnapTarget
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.main import build_parser
 from neuralpatch.tui import camera_app as camera_app_module
@@ -79,7 +81,7 @@ def dataset(sample_data, tmp_path) -> Path:
 
 def camera_app(base_network, *argv: str) -> CameraApp:
     args = build_parser().parse_args(["camera", *argv])
-    return make_camera_app(args, base=base_network, palette="256")
+    return make_camera_app(camera_config(args, base_network), palette="256")
 
 
 def recorded_notifications(screen: CameraScreen) -> list[tuple[str, dict]]:

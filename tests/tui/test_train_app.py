@@ -121,11 +121,11 @@ async def test_rates_and_augmentation_apply_while_running(train_app):
 
         before = steps(app)
         await pilot.press("ctrl+r")
-        assert trainer.params.augment
         assert app.screen.query_one("#augment", Checkbox).value
+        await wait_for(pilot, lambda: trainer.params.augment, "augmentation to apply")
         await wait_for(pilot, lambda: steps(app) >= before + 1, "an augmented step")
         await pilot.press("ctrl+r")
-        assert not trainer.params.augment
+        await wait_for(pilot, lambda: not trainer.params.augment, "augmentation to stop")
 
 
 @run_async

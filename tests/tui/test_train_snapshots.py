@@ -11,6 +11,7 @@ from pilot_helpers import wait_for_screen
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from neuralpatch.commands.train import training_options
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.trainer import SampleShown
 from neuralpatch.engine.training_files import SavedFiles
@@ -26,7 +27,7 @@ def snapshot_app(base_network, sample_data: Path, monkeypatch: pytest.MonkeyPatc
     """The app as a user starts it from the repository folder: paths the same everywhere."""
     monkeypatch.chdir(sample_data.parent)
     args = build_parser().parse_args(["train", "sample_data", "--out", "out", "--name", "cats"])
-    return make_train_app(args, base=base_network, palette="256")
+    return make_train_app(training_options(args), base=base_network, palette="256")
 
 
 @pytest.fixture

@@ -1,0 +1,153 @@
+"""What a training run is asked to do, and the trainer built from it — for the CLI and the app.
+
+The CLI turns its options into `TrainingOptions` before anything starts; the training app
+receives those (never an argparse Namespace), shows them in its pane and builds a new
+`TrainingOptions` from the pane when ^t is pressed. `plan_training` then loads the data,
+resumes a snapshot and checks everything the writers will check, so a run that could not be
+saved is refused before its first step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.checkpoints import CHECKPOINT_INTERVAL_S
+from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.errors import SettingError
+from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.patch_file import MAX_NAME_LEN
+from neuralpatch.engine.trainer import Trainer
+from neuralpatch.engine.training_files import PatchInfo, check_savable, read_icon, resume_from
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """`neuralpatch train`'s options as engine values; empty strings mean "the default".
+
+    `params` are complete: when resuming, the snapshot's rates with the given ones on top
+    (see `resumed_params`), so the app's pane shows what training will use.
+    """
+
+    data: str
+    params: HyperParams = field(default_factory=HyperParams)
+    base: str = ""  # the base network's .txt; "": the packaged one
+    device: str | None = None
+    name: str = ""  # "": the snapshot's name when resuming, else the dataset folder's
+    description: str = ""
+    icon: str = ""
+    out: str = ""  # "": beside the base network files
+    resume: str = ""
+    masters: str = ""
+    val_fraction: float = 0.2
+    seed: int = 0
+    steps: int | None = None  # None: until stopped
+    epochs: float | None = None
+    checkpoint_every: float = CHECKPOINT_INTERVAL_S  # seconds; 0: no checkpoints
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise SettingError("--steps must be at least 1")
+        if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise SettingError("--epochs must be a number above 0")
+        if self.seed < 0:
+            raise SettingError("--seed must be 0 or more")
+        if not (math.isfinite(self.val_fraction) and 0 <= self.val_fraction < 1):
+            raise SettingError("--val-fraction must be in [0, 1)")
+        if not (math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
+            raise SettingError("--checkpoint-every must be 0 (never) or more seconds")
+
+    def replace(self, **changes: Any) -> TrainingOptions:
+        return dataclasses.replace(self, **changes)
+
+    def out_dir(self, base: BaseNetwork) -> Path:
+        return Path(self.out).expanduser() if self.out else base.files.txt_path.parent
+
+
+def resumed_params(resume: str, given: dict[str, Any], augment: bool) -> HyperParams:
+    """The rates a run uses: those `given`, else the snapshot's (`resume`), else the defaults.
+
+    Augmentation is on when asked for or when the snapshot had it on.
+    """
+    start = resume_from(resume).params if resume else HyperParams()
+    return start.replace(**given, augment=augment or start.augment)
+
+
+@dataclass
+class TrainingPlan:
+    """A trainer ready to `prepare()`, with what it is saved as and where."""
+
+    options: TrainingOptions
+    trainer: Trainer
+    info: PatchInfo
+    out_dir: Path
+    resumed: bool
+    warnings: list[str] = field(default_factory=list)  # e.g. master patches refused
+
+    def steps_to_run(self) -> int | None:
+        """`--steps`, or `--epochs` in steps (counted on the photos that decoded)."""
+        if self.options.epochs is not None:
+            return self.trainer.steps_for_epochs(self.options.epochs)
+        return self.options.steps
+
+
+def plan_training(options: TrainingOptions, base: BaseNetwork) -> TrainingPlan:
+    """Load the dataset (and snapshot) the options name and check the run can be saved."""
+    warnings: list[str] = []
+    tags = base.classes.tag_names() | _master_tags(options.masters, base, warnings)
+    dataset = load_dataset(options.data, tags)
+    state, seed, val_fraction = None, options.seed, options.val_fraction
+    info = PatchInfo(_default_name(options.data))
+    if options.resume:
+        resumed = resume_from(options.resume)
+        if resumed.base_fingerprint != base.fingerprint:
+            raise SettingError(
+                f"the snapshot was trained on another base network "
+                f"({resumed.base_fingerprint}; this one is {base.fingerprint})",
+                options.resume,
+            )
+        state, info = resumed.state, resumed.info
+        seed, val_fraction = resumed.seed, resumed.val_fraction
+    info = PatchInfo(
+        options.name or info.name,
+        options.description or info.description,
+        read_icon(Path(options.icon).expanduser()) if options.icon else info.icon_png,
+    )
+    trainer = Trainer(base, dataset, options.params, state, seed, val_fraction)
+    out_dir = options.out_dir(base)
+    check_out_dir(out_dir)
+    check_savable(trainer, info, out_dir)
+    return TrainingPlan(options, trainer, info, out_dir, bool(options.resume), warnings)
+
+
+def _default_name(data: str) -> str:
+    """The dataset folder's name, cut to what a patch name may hold (the user did not choose
+    it, so it is shortened rather than refused)."""
+    return Path(data).expanduser().resolve().name[:MAX_NAME_LEN]
+
+
+def _master_tags(folder: str, base: BaseNetwork, warnings: list[str]) -> dict[str, str]:
+    """Output tags of the master patches in `folder`: they may trigger a slave patch."""
+    if not folder:
+        return {}
+    from neuralpatch.engine.patch_system import PatchSystem
+
+    masters = PatchSystem.for_base(base)
+    masters.load_dir(folder)
+    warnings.extend(f"{path}: {reason}" for path, reason in masters.rejected.items())
+    return masters.output_tags()
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Make sure the snapshot and patch can be written before any training time is spent."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(f"cannot use it as the output folder: {exc.strerror}", out_dir) from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise SettingError("the output folder is not writable", out_dir)

@@ -1,0 +1,50 @@
+"""What a training run holds between steps, and what it reports after each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.loss_history import LossHistory
+from neuralpatch.engine.patch_model import LinearPatch, SGDState
+
+
+@dataclass
+class StepReport:
+    """Sent after every step."""
+
+    step: int
+    epoch: float
+    loss: float
+    rolling_loss: float
+    images_per_s: float
+    elapsed_s: float
+    val_accuracy: float | None
+    per_class_accuracy: list[float | None] = field(default_factory=list)
+    changed: dict[str, object] = field(default_factory=dict)  # rates that apply from this step
+
+
+@dataclass
+class SampleShown:
+    """One image just fed to training, with the patch's answer for it."""
+
+    path: Path
+    image: np.ndarray | None  # RGB uint8 (the augmented view when augmenting)
+    true_index: int
+    predicted_index: int
+    probabilities: np.ndarray
+
+
+@dataclass
+class TrainingState:
+    """Everything a full snapshot must hold to resume exactly."""
+
+    patch: LinearPatch
+    sgd: SGDState
+    step: int = 0
+    losses: LossHistory = field(default_factory=LossHistory)
+    rng_state: dict | None = None
+    drawn: int = 0  # samples drawn so far: with the seed it fixes where the epoch order is
+    output_tags: list[str] | None = None  # from a snapshot: must match the dataset
