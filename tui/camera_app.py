@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from neuralpatch.engine.camera_config import CameraConfig
 from neuralpatch.tui.app_shell import AppShell, run_in_terminal
-from neuralpatch.tui.camera_screen import CameraConfig, CameraScreen
+from neuralpatch.tui.camera_screen import CameraScreen
 from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 
 

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual import work
@@ -21,14 +20,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar, Static
 
-from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.camera_config import CameraConfig
 from neuralpatch.engine.errors import NeuralpatchError
-from neuralpatch.engine.folder_source import DEFAULT_FOLDER_INTERVAL_S
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
-from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.snap import SnapError, SnapTarget, find_targets, save_snap
 from neuralpatch.tui.camera_messages import (
     LayerReached,
@@ -41,7 +38,8 @@ from neuralpatch.tui.camera_messages import (
 )
 from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified_line
 from neuralpatch.tui.halfblock import Palette
-from neuralpatch.tui.image_view import ImageView, Overlay
+from neuralpatch.tui.image_view import ImageView
+from neuralpatch.tui.live_text import frame_title, overlays_for, stats_line
 from neuralpatch.tui.snap_dialog import SnapChoice, SnapDialog
 
 log = logging.getLogger(__name__)
@@ -50,42 +48,6 @@ LAYER_MESSAGE_INTERVAL_S = 1 / 30  # the bar cannot show more; thousands a secon
 # frames are shown at most this often; the loop itself runs (and counts fps) at full speed.
 FRAME_MESSAGE_INTERVAL_S = 1 / 15
 STOP_WAIT_S = 5.0
-
-
-@dataclass
-class CameraConfig:
-    """What the screen runs: the options of `neuralpatch camera`, with the base loaded."""
-
-    base: BaseNetwork
-    source: str = "0"
-    patches: str | None = None
-    datasets: list[str] = field(default_factory=list)
-    min_probability: float = 0.0
-    top_k: int = 5
-    interval: float = DEFAULT_FOLDER_INTERVAL_S
-    realtime: bool = True
-
-
-def stats_line(result: LiveResult) -> str:
-    return (
-        f"{result.fps:.1f} fps · base {result.base_ms:.1f} ms + patches "
-        f"{result.patches_ms:.2f} ms · total {result.total_ms:.1f} ms"
-    )
-
-
-def frame_title(result: LiveResult) -> str:
-    """`tree.avi · frame 70 · ↻ loop 2`: a file source that started again says so."""
-    frame = result.frame
-    title = f"{printable(frame.label)} · frame {frame.number:,}"
-    return title + (f" · ↻ loop {frame.loop + 1}" if frame.loop else "")
-
-
-def overlays_for(result: LiveResult) -> list[Overlay]:
-    """Each patch that ran: its icon over the frame, or its name in a badge without one."""
-    return [
-        Overlay(icon=r.icon_rgba) if r.icon_rgba is not None else Overlay(label=r.name)
-        for _, r in result.result.walk()
-    ]
 
 
 class CameraScreen(Screen[None]):

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 def camera_config(args: argparse.Namespace, base):
     """The screen's typed configuration for the parsed options and a loaded base network."""
-    from neuralpatch.tui.camera_screen import CameraConfig
+    from neuralpatch.engine.camera_config import CameraConfig
 
     return CameraConfig(
         base=base,

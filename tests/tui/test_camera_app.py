@@ -234,7 +234,7 @@ async def test_a_looping_video_says_so_in_the_frame_title(base_network):
 def test_overlay_is_a_badge_for_a_patch_without_icon():
     from types import SimpleNamespace
 
-    from neuralpatch.tui.camera_screen import overlays_for
+    from neuralpatch.tui.live_text import overlays_for
 
     node = SimpleNamespace(icon_rgba=None, name="breeds")
     icon = SimpleNamespace(icon_rgba=np.zeros((4, 4, 4), np.uint8), name="cats")
