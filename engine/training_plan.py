@@ -41,7 +41,7 @@ class TrainingOptions:
     name: str = ""  # "": the snapshot's name when resuming, else the dataset folder's
     description: str = ""
     icon: str = ""
-    out: str = ""  # "": beside the base network files
+    out: str = ""  # "": a folder beside the dataset (`default_out_dir`)
     resume: str = ""
     masters: str = ""
     val_fraction: float = 0.2
@@ -65,8 +65,8 @@ class TrainingOptions:
     def replace(self, **changes: Any) -> TrainingOptions:
         return dataclasses.replace(self, **changes)
 
-    def out_dir(self, base: BaseNetwork) -> Path:
-        return Path(self.out).expanduser() if self.out else base.files.txt_path.parent
+    def out_dir(self) -> Path:
+        return Path(self.out).expanduser() if self.out else default_out_dir(self.data)
 
 
 def resumed_params(resume: str, given: dict[str, Any], augment: bool) -> HyperParams:
@@ -119,7 +119,7 @@ def plan_training(options: TrainingOptions, base: BaseNetwork) -> TrainingPlan:
         read_icon(Path(options.icon).expanduser()) if options.icon else info.icon_png,
     )
     trainer = Trainer(base, dataset, options.params, state, seed, val_fraction)
-    out_dir = options.out_dir(base)
+    out_dir = options.out_dir()
     check_out_dir(out_dir)
     check_savable(trainer, info, out_dir)
     return TrainingPlan(options, trainer, info, out_dir, bool(options.resume), warnings)
@@ -141,6 +141,28 @@ def _master_tags(folder: str, base: BaseNetwork, warnings: list[str]) -> dict[st
     masters.load_dir(folder)
     warnings.extend(f"{path}: {reason}" for path, reason in masters.rejected.items())
     return masters.output_tags()
+
+
+def default_out_dir(data: str | Path) -> Path:
+    """Where a run's files go unless told: `<dataset>-patches`, a visible folder beside it.
+
+    Not a cache folder (files a user keeps must be easy to find), and not inside the dataset
+    (snapshots are no training photos).
+    """
+    root = Path(os.path.abspath(Path(data).expanduser()))
+    return root.parent / f"{root.name or 'dataset'}-patches"
+
+
+def output_folder_problem(out_dir: Path) -> str | None:
+    """Why files cannot be written into `out_dir` (made if missing), or None; nothing is made."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"not a folder: {existing}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"not writable: {existing}"
+    return None
 
 
 def check_out_dir(out_dir: Path) -> None:

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label
 
 from neuralpatch.engine.hyper_params import RATES, HyperParams, parse_rate
-from neuralpatch.engine.training_plan import TrainingOptions
+from neuralpatch.engine.training_plan import TrainingOptions, default_out_dir
 from neuralpatch.tui.validators import BaseTxt, DatasetFolder, HyperParam, IconPng, OutputFolder
 
 LABELS = {
@@ -54,7 +54,8 @@ class ParamsPane(Vertical):
         yield from self._row(("name", opts.name, "default: the folder's name", None))
         yield from self._row(("description", opts.description, "what it tells", None))
         yield from self._row(("icon", opts.icon, "optional trigger icon", IconPng()))
-        yield from self._row(("out", opts.out, "default: beside the base network", OutputFolder()))
+        out = OutputFolder(lambda: default_out_dir(self.value("data")))
+        yield from self._row(("out", opts.out, self._out_placeholder(opts.data), out))
         with Horizontal(id="toggles"):
             yield Checkbox("rand-tilt-shift", params.augment, id="augment", compact=True)
             yield Checkbox("stop-N-show", id="stop_n_show", compact=True)
@@ -72,7 +73,7 @@ class ParamsPane(Vertical):
                     id=key,
                     compact=True,
                     validators=validator,
-                    valid_empty=key not in ("data", *RATES),
+                    valid_empty=key not in ("data", "out", *RATES),
                 )
 
     def on_mount(self) -> None:
@@ -86,7 +87,20 @@ class ParamsPane(Vertical):
     @on(Input.Changed)
     def _field_changed(self, event: Input.Changed) -> None:
         event.stop()
+        if event.input.id == "data":  # the default output folder follows the dataset
+            out = self.query_one("#out", Input)
+            out.placeholder = self._out_placeholder(event.value)
+            out.validate(out.value)
         self._show_first_problem()
+
+    @staticmethod
+    def _out_placeholder(data: str) -> str:
+        """The full path files go to when the field is left empty."""
+        return (
+            f"default: {default_out_dir(data.strip())}"
+            if data.strip()
+            else "default: beside the dataset"
+        )
 
     @on(Input.Submitted)
     @on(Input.Blurred)

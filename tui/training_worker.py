@@ -80,7 +80,7 @@ def save_now(
     try:
         icon = read_icon(Path(form.icon).expanduser()) if form.icon else info.icon_png
         current = PatchInfo(form.name or info.name, form.description, icon)
-        out_dir = form.out_dir(trainer.base)
+        out_dir = form.out_dir()
         files = save_training(trainer, current, out_dir)
     except EXPECTED_ERRORS as exc:
         post(SaveFailed(exc))

@@ -6,14 +6,16 @@ snapshot reader cannot disagree about what is valid.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.validation import ValidationResult, Validator
 
 from neuralpatch.engine.dataset import MAP_NAME
 from neuralpatch.engine.errors import ImageError
-from neuralpatch.engine.hyper_params import BOUNDS, label, parse_rate, rate_problem
+from neuralpatch.engine.hyper_params import parse_rate, rate_problem
 from neuralpatch.engine.training_files import read_icon
+from neuralpatch.engine.training_plan import output_folder_problem
 
 
 class HyperParam(Validator):
@@ -27,8 +29,7 @@ class HyperParam(Validator):
         try:
             number = parse_rate(self.field, value)
         except ValueError:
-            kind = "a whole number" if BOUNDS[self.field].integer else "a number"
-            return self.failure(f"{label(self.field)} must be {kind}")
+            number = None  # not a number at all: the same message, with the valid range
         problem = rate_problem(self.field, number)
         return self.failure(problem) if problem else self.success()
 
@@ -69,10 +70,16 @@ class IconPng(Validator):
 
 
 class OutputFolder(Validator):
-    """Empty (beside the base network) or a folder, existing or to be created."""
+    """Empty (the default folder beside the dataset) or a folder we can write or create.
+
+    `default` says where the empty value leads, so an unusable default is red too.
+    """
+
+    def __init__(self, default: Callable[[], Path]) -> None:
+        super().__init__()
+        self.default = default
 
     def validate(self, value: str) -> ValidationResult:
-        path = Path(value).expanduser()
-        if path.exists() and not path.is_dir():
-            return self.failure(f"not a folder: {value}")
-        return self.success()
+        path = Path(value).expanduser() if value.strip() else self.default()
+        problem = output_folder_problem(path)
+        return self.success() if problem is None else self.failure(problem)

@@ -1,7 +1,7 @@
 """`neuralpatch train DATA`: the training app, or with `--headless` a plain command-line run.
 
 Both end by writing a full snapshot and the `.specialneurons` plugin file (also on Ctrl-C),
-by default next to the base network files.
+by default into DATA-patches, a folder beside the dataset.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--out",
         metavar="DIR",
-        help="where to write the snapshot and plugin file (default: beside the base network files)",
+        help="where to write the snapshot and plugin file (default: DATA-patches, a folder "
+        "beside the dataset)",
     )
     p.add_argument("--resume", metavar="SNAPSHOT", help="continue from a full snapshot")
     p.add_argument(
