@@ -23,7 +23,7 @@ JSON_HELP = {
     "update_available, file, size, sha256, icon, signed, key_id}], problems: [text]}; "
     "installed is null without --patches or when not installed, version null for a file "
     "of that name the catalogue does not know",
-    "install": "print {name, version, file, sha256, size, replaced: null | {file, version}, "
+    "install": "print {name, version, file, sha256, size, replaced: null | {file, sha256}, "
     "already_installed, verified_key}",
     "update": "print {patch_folder, updated: [{name, from_version, version, file}], "
     "current: [{name, version, file}], failed: [{name, error}]}",

@@ -1,0 +1,122 @@
+"""The market screen driven with Pilot from the live camera screen: a real served catalogue,
+a real trained patch installed with a key and hot-reloaded into the running camera.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+from market_helpers import icon_png, train_patch
+from pilot_helpers import run_async, wait_for
+from textual.widgets import Static
+
+from neuralpatch.engine.market_config import add_source, read_sources
+from neuralpatch.engine.market_publish import publish
+from neuralpatch.engine.market_server import serve_catalogue
+from neuralpatch.main import build_parser
+from neuralpatch.tui.camera_app import make_camera_app
+from neuralpatch.tui.camera_screen import CameraScreen
+from neuralpatch.tui.image_view import ImageView
+from neuralpatch.tui.market_screen import MarketScreen, icon_rgb
+
+SIZE = (110, 34)
+
+
+@pytest.fixture(scope="module")
+def trained(base_network, sample_data, tmp_path_factory) -> Path:
+    return train_patch(base_network, sample_data, tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture(scope="module")
+def cat_video(tmp_path_factory, photos) -> Path:
+    path = tmp_path_factory.mktemp("video") / "cat.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
+    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
+    for _ in range(6):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def served(trained, tmp_path, monkeypatch):
+    """A catalogue with the trained patch, served on a free port and in the market config."""
+    monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
+    publish([trained], tmp_path / "catalogue")
+    with serve_catalogue(tmp_path / "catalogue", port=0, background=True) as server:
+        add_source(server.url)
+        yield server
+
+
+def test_icons_are_drawn_over_the_panel_background():
+    rgb = icon_rgb(icon_png((230, 120, 20)))
+    assert rgb.shape == (16, 16, 3)
+    assert tuple(rgb[8, 8]) == (230, 120, 20) and tuple(rgb[0, 0]) == (24, 24, 32)
+
+
+@run_async
+async def test_market_key_installs_into_the_running_camera(
+    base_network, cat_video, served, trained, tmp_path
+):
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    args = build_parser().parse_args(
+        ["camera", "--source", str(cat_video), "--patches", str(patches)]
+    )
+    app = make_camera_app(args, base=base_network, palette="256")
+    async with app.run_test(size=SIZE) as pilot:
+        camera = app.camera_screen
+        await wait_for(pilot, lambda: camera.current is not None, "the first frame")
+        assert camera.current.result.patches == []
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MarketScreen), "the market")
+        market = app.screen
+        await wait_for(pilot, lambda: market.statuses, "the catalogue")
+        icon = market.query_one("#market-icon", ImageView)
+        await wait_for(pilot, lambda: icon.image is not None, "the icon")
+        info = str(market.query_one("#market-info", Static).content)
+        assert "felix cats  version 1" in info and "fits the running base network" in info
+        assert "tabby" in info and "domestic_cat" in info
+        await pilot.press("i")
+        await wait_for(pilot, lambda: market.installed, "the install")
+        installed = patches / "felix_cats.specialneurons"
+        assert installed.read_bytes() == trained.read_bytes()
+        assert market.statuses[0].installed_entry is not None  # now listed as installed
+        await pilot.press("escape")
+        assert isinstance(app.screen, CameraScreen)
+        await wait_for(
+            pilot,
+            lambda: (
+                camera.current is not None
+                and [r.name for r in camera.current.result.patches] == ["felix cats"]
+            ),
+            "the hot-reloaded patch to fire",
+        )
+    assert [s.url for s in read_sources()] == [served.url]
+
+
+@run_async
+async def test_a_bad_catalogue_is_an_error_and_the_screen_stays(
+    base_network, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
+    from textual.app import App
+
+    from neuralpatch.engine.patch_system import PatchSystem
+
+    class Host(App[None]):
+        CSS_PATH = Path(__file__).resolve().parents[2] / "tui" / "neuralpatch.tcss"
+
+        def on_mount(self) -> None:
+            self.push_screen(MarketScreen(None, PatchSystem.for_base(base_network), "256", []))
+
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#market-source")
+        await pilot.press(*str(tmp_path / "nowhere"), "enter")
+        status = app.screen.query_one("#market-status")
+        await wait_for(pilot, lambda: "no index.json here" in str(status.content), "the error")
+        assert isinstance(app.screen, MarketScreen) and app.screen.statuses == []
+    assert read_sources() == []  # a catalogue that did not load is not remembered
