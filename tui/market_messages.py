@@ -8,6 +8,7 @@ from textual.message import Message
 from neuralpatch.engine.catalogue import Catalogue
 from neuralpatch.engine.market_fetch import Location
 from neuralpatch.engine.market_install import EntryStatus, Installed
+from neuralpatch.engine.market_publish import Published
 
 
 class CatalogueLoaded(Message):
@@ -53,3 +54,11 @@ class PatchInstalled(Message):
     def __init__(self, installed: Installed, statuses: list[EntryStatus]) -> None:
         super().__init__()
         self.installed, self.statuses = installed, statuses
+
+
+class PublishFinished(Message):
+    """A publish from the training app ended: the entry added, or why it was not."""
+
+    def __init__(self, published: Published | None, error: Exception | None = None) -> None:
+        super().__init__()
+        self.published, self.error = published, error

@@ -120,3 +120,35 @@ async def test_a_bad_catalogue_is_an_error_and_the_screen_stays(
         await wait_for(pilot, lambda: "no index.json here" in str(status.content), "the error")
         assert isinstance(app.screen, MarketScreen) and app.screen.statuses == []
     assert read_sources() == []  # a catalogue that did not load is not remembered
+
+
+@run_async
+async def test_publish_this_patch_after_saving_in_the_training_app(train_app, tmp_path, out_dir):
+    from pilot_helpers import wait_for_screen
+
+    from neuralpatch.engine.catalogue import read_catalogue_dir
+    from neuralpatch.tui.dialogs import ReconfigureDialog
+    from neuralpatch.tui.publish_dialog import PublishDialog
+
+    icon = tmp_path / "icon.png"
+    icon.write_bytes(icon_png())
+    app = train_app("--steps", "20", "--description", "cats by kind", "--icon", str(icon))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.train_screen
+        await pilot.press("ctrl+p")  # nothing saved yet: a warning, no dialog
+        assert not isinstance(app.screen, PublishDialog)
+        await pilot.press("ctrl+t")
+        await wait_for_screen(pilot, ReconfigureDialog)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.phase == "paused", "the 20 steps")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.saved, "the save")
+        await pilot.press("ctrl+p")
+        await wait_for_screen(pilot, PublishDialog)
+        app.screen.query_one("#publish-to").value = str(tmp_path / "catalogue")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PublishDialog), "the publish")
+    (entry,) = read_catalogue_dir(tmp_path / "catalogue").entries
+    saved = screen.saved[-1].patch
+    assert entry.description == "cats by kind"
+    assert (tmp_path / "catalogue" / entry.file).read_bytes() == saved.read_bytes()
