@@ -135,7 +135,7 @@ class _open:
             path = self.location.root / self.rel
             root = self.location.root.resolve()
             real = path.resolve()
-            if real.parent != root and root not in real.parents:  # a link leading outside
+            if root not in real.parents:  # a link (or a swapped folder) leading outside
                 raise CatalogueError(f"{where}: points outside the catalogue folder; refused")
             try:
                 self.stream = open(real, "rb")

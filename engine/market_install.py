@@ -135,6 +135,12 @@ def install_entry(
             verify_entry(entry, trusted)
         return Installed(entry, same.path, already=True, verified_key=key)
     target, replaced = _target(folder, entry, catalogue, present)
+    if not fits(entry, system):  # known from the index: spare the download
+        raise CatalogueError(
+            f"{entry.spec}: cannot run here: it was trained on a different base network "
+            f"(fingerprint {entry.base_fingerprint}, {entry.feature_dim} features; the running "
+            f"base network is {system.base_fingerprint}, {system.feature_dim}); not installed"
+        )
     data, patch = download_entry(
         location, entry, trusted=trusted, timeout=timeout, on_progress=on_progress, stop=stop
     )

@@ -9,8 +9,10 @@ is already whole. Older versions stay listed; publishing the same bytes again ch
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from neuralpatch.engine.atomic import write_atomic
 from neuralpatch.engine.catalogue import (
+    INDEX_NAME,
     Catalogue,
     CatalogueError,
     Entry,
@@ -26,11 +29,13 @@ from neuralpatch.engine.catalogue import (
     write_index,
 )
 from neuralpatch.engine.classes import BaseClasses, imagenet_classes
+from neuralpatch.engine.market_fetch import patch_from_bytes
 from neuralpatch.engine.market_signing import sign_entry
 from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, load_patch, now_iso, safe_name
 
 PATCH_FOLDER = "patches"
 ICON_FOLDER = "icons"
+LOCK_NAME = ".publish.lock"  # hidden: the server never serves it
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,38 @@ def publish(
     paths = [Path(p) for p in paths]
     loaded: list[tuple[Path, bytes, PatchFile]] = []
     for path in paths:
-        patch = load_patch(path)  # PatchFormatError names the file
+        load_patch(path)  # size and kind checked before reading; the error names the file
+        data = path.read_bytes()
+        patch = patch_from_bytes(data, str(path))  # the very bytes that are copied
         problems = market_problems(patch)
         if problems:
             raise CatalogueError(f"{path}: a market entry needs {'; '.join(problems)}")
-        loaded.append((path, path.read_bytes(), patch))
+        loaded.append((path, data, patch))
     if folder.exists() and not folder.is_dir():
         raise CatalogueError(f"{folder}: not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    with _publish_lock(folder):
+        return _publish_loaded(folder, loaded, key, classes, on_progress)
+
+
+@contextlib.contextmanager
+def _publish_lock(folder: Path) -> Iterator[None]:
+    """Two publishers at once would each rewrite the index and lose the other's entry."""
+    with open(folder / LOCK_NAME, "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _publish_loaded(
+    folder: Path,
+    loaded: list[tuple[Path, bytes, PatchFile]],
+    key: Ed25519PrivateKey | None,
+    classes: BaseClasses,
+    on_progress: Callable[[int, int], None] | None,
+) -> list[Published]:
     catalogue = read_catalogue_dir(folder)
     names = _output_names(catalogue, [p for _, _, p in loaded])
     results = []
@@ -103,8 +133,7 @@ def publish(
         results.append(Published(path, entry, new=True))
         if on_progress is not None:
             on_progress(i + 1, len(loaded))
-    if any(r.new for r in results) or not (folder / "index.json").exists():
-        folder.mkdir(parents=True, exist_ok=True)
+    if any(r.new for r in results) or not (folder / INDEX_NAME).exists():
         write_index(folder, catalogue)
     return results
 

@@ -9,11 +9,9 @@ so a camera screen watching that folder hot-reloads the patch at once.
 
 from __future__ import annotations
 
-import io
 import threading
 
 import numpy as np
-from PIL import Image
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,6 +36,7 @@ from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.image_view import ImageView
+from neuralpatch.tui.market_entry_view import detail_text, icon_rgb, mark
 from neuralpatch.tui.market_messages import (
     CatalogueLoaded,
     DownloadProgress,
@@ -46,57 +45,7 @@ from neuralpatch.tui.market_messages import (
     PatchInstalled,
 )
 
-ICON_BACKGROUND = (24, 24, 32)
 NO_SOURCE_HELP = "Type a catalogue URL or folder above and press Enter."
-
-
-def mark(status: EntryStatus) -> str:
-    """One glyph: ✓ installed, ↑ newer version available, ✗ other base network, · neither."""
-    if status.update_available:
-        return "↑"
-    if (
-        status.installed_entry is not None
-        and status.installed_entry.version == status.entry.version
-    ):
-        return "✓"
-    return "·" if status.fits else "✗"
-
-
-def detail_text(status: EntryStatus, patch_dir: str | None) -> str:
-    """Everything the index says about an entry, and how it stands here."""
-    e = status.entry
-    lines = [f"{printable(e.name)}  version {e.version}", printable(e.description), ""]
-    lines.append("outputs:  " + ", ".join(printable(n) for _, n in e.outputs))
-    lines.append("triggers: " + ", ".join(printable(n or t) for t, n in e.triggers))
-    lines.append("")
-    lines.append(
-        "✓ fits the running base network"
-        if status.fits
-        else f"✗ trained on another base network ({printable(e.base_fingerprint)})"
-    )
-    if status.installed_entry is not None:
-        lines.append(f"installed: version {status.installed_entry.version}")
-    elif status.installed is not None:
-        lines.append(f"a local file holds this name: {printable(status.installed.path.name)}")
-    if status.update_available and status.newest_fitting is not None:
-        lines.append(f"↑ version {status.newest_fitting.version} available: press i to update")
-    lines.append(f"signed by {e.signature.key_id}" if e.signature else "unsigned")
-    lines.append(f"{e.size} bytes · published {printable(e.published)}")
-    lines.append("")
-    lines.append(
-        f"i installs into {printable(patch_dir)}"
-        if patch_dir
-        else "no patch folder: start the camera with --patches DIR to install"
-    )
-    return "\n".join(lines)
-
-
-def icon_rgb(png: bytes) -> np.ndarray:
-    """The icon over the panel's background: ImageView draws RGB."""
-    with Image.open(io.BytesIO(png), formats=["PNG"]) as img:
-        rgba = img.convert("RGBA")
-    ground = Image.new("RGBA", rgba.size, (*ICON_BACKGROUND, 255))
-    return np.asarray(Image.alpha_composite(ground, rgba).convert("RGB"))
 
 
 class MarketScreen(Screen[None]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import stat
 
 import pytest
@@ -15,6 +16,7 @@ from neuralpatch.engine.market_config import (
     remove_source,
     trust_for,
 )
+from neuralpatch.engine.market_fetch import fetch_catalogue
 from neuralpatch.engine.market_server import serve_catalogue
 from neuralpatch.engine.market_signing import generate_key, load_private_key, load_public_key
 
@@ -111,3 +113,17 @@ def test_config_round_trips_odd_urls(tmp_path):
     path.write_text("[[catalogue]]\nurl = 3\n")
     with pytest.raises(CatalogueError, match="market.toml: catalogue #1 needs url"):
         read_sources(path)
+
+
+def test_a_server_that_never_answers_times_out():
+    with socket.socket() as silent:  # accepts connections (the backlog) but never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        with pytest.raises(CatalogueError, match=r"index.json: timed out after 0.3 s"):
+            fetch_catalogue(url, timeout=0.3)
+
+
+def test_a_url_without_a_catalogue_is_named(site):
+    with pytest.raises(CatalogueError, match=r"/patches/index.json: HTTP 404"):
+        fetch_catalogue(site.url + "patches")

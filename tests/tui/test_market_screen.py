@@ -19,7 +19,8 @@ from neuralpatch.main import build_parser
 from neuralpatch.tui.camera_app import make_camera_app
 from neuralpatch.tui.camera_screen import CameraScreen
 from neuralpatch.tui.image_view import ImageView
-from neuralpatch.tui.market_screen import MarketScreen, icon_rgb
+from neuralpatch.tui.market_entry_view import icon_rgb
+from neuralpatch.tui.market_screen import MarketScreen
 
 SIZE = (110, 34)
 
