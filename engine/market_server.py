@@ -147,6 +147,11 @@ def serve_catalogue(
     httpd.daemon_threads = True
     thread = None
     if background:
-        thread = threading.Thread(target=httpd.serve_forever, name="market-server", daemon=True)
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # close() waits for one poll
+            name="market-server",
+            daemon=True,
+        )
         thread.start()
     return CatalogueServer(httpd, root, thread)

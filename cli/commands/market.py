@@ -18,11 +18,13 @@ JSON_HELP = {
     "publish": "print {catalogue, index, published: [{source, name, version, file, sha256, "
     "size, icon, new, signed, key_id}]}",
     "search": "print {catalogue, base: {fingerprint, feature_dim}, patch_folder, entries: "
-    "[{name, version, versions, description, created, published, outputs: [{tag, name}], "
-    "triggers: [{tag, name}], base_fingerprint, fits, installed: null | {file, version}, "
-    "update_available, file, size, sha256, icon, signed, key_id}], problems: [text]}; "
-    "installed is null without --patches or when not installed, version null for a file "
-    "of that name the catalogue does not know",
+    "[{name, version, versions: [int], description, created, published, outputs: [{tag, "
+    "name}], triggers: [{tag, name}], base_fingerprint, feature_dim, file, size, sha256, "
+    "icon, icon_size, icon_sha256, signature: null | {algorithm, key_id, value}, signed, "
+    "key_id, fits, installed: null | {file, version}, update_available}], problems: [text]}: "
+    "the newest version of each matching patch; installed is null without --patches or "
+    "when no file there holds that patch, its version null when the file is not one of "
+    "the catalogue's versions",
     "install": "print {name, version, file, sha256, size, replaced: null | {file, sha256}, "
     "already_installed, verified_key}",
     "update": "print {patch_folder, updated: [{name, from_version, version, file}], "

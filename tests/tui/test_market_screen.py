@@ -115,8 +115,8 @@ async def test_a_bad_catalogue_is_an_error_and_the_screen_stays(
 
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.click("#market-source")
-        await pilot.press(*str(tmp_path / "nowhere"), "enter")
+        app.screen.query_one("#market-source").value = str(tmp_path / "nowhere")
+        await pilot.press("enter")
         status = app.screen.query_one("#market-status")
         await wait_for(pilot, lambda: "no index.json here" in str(status.content), "the error")
         assert isinstance(app.screen, MarketScreen) and app.screen.statuses == []
