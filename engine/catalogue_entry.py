@@ -20,6 +20,7 @@ from neuralpatch.engine.patch_file import (
     MAX_PATCH_BYTES,
     PATCH_SUFFIX,
 )
+from neuralpatch.engine.safe_text import printable
 
 MAX_PATH_LEN = 512
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -104,6 +105,8 @@ def check_name(name: str) -> str | None:
         return f"the name must be 1-{MAX_NAME_LEN} characters"
     if _NAME_FORBIDDEN.search(name) or name.strip() in (".", ".."):
         return "the name contains a path separator or a control character"
+    if printable(name) != name:  # it is shown in every listing and message: keep it plain
+        return "the name contains control or format characters"
     return None
 
 

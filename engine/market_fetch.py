@@ -8,6 +8,7 @@ validated like any loaded plugin, all in memory: a failed or tampered download w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import os
@@ -15,9 +16,10 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -75,7 +77,7 @@ def locate(text: str) -> Location:
         return Location(text, url=url)
     if parsed.scheme == "file":
         text_path = urllib.request.url2pathname(parsed.path)
-    elif parsed.scheme and len(parsed.scheme) > 1:  # one letter: a Windows drive
+    elif parsed.scheme and not Path(text).exists():  # a folder may have a colon in its name
         raise CatalogueError(
             f"{text}: unsupported URL scheme {parsed.scheme!r} (http, https, file)"
         )
@@ -101,7 +103,7 @@ def read_file(
     """The bytes of `rel` in the catalogue, refusing more than `max_bytes`."""
     where = location.where(rel)
     chunks, done = [], 0
-    with _open(location, rel, max_bytes, timeout) as (stream, total):
+    with _opened(location, rel, max_bytes, timeout) as (stream, total):
         while True:
             if stop is not None and stop.is_set():
                 raise CatalogueError(f"{where}: download cancelled")
@@ -122,47 +124,41 @@ def read_file(
     return b"".join(chunks)
 
 
-class _open:
-    """Context manager yielding (stream, announced size or 0) for a local or remote file."""
-
-    def __init__(self, location: Location, rel: str, max_bytes: int, timeout: float):
-        self.location, self.rel, self.max_bytes, self.timeout = location, rel, max_bytes, timeout
-        self.stream = None
-
-    def __enter__(self):
-        where = self.location.where(self.rel)
-        if self.location.root is not None:
-            path = self.location.root / self.rel
-            root = self.location.root.resolve()
-            real = path.resolve()
-            if root not in real.parents:  # a link (or a swapped folder) leading outside
-                raise CatalogueError(f"{where}: points outside the catalogue folder; refused")
-            try:
-                self.stream = open(real, "rb")
-                size = os.fstat(self.stream.fileno()).st_size
-            except OSError as exc:
-                raise CatalogueError(f"{where}: cannot read: {exc.strerror}") from None
-        else:
-            request = urllib.request.Request(where, headers={"User-Agent": _USER_AGENT})
-            try:
-                self.stream = urllib.request.urlopen(request, timeout=self.timeout)
-            except urllib.error.HTTPError as exc:
-                raise CatalogueError(f"{where}: HTTP {exc.code} {exc.reason}") from None
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                raise CatalogueError(f"{where}: {_reason(exc, self.timeout)}") from None
-            length = self.stream.headers.get("Content-Length")
-            size = int(length) if length and length.isdigit() else 0
-        if size > self.max_bytes:
-            self.stream.close()
+@contextlib.contextmanager
+def _opened(
+    location: Location, rel: str, max_bytes: int, timeout: float
+) -> Iterator[tuple[BinaryIO, int]]:
+    """(stream, announced size or 0) of a local or remote file, refused when over the cap."""
+    where = location.where(rel)
+    if location.root is not None:
+        root = location.root.resolve()
+        real = (location.root / rel).resolve()
+        if root not in real.parents:  # a link (or a swapped folder) leading outside
+            raise CatalogueError(f"{where}: points outside the catalogue folder; refused")
+        if not real.is_file():  # a FIFO would block, a device would never end
+            raise CatalogueError(f"{where}: not found, or not a regular file")
+        try:
+            stream = open(real, "rb")  # closed by the `with` below
+            size = os.fstat(stream.fileno()).st_size
+        except OSError as exc:
+            raise CatalogueError(f"{where}: cannot read: {exc.strerror}") from None
+    else:
+        request = urllib.request.Request(where, headers={"User-Agent": _USER_AGENT})
+        try:
+            stream = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise CatalogueError(f"{where}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise CatalogueError(f"{where}: {_reason(exc, timeout)}") from None
+        length = stream.headers.get("Content-Length")
+        size = int(length) if length and length.isdigit() else 0
+    with stream:
+        if size > max_bytes:
             raise CatalogueError(
-                f"{where}: {size} bytes, larger than the {self.max_bytes} bytes the index "
-                "allows; refused"
+                f"{where}: {size} bytes, larger than the {max_bytes} bytes the index allows; "
+                "refused"
             )
-        return self.stream, size
-
-    def __exit__(self, *exc: object) -> None:
-        if self.stream is not None:
-            self.stream.close()
+        yield stream, size
 
 
 def _reason(exc: BaseException, timeout: float) -> str:

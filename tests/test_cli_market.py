@@ -200,3 +200,19 @@ def test_catalogues_config(capsys, published, config_dir):
         capsys, "market", "install", str(published[0]), "felix cats", "--to", str(config_dir / "p")
     )
     assert "is not signed" in line
+
+
+def test_hostile_index_text_never_reaches_the_terminal_raw(capsys, published):
+    folder = published[0]
+    doc = json.loads((folder / "index.json").read_text())
+    evil = dict(doc["entries"][0], name="evil\x1b]0;pwned\x07\u202e", version=1)
+    doc["entries"].append(evil)
+    doc["entries"][0]["description"] = "\x1b[2Jcleared"
+    (folder / "index.json").write_text(json.dumps(doc))
+    assert main(["market", "search", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\u202e" not in captured.err
+    assert "\\x1b[2Jcleared" in captured.out
+    assert "evil\\x1b]0;pwned\\x07" in captured.err and "skipped" in captured.err
+    line = refused(capsys, "market", "install", str(folder), evil["name"], "--to", "x")
+    assert "\x1b" not in line and "is refused" in line

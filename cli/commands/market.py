@@ -45,17 +45,20 @@ def add_parser(sub) -> None:
     a = actions.add_parser("keygen", help="make an Ed25519 key pair for signing entries")
     a.add_argument("key", metavar="KEY", help="private key file to write (KEY.pub beside it)")
     _json(a, "keygen")
+    a.set_defaults(market_run=keygen)
 
     a = actions.add_parser("publish", help="add plugin files to a catalogue folder")
     a.add_argument("patches", nargs="+", metavar="PATCH", help=".specialneurons files")
     a.add_argument("--to", required=True, metavar="CATALOGUE_DIR", help="catalogue folder")
     a.add_argument("--key", metavar="KEY", help="sign the new entries with this private key")
     _json(a, "publish")
+    a.set_defaults(market_run=publish)
 
     a = actions.add_parser("serve", help="serve a catalogue folder read-only over HTTP")
     a.add_argument("folder", metavar="CATALOGUE_DIR")
     a.add_argument("--port", type=int, default=8765, help="TCP port (8765; 0: any free port)")
     a.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    a.set_defaults(market_run=serve)
 
     a = actions.add_parser("search", help="list a catalogue's patches matching a query")
     a.add_argument("source", metavar="URL_OR_DIR", help="catalogue URL or folder")
@@ -63,6 +66,7 @@ def add_parser(sub) -> None:
     a.add_argument("--patches", metavar="DIR", help="patch folder to show installed state of")
     _network(a)
     _json(a, "search")
+    a.set_defaults(market_run=search)
 
     for action, what in (
         ("install", "download, verify and install a patch"),
@@ -81,6 +85,7 @@ def add_parser(sub) -> None:
         )
         _network(a)
         _json(a, action)
+        a.set_defaults(market_run=install if action == "install" else update)
 
     a = actions.add_parser("catalogues", help="list or change the configured catalogues")
     a.add_argument("--add", metavar="URL_OR_DIR", help="add a catalogue (or change its key)")
@@ -89,6 +94,7 @@ def add_parser(sub) -> None:
     )
     a.add_argument("--remove", metavar="URL_OR_DIR", help="remove a catalogue")
     _json(a, "catalogues")
+    a.set_defaults(market_run=catalogues)
     p.set_defaults(run=run)
 
 
@@ -104,15 +110,15 @@ def _network(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {
-        "keygen": keygen,
-        "publish": publish,
-        "serve": serve,
-        "search": search,
-        "install": install,
-        "update": update,
-        "catalogues": catalogues,
-    }[args.action](args)
+    """The action; its errors are printed here, since they quote catalogue-supplied text."""
+    from neuralpatch.engine.errors import NeuralpatchError
+    from neuralpatch.engine.safe_text import printable
+
+    try:
+        return args.market_run(args)
+    except NeuralpatchError as exc:
+        print(f"neuralpatch: error: {printable(exc)}", file=sys.stderr)
+        return 2
 
 
 def keygen(args: argparse.Namespace) -> int:
