@@ -216,3 +216,16 @@ def test_hostile_index_text_never_reaches_the_terminal_raw(capsys, published):
     assert "evil\\x1b]0;pwned\\x07" in captured.err and "skipped" in captured.err
     line = refused(capsys, "market", "install", str(folder), evil["name"], "--to", "x")
     assert "\x1b" not in line and "is refused" in line
+
+
+def test_big_downloads_show_progress_on_stderr_small_ones_do_not(capsys):
+    from neuralpatch.commands.market_output import download_bar
+
+    with download_bar("small") as update:
+        update(10_000, 16_470)
+    with download_bar("big") as update:
+        update(3 << 20, 8 << 20)
+        update(8 << 20, 8 << 20)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "small" not in captured.err
+    assert "downloading big [" in captured.err and "8192/8192 KiB" in captured.err

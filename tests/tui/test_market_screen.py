@@ -136,7 +136,8 @@ async def test_publish_this_patch_after_saving_in_the_training_app(train_app, tm
     app = train_app("--steps", "20", "--description", "cats by kind", "--icon", str(icon))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.train_screen
-        await pilot.press("ctrl+p")  # nothing saved yet: a warning, no dialog
+        assert screen.check_action("publish", ()) is False  # nothing saved yet: not offered
+        await pilot.press("ctrl+p")
         assert not isinstance(app.screen, PublishDialog)
         await pilot.press("ctrl+t")
         await wait_for_screen(pilot, ReconfigureDialog)
