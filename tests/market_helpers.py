@@ -9,7 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from neuralpatch.engine.dataset import load_dataset
-from neuralpatch.engine.trainer import HyperParams, Trainer
+from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 
 DESCRIPTION = "domestic / small wild / big cat"

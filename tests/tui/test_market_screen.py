@@ -15,9 +15,8 @@ from textual.widgets import Static
 from neuralpatch.engine.market_config import add_source, read_sources
 from neuralpatch.engine.market_publish import publish
 from neuralpatch.engine.market_server import serve_catalogue
-from neuralpatch.main import build_parser
 from neuralpatch.tui.camera_app import make_camera_app
-from neuralpatch.tui.camera_screen import CameraScreen
+from neuralpatch.tui.camera_screen import CameraConfig, CameraScreen
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.market_entry_view import icon_rgb
 from neuralpatch.tui.market_screen import MarketScreen
@@ -63,10 +62,8 @@ async def test_market_key_installs_into_the_running_camera(
 ):
     patches = tmp_path / "patches"
     patches.mkdir()
-    args = build_parser().parse_args(
-        ["camera", "--source", str(cat_video), "--patches", str(patches)]
-    )
-    app = make_camera_app(args, base=base_network, palette="256")
+    config = CameraConfig(base=base_network, source=str(cat_video), patches=str(patches))
+    app = make_camera_app(config, palette="256")
     async with app.run_test(size=SIZE) as pilot:
         camera = app.camera_screen
         await wait_for(pilot, lambda: camera.current is not None, "the first frame")
