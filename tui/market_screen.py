@@ -104,7 +104,7 @@ class MarketScreen(Screen[None]):
 
     # -- actions -------------------------------------------------------------------------
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(None)
 
     def action_reload(self) -> None:
         text = self.query_one("#market-source", Input).value.strip()
@@ -175,9 +175,8 @@ class MarketScreen(Screen[None]):
     def _install(self, location: Location, catalogue: Catalogue, entry: Entry) -> None:
         assert self.patch_dir is not None
         try:
-            trust = next(
-                (s.trust for s in read_sources() if s.url == location.text and s.trust), None
-            )
+            given = [*(self._sources or []), *read_sources()]
+            trust = next((s.trust for s in given if s.url == location.text and s.trust), None)
             done = install_entry(
                 location,
                 catalogue,

@@ -87,6 +87,15 @@ def add_parser(sub) -> None:
         _json(a, action)
         a.set_defaults(market_run=install if action == "install" else update)
 
+    a = actions.add_parser("browse", help="the market screen: browse and install with a key")
+    a.add_argument(
+        "source", nargs="?", metavar="URL_OR_DIR", help="catalogue (default: the configured ones)"
+    )
+    a.add_argument("--to", metavar="PATCH_DIR", help="patch folder installs go into")
+    a.add_argument("--trust", metavar="KEY.pub", help="refuse entries not signed by this key")
+    add_base_options(a)
+    a.set_defaults(market_run=browse)
+
     a = actions.add_parser("catalogues", help="list or change the configured catalogues")
     a.add_argument("--add", metavar="URL_OR_DIR", help="add a catalogue (or change its key)")
     a.add_argument(
@@ -255,6 +264,21 @@ def update(args: argparse.Namespace) -> int:
             print(f"neuralpatch: error: {printable(exc)}", file=sys.stderr)
     emit(args, *update_report(args.to, done, current, failed))
     return 2 if failed else 0
+
+
+def browse(args: argparse.Namespace) -> int:
+    from neuralpatch.commands.options import load_base, require_terminal
+    from neuralpatch.engine.errors import SettingError
+    from neuralpatch.engine.market_config import CatalogueSource
+
+    if args.trust and not args.source:
+        raise SettingError("--trust goes with a catalogue URL_OR_DIR")
+    require_terminal("market browse")
+    base = load_base(args)
+    from neuralpatch.tui.market_app import run_market_app
+
+    source = CatalogueSource(args.source, args.trust) if args.source else None
+    return run_market_app(base, args.to, source)
 
 
 def catalogues(args: argparse.Namespace) -> int:

@@ -151,3 +151,35 @@ async def test_publish_this_patch_after_saving_in_the_training_app(train_app, tm
     saved = screen.saved[-1].patch
     assert entry.description == "cats by kind"
     assert (tmp_path / "catalogue" / entry.file).read_bytes() == saved.read_bytes()
+
+
+@run_async
+async def test_market_browse_on_its_own_installs_and_leaves_with_escape(
+    base_network, trained, tmp_path, monkeypatch
+):
+    from neuralpatch.engine.market_config import CatalogueSource
+    from neuralpatch.tui.market_app import make_market_app
+
+    monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
+    publish([trained], tmp_path / "catalogue")
+    patches = tmp_path / "patches"
+    source = CatalogueSource(str(tmp_path / "catalogue"))
+    app = make_market_app(base_network, str(patches), source, palette="256")
+    async with app.run_test(size=SIZE) as pilot:
+        market = app.market_screen
+        await wait_for(pilot, lambda: market.statuses, "the catalogue")
+        await pilot.press("enter")  # Enter on an entry installs it too
+        await wait_for(pilot, lambda: market.installed, "the install")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to end")
+    assert app.return_code == 0
+    assert (patches / "felix_cats.specialneurons").read_bytes() == trained.read_bytes()
+    assert [s.url for s in read_sources()] == [source.url]  # a catalogue that loaded is kept
+
+
+def test_browse_needs_a_terminal(capsys, monkeypatch):
+    from neuralpatch.main import main
+
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    assert main(["market", "browse", "somewhere"]) == 2
+    assert "needs a terminal" in capsys.readouterr().err
