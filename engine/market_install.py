@@ -45,6 +45,9 @@ class Installed:
     replaced: InstalledFile | None = None
     already: bool = False  # the same bytes were installed already: nothing was written
     verified_key: str | None = None  # key id of the trusted signature checked
+    # Other files holding a patch of the same name (e.g. trained here): the patch system runs
+    # only the newest of them, so the user should hear about it.
+    same_name: tuple[Path, ...] = ()
 
 
 def installed_files(folder: str | Path) -> list[InstalledFile]:
@@ -149,7 +152,8 @@ def install_entry(
         raise CatalogueError(f"{entry.spec}: cannot run here: {refusal}; not installed")
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(target, data)
-    return Installed(entry, target, replaced, verified_key=key)
+    others = tuple(f.path for f in present if f.name == entry.name and f.path != target)
+    return Installed(entry, target, replaced, verified_key=key, same_name=others)
 
 
 def _target(

@@ -26,7 +26,8 @@ JSON_HELP = {
     "when no file there holds that patch, its version null when the file is not one of "
     "the catalogue's versions",
     "install": "print {name, version, file, sha256, size, replaced: null | {file, sha256}, "
-    "already_installed, verified_key}",
+    "already_installed, verified_key, same_name: [files also holding a patch of that name: "
+    "only the newest runs]}",
     "update": "print {patch_folder, updated: [{name, from_version, version, file}], "
     "current: [{name, version, file}], failed: [{name, error}]}",
     "catalogues": "print {config, catalogues: [{url, trust}]}",

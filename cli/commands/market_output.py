@@ -115,6 +115,8 @@ def status_words(s) -> str:
         words.append(f"installed v{s.installed_entry.version}")
     elif s.installed is not None:
         words.append(f"a local file holds this name ({s.installed.path.name})")
+    if not s.fits and s.newest_fitting is not None:
+        words.append(f"version {s.newest_fitting.version} fits")
     if s.update_available:
         words.append(f"update to v{s.newest_fitting.version} available")
     words.append(f"signed by {e.signature.key_id}" if e.signature else "unsigned")
@@ -147,6 +149,7 @@ def installed_report(done) -> tuple[dict[str, Any], list[str]]:
         "replaced": replaced,
         "already_installed": done.already,
         "verified_key": done.verified_key,
+        "same_name": [str(p) for p in done.same_name],
     }
     if done.already:
         line = f"already installed {printable(e.spec)} in {printable(done.path)}"
@@ -154,7 +157,12 @@ def installed_report(done) -> tuple[dict[str, Any], list[str]]:
         line = f"installed {printable(e.spec)} as {printable(done.path)}"
         line += " (replacing the previous version)" if done.replaced else ""
     line += f"; signature by {done.verified_key} verified" if done.verified_key else ""
-    return report, [line]
+    lines = [line]
+    lines += [
+        f"note: {printable(p)} also holds patch {printable(e.name)!r}; only the newest runs"
+        for p in done.same_name
+    ]
+    return report, lines
 
 
 def update_report(folder: str, done, current, failed) -> tuple[dict[str, Any], list[str]]:

@@ -248,3 +248,20 @@ def test_a_served_index_names_every_problem_and_keeps_good_entries(catalogue_dir
     (catalogue_dir / "index.json").write_text('{"format": "neuralpatch-catalogue", "x": NaN}')
     with pytest.raises(CatalogueError, match="not a valid JSON index"):
         fetch_catalogue(str(catalogue_dir))
+
+
+def test_a_same_name_file_trained_here_is_kept_and_reported(
+    trained, catalogue_dir, system, tmp_path
+):
+    patches = tmp_path / "p"
+    patches.mkdir()
+    local = load_patch(trained)
+    local.bias = local.bias + 2
+    save_patch(local, patches / "mine.specialneurons")
+    location, catalogue = fetch_catalogue(str(catalogue_dir))
+    done = install(location, catalogue, "felix cats", patches, system)
+    assert done.same_name == (patches / "mine.specialneurons",)
+    assert sorted(p.name for p in patches.iterdir()) == [
+        "felix_cats.specialneurons",
+        "mine.specialneurons",
+    ]
