@@ -49,7 +49,7 @@ def detail_text(status: EntryStatus, patch_dir: str | None) -> str:
     lines.append(
         f"i installs into {printable(patch_dir)}"
         if patch_dir
-        else "no patch folder: start the camera with --patches DIR to install"
+        else "no patch folder to install into (camera --patches DIR, market browse --to DIR)"
     )
     return "\n".join(lines)
 

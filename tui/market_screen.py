@@ -27,6 +27,7 @@ from neuralpatch.engine.market_config import CatalogueSource, add_source, read_s
 from neuralpatch.engine.market_fetch import Location, fetch_catalogue, fetch_icon
 from neuralpatch.engine.market_install import (
     EntryStatus,
+    Installed,
     entry_statuses,
     install_entry,
     installed_files,
@@ -46,6 +47,7 @@ from neuralpatch.tui.market_messages import (
 )
 
 NO_SOURCE_HELP = "Type a catalogue URL or folder above and press Enter."
+NO_FOLDER_HELP = "No patch folder to install into (camera: --patches DIR; market browse: --to DIR)."
 
 
 class MarketScreen(Screen[None]):
@@ -54,6 +56,7 @@ class MarketScreen(Screen[None]):
     BINDINGS = [
         Binding("i", "install", "Install"),
         Binding("r", "reload", "Reload"),
+        Binding("c", "next_catalogue", "Next catalogue"),
         Binding("escape", "close", "Back"),
     ]
 
@@ -70,7 +73,8 @@ class MarketScreen(Screen[None]):
         self.location: Location | None = None
         self.catalogue: Catalogue | None = None
         self.statuses: list[EntryStatus] = []
-        self.installed: list = []  # every Installed of this screen, newest last
+        self.sources: list[CatalogueSource] = []
+        self.installed: list[Installed] = []  # every install of this screen, newest last
         self._icons: dict[str, np.ndarray] = {}
         self._stop = threading.Event()
 
@@ -89,15 +93,20 @@ class MarketScreen(Screen[None]):
         self.query_one("#market-entries").border_title = "Patches"
         self.query_one("#market-icon").border_title = "Icon"
         try:
-            sources = self._sources if self._sources is not None else read_sources()
+            self.sources = self._sources if self._sources is not None else read_sources()
         except NeuralpatchError as exc:
-            self.notify(str(exc), title="Market config", severity="error", timeout=15)
-            sources = []
+            self.notify(printable(exc), title="Market config", severity="error", timeout=15)
         source = self.query_one("#market-source", Input)
-        if sources:
-            source.value = sources[0].url
+        if self.sources:
+            source.value = self.sources[0].url
             self.action_reload()
         source.focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_catalogue":  # shown when there is more than one to go through
+            return len(self.sources) > 1
+        return True
 
     def on_unmount(self) -> None:
         self._stop.set()  # an install under way stops at its next chunk, writing nothing
@@ -105,6 +114,14 @@ class MarketScreen(Screen[None]):
     # -- actions -------------------------------------------------------------------------
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_next_catalogue(self) -> None:
+        """The next configured catalogue, round the list."""
+        source = self.query_one("#market-source", Input)
+        urls = [s.url for s in self.sources]
+        at = urls.index(source.value) + 1 if source.value in urls else 0
+        source.value = urls[at % len(urls)]
+        self.action_reload()
 
     def action_reload(self) -> None:
         text = self.query_one("#market-source", Input).value.strip()
@@ -136,9 +153,7 @@ class MarketScreen(Screen[None]):
         if status is None or self.location is None or self.catalogue is None:
             return
         if not self.patch_dir:
-            self.notify(
-                "No patch folder to install into: start with --patches DIR.", severity="warning"
-            )
+            self.notify(NO_FOLDER_HELP, severity="warning")
             return
         entry = status.newest_fitting or status.entry
         self._status(f"installing {printable(entry.spec)}…")

@@ -10,11 +10,13 @@ import cv2
 import pytest
 from market_helpers import icon_png, train_patch
 from pilot_helpers import run_async, wait_for
+from textual.app import App
 from textual.widgets import Static
 
-from neuralpatch.engine.market_config import add_source, read_sources
+from neuralpatch.engine.market_config import CatalogueSource, add_source, read_sources
 from neuralpatch.engine.market_publish import publish
 from neuralpatch.engine.market_server import serve_catalogue
+from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.tui.camera_app import make_camera_app
 from neuralpatch.tui.camera_screen import CameraConfig, CameraScreen
 from neuralpatch.tui.image_view import ImageView
@@ -95,29 +97,39 @@ async def test_market_key_installs_into_the_running_camera(
     assert [s.url for s in read_sources()] == [served.url]
 
 
+class Host(App[None]):
+    """The market screen alone, as another app would open it."""
+
+    CSS_PATH = Path(__file__).resolve().parents[2] / "tui" / "neuralpatch.tcss"
+
+    def __init__(self, screen: MarketScreen) -> None:
+        super().__init__()
+        self.market = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.market)
+
+
 @run_async
-async def test_a_bad_catalogue_is_an_error_and_the_screen_stays(
-    base_network, tmp_path, monkeypatch
+async def test_a_bad_catalogue_is_an_error_and_c_goes_to_the_next(
+    base_network, trained, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
-    from textual.app import App
-
-    from neuralpatch.engine.patch_system import PatchSystem
-
-    class Host(App[None]):
-        CSS_PATH = Path(__file__).resolve().parents[2] / "tui" / "neuralpatch.tcss"
-
-        def on_mount(self) -> None:
-            self.push_screen(MarketScreen(None, PatchSystem.for_base(base_network), "256", []))
-
-    app = Host()
+    publish([trained], tmp_path / "good")
+    sources = [CatalogueSource(str(tmp_path / "nowhere")), CatalogueSource(str(tmp_path / "good"))]
+    app = Host(MarketScreen(None, PatchSystem.for_base(base_network), "256", sources))
     async with app.run_test(size=SIZE) as pilot:
-        app.screen.query_one("#market-source").value = str(tmp_path / "nowhere")
-        await pilot.press("enter")
-        status = app.screen.query_one("#market-status")
+        market = app.market
+        status = market.query_one("#market-status")
         await wait_for(pilot, lambda: "no index.json here" in str(status.content), "the error")
-        assert isinstance(app.screen, MarketScreen) and app.screen.statuses == []
-    assert read_sources() == []  # a catalogue that did not load is not remembered
+        assert market.statuses == [] and app.screen is market
+        market.query_one("#market-entries").focus()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: market.statuses, "the second catalogue")
+        await pilot.press("i")  # no patch folder: a warning, nothing installed
+        await pilot.pause()
+        assert market.installed == []
+    assert [s.url for s in read_sources()] == [str(tmp_path / "good")]  # only what loaded
 
 
 @run_async
@@ -157,7 +169,6 @@ async def test_publish_this_patch_after_saving_in_the_training_app(train_app, tm
 async def test_market_browse_on_its_own_installs_and_leaves_with_escape(
     base_network, trained, tmp_path, monkeypatch
 ):
-    from neuralpatch.engine.market_config import CatalogueSource
     from neuralpatch.tui.market_app import make_market_app
 
     monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
