@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def read_sources(path: Path | None = None) -> list[CatalogueSource]:
         raise CatalogueError(f"{path}: `catalogue` must be an array of tables ([[catalogue]])")
     sources = []
     for i, table in enumerate(tables):
-        url, trust = table.get("url"), table.get("trust")
+        url = table.get("url") if isinstance(table, dict) else None
+        trust = table.get("trust") if isinstance(table, dict) else None
         if not isinstance(url, str) or not url or not isinstance(trust, str | None):
             raise CatalogueError(
                 f'{path}: catalogue #{i + 1} needs url = "..." (and trust, if any, a string)'
@@ -81,28 +83,47 @@ def write_sources(sources: list[CatalogueSource], path: Path | None = None) -> P
     return write_atomic(path, "\n".join(lines).encode("utf-8"))
 
 
+def normal_url(url: str) -> str:
+    """One spelling per catalogue, so a trusted key is found however the place is written:
+    folders absolute, URLs ending in `/`, a trailing `index.json` dropped."""
+    if "://" not in url:
+        path = os.path.abspath(url)
+        return os.path.dirname(path) if os.path.basename(path) == "index.json" else path
+    url = url.removesuffix("index.json")
+    return url if url.endswith("/") else url + "/"
+
+
 def add_source(
     url: str, trust: str | None = None, path: Path | None = None
 ) -> list[CatalogueSource]:
-    """Add (or update the trusted key of) a catalogue; returns the new list."""
-    sources = [s for s in read_sources(path) if s.url != url]
-    sources.append(CatalogueSource(url, trust))
+    """Add (or change the trusted key of) a catalogue; returns the new list."""
+    url = normal_url(url)
+    sources = [s for s in read_sources(path) if normal_url(s.url) != url]
+    sources.append(CatalogueSource(url, os.path.abspath(trust) if trust else None))
     write_sources(sources, path)
     return sources
 
 
 def remove_source(url: str, path: Path | None = None) -> list[CatalogueSource]:
     sources = read_sources(path)
-    kept = [s for s in sources if s.url != url]
+    kept = [s for s in sources if normal_url(s.url) != normal_url(url)]
     if len(kept) == len(sources):
         raise CatalogueError(f"{path or config_path()}: no catalogue {url!r} configured")
     write_sources(kept, path)
     return kept
 
 
-def trust_for(url: str, path: Path | None = None) -> str | None:
-    """The key file configured for `url`, if any."""
-    return next((s.trust for s in read_sources(path) if s.url == url), None)
+def trust_for(
+    url: str, path: Path | None = None, extra: Sequence[CatalogueSource] = ()
+) -> str | None:
+    """The key file configured for `url` (in `extra` first, then the config), if any."""
+    url = normal_url(url)
+    sources = [*extra, *read_sources(path)]
+    return next((s.trust for s in sources if normal_url(s.url) == url and s.trust), None)
+
+
+def is_configured(url: str, path: Path | None = None) -> bool:
+    return any(normal_url(s.url) == normal_url(url) for s in read_sources(path))
 
 
 def _toml_string(text: str) -> str:

@@ -195,9 +195,15 @@ def test_catalogues_config(capsys, published, config_dir):
     )
     assert out["catalogues"] == [{"url": str(published[0]), "trust": f"{published[1]}.pub"}]
     assert (config_dir / "market.toml").is_file()
-    _unsign(published[0])  # the configured key applies without --trust
+    _unsign(published[0])  # the configured key applies without --trust, however it is spelt
     line = refused(
-        capsys, "market", "install", str(published[0]), "felix cats", "--to", str(config_dir / "p")
+        capsys,
+        "market",
+        "install",
+        str(published[0] / "index.json"),
+        "felix cats",
+        "--to",
+        str(config_dir / "p"),
     )
     assert "is not signed" in line
 

@@ -23,7 +23,13 @@ from textual.widgets.option_list import Option
 
 from neuralpatch.engine.catalogue import Catalogue, Entry
 from neuralpatch.engine.errors import NeuralpatchError
-from neuralpatch.engine.market_config import CatalogueSource, add_source, read_sources
+from neuralpatch.engine.market_config import (
+    CatalogueSource,
+    add_source,
+    is_configured,
+    read_sources,
+    trust_for,
+)
 from neuralpatch.engine.market_fetch import Location, fetch_catalogue, fetch_icon
 from neuralpatch.engine.market_install import (
     EntryStatus,
@@ -165,7 +171,7 @@ class MarketScreen(Screen[None]):
         try:
             location, catalogue = fetch_catalogue(text)
             statuses = self._statuses(catalogue)
-            if text not in [s.url for s in read_sources()]:
+            if not is_configured(text):
                 add_source(text)  # remembered for the next visit
         except (NeuralpatchError, OSError) as exc:
             self.post_message(MarketFailed("Catalogue not loaded", exc))
@@ -190,8 +196,7 @@ class MarketScreen(Screen[None]):
     def _install(self, location: Location, catalogue: Catalogue, entry: Entry) -> None:
         assert self.patch_dir is not None
         try:
-            given = [*(self._sources or []), *read_sources()]
-            trust = next((s.trust for s in given if s.url == location.text and s.trust), None)
+            trust = trust_for(location.text, extra=self._sources or [])
             done = install_entry(
                 location,
                 catalogue,
