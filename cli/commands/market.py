@@ -13,26 +13,6 @@ import sys
 
 from neuralpatch.commands.options import add_base_options
 
-JSON_HELP = {
-    "keygen": "print {private_key, public_key, key_id}",
-    "publish": "print {catalogue, index, published: [{source, name, version, file, sha256, "
-    "size, icon, new, signed, key_id}]}",
-    "search": "print {catalogue, base: {fingerprint, feature_dim}, patch_folder, entries: "
-    "[{name, version, versions: [int], description, created, published, outputs: [{tag, "
-    "name}], triggers: [{tag, name}], base_fingerprint, feature_dim, file, size, sha256, "
-    "icon, icon_size, icon_sha256, signature: null | {algorithm, key_id, value}, signed, "
-    "key_id, fits, installed: null | {file, version}, update_available}], problems: [text]}: "
-    "the newest version of each matching patch; installed is null without --patches or "
-    "when no file there holds that patch, its version null when the file is not one of "
-    "the catalogue's versions",
-    "install": "print {name, version, file, sha256, size, replaced: null | {file, sha256}, "
-    "already_installed, verified_key, same_name: [files also holding a patch of that name: "
-    "only the newest runs]}",
-    "update": "print {patch_folder, updated: [{name, from_version, version, file}], "
-    "current: [{name, version, file}], failed: [{name, error}]}",
-    "catalogues": "print {config, catalogues: [{url, trust}]}",
-}
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -109,6 +89,8 @@ def add_parser(sub) -> None:
 
 
 def _json(parser: argparse.ArgumentParser, action: str) -> None:
+    from neuralpatch.commands.market_output import JSON_HELP
+
     parser.add_argument("--json", action="store_true", help=JSON_HELP[action])
 
 

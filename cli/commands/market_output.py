@@ -16,6 +16,26 @@ from typing import Any
 from neuralpatch.engine.safe_text import json_text, printable
 
 BIG_DOWNLOAD = 1 << 20  # smaller files arrive before a bar could tell anything
+# The keys each action's --json prints: its --help text, so the two never disagree.
+JSON_HELP = {
+    "keygen": "print {private_key, public_key, key_id}",
+    "publish": "print {catalogue, index, published: [{source, name, version, file, sha256, "
+    "size, icon, new, signed, key_id}]}",
+    "search": "print {catalogue, base: {fingerprint, feature_dim}, patch_folder, entries: "
+    "[{name, version, versions: [int], description, created, published, outputs: [{tag, "
+    "name}], triggers: [{tag, name}], base_fingerprint, feature_dim, file, size, sha256, "
+    "icon, icon_size, icon_sha256, signature: null | {algorithm, key_id, value}, signed, "
+    "key_id, fits, installed: null | {file, version}, update_available}], problems: [text]}: "
+    "the newest version of each matching patch; installed is null without --patches or "
+    "when no file there holds that patch, its version null when the file is not one of "
+    "the catalogue's versions",
+    "install": "print {name, version, file, sha256, size, replaced: null | {file, sha256}, "
+    "already_installed, verified_key, same_name: [files also holding a patch of that name: "
+    "only the newest runs]}",
+    "update": "print {patch_folder, updated: [{name, from_version, version, file}], "
+    "current: [{name, version, file}], failed: [{name, error}]}",
+    "catalogues": "print {config, catalogues: [{url, trust}]}",
+}
 
 
 def emit(args: argparse.Namespace, report: dict[str, Any], lines: list[str]) -> None:
