@@ -13,12 +13,13 @@ from pilot_helpers import run_async, wait_for
 from textual.app import App
 from textual.widgets import Static
 
+from neuralpatch.engine.camera_config import CameraConfig
 from neuralpatch.engine.market_config import CatalogueSource, add_source, read_sources
 from neuralpatch.engine.market_publish import publish
 from neuralpatch.engine.market_server import serve_catalogue
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.tui.camera_app import make_camera_app
-from neuralpatch.tui.camera_screen import CameraConfig, CameraScreen
+from neuralpatch.tui.camera_screen import CameraScreen
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.market_entry_view import icon_rgb
 from neuralpatch.tui.market_screen import MarketScreen
