@@ -195,3 +195,27 @@ def test_browse_needs_a_terminal(capsys, monkeypatch):
     monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
     assert main(["market", "browse", "somewhere"]) == 2
     assert "needs a terminal" in capsys.readouterr().err
+
+
+def test_snapshot_market_screen(snap_compare, base_network, trained, tmp_path, monkeypatch):
+    """A catalogue with fixed times, read from a relative path so nothing varies per run."""
+    import json
+
+    monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    publish([trained], "catalogue")
+    index = tmp_path / "catalogue" / "index.json"
+    doc = json.loads(index.read_text())
+    doc["entries"][0] |= {"published": "2026-12-01T10:00:00+00:00"}
+    index.write_text(json.dumps(doc))
+    screen = MarketScreen(
+        None, PatchSystem.for_base(base_network), "256", [CatalogueSource("catalogue")]
+    )
+
+    async def loaded(pilot) -> None:
+        market = pilot.app.market
+        market.query_one("#market-source").cursor_blink = False
+        await wait_for(pilot, lambda: market.query_one("#market-icon", ImageView).image is not None)
+        await pilot.pause()
+
+    assert snap_compare(Host(screen), terminal_size=SIZE, run_before=loaded)
