@@ -1,14 +1,13 @@
-"""The market screen: browse a catalogue, see each patch's icon, outputs, triggers and fit with
-the running base network, and install one into the current patch folder with a key.
-
-Catalogues come from the market config (`engine/market_config`); one typed into the source
-field and loaded is remembered there. Reading the index, icons and installs run in thread
-workers that post `market_messages`; an install is an atomic rename into the patch folder,
-so a camera screen watching that folder hot-reloads the patch at once.
+"""The market screen: browse a catalogue (icons, outputs, triggers, fit with the base network)
+and install a patch into the current patch folder with a key. Catalogues come from the market
+config; one typed in that loads is remembered. Index, icons and installs are read in thread
+workers posting `market_messages`; an install is one atomic rename into the patch folder, so
+a camera screen watching it hot-reloads the patch at once.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -53,7 +52,16 @@ from neuralpatch.tui.market_messages import (
 )
 
 NO_SOURCE_HELP = "Type a catalogue URL or folder above and press Enter."
+log = logging.getLogger(__name__)
+INSTALL_FAILED = "Not installed"
 NO_FOLDER_HELP = "No patch folder to install into (camera: --patches DIR; market browse: --to DIR)."
+
+
+def _log_unexpected(exc: Exception) -> None:
+    """A worker's failure is shown on screen; one that is a bug also goes to the log, and
+    never takes the camera screen underneath down with it."""
+    if not isinstance(exc, NeuralpatchError | OSError):
+        log.error("market worker failed", exc_info=exc)
 
 
 class MarketScreen(Screen[None]):
@@ -83,6 +91,7 @@ class MarketScreen(Screen[None]):
         self.installed: list[Installed] = []  # every install of this screen, newest last
         self._icons: dict[str, np.ndarray] = {}
         self._stop = threading.Event()
+        self._installing: Entry | None = None  # one install at a time
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="market-main"):
@@ -161,7 +170,10 @@ class MarketScreen(Screen[None]):
         if not self.patch_dir:
             self.notify(NO_FOLDER_HELP, severity="warning")
             return
-        entry = status.newest_fitting or status.entry
+        if self._installing is not None:
+            self.notify(f"Still installing {printable(self._installing.spec)}.", timeout=3)
+            return
+        entry = self._installing = status.newest_fitting or status.entry
         self._status(f"installing {printable(entry.spec)}…")
         self._install(self.location, self.catalogue, entry)
 
@@ -173,7 +185,8 @@ class MarketScreen(Screen[None]):
             statuses = self._statuses(catalogue)
             if not is_configured(text):
                 add_source(text)  # remembered for the next visit
-        except (NeuralpatchError, OSError) as exc:
+        except Exception as exc:  # see _log_unexpected
+            _log_unexpected(exc)
             self.post_message(MarketFailed("Catalogue not loaded", exc))
             return
         self.post_message(CatalogueLoaded(location, catalogue, statuses))
@@ -186,13 +199,15 @@ class MarketScreen(Screen[None]):
     def _fetch_icon(self, location: Location, entry: Entry) -> None:
         try:
             png = fetch_icon(location, entry)
-        except NeuralpatchError as exc:
+            rgb = icon_rgb(png) if png is not None else None
+        except Exception as exc:  # see _log_unexpected
+            _log_unexpected(exc)
             self.post_message(MarketFailed("Icon not shown", exc))
             return
-        if png is not None and entry.icon_sha256 is not None:
-            self.post_message(IconFetched(entry.icon_sha256, icon_rgb(png)))
+        if rgb is not None and entry.icon_sha256 is not None:
+            self.post_message(IconFetched(entry.icon_sha256, rgb))
 
-    @work(thread=True, exclusive=True, group="market-install")
+    @work(thread=True, group="market-install")
     def _install(self, location: Location, catalogue: Catalogue, entry: Entry) -> None:
         assert self.patch_dir is not None
         try:
@@ -208,8 +223,9 @@ class MarketScreen(Screen[None]):
                 stop=self._stop,
             )
             statuses = self._statuses(catalogue)
-        except (NeuralpatchError, OSError) as exc:
-            self.post_message(MarketFailed("Not installed", exc))
+        except Exception as exc:  # see _log_unexpected
+            _log_unexpected(exc)
+            self.post_message(MarketFailed(INSTALL_FAILED, exc))
             return
         self.post_message(PatchInstalled(done, statuses))
 
@@ -224,6 +240,8 @@ class MarketScreen(Screen[None]):
             self.query_one("#market-entries", OptionList).focus()
 
     def on_market_failed(self, message: MarketFailed) -> None:
+        if message.title == INSTALL_FAILED:
+            self._installing = None
         self.notify(printable(message.error), title=message.title, severity="error", timeout=15)
         self._status(f"{message.title}: {printable(message.error)}")
 
@@ -237,6 +255,7 @@ class MarketScreen(Screen[None]):
         self._status(f"downloading… {message.done >> 10} of {message.total >> 10} KiB")
 
     def on_patch_installed(self, message: PatchInstalled) -> None:
+        self._installing = None
         done = message.installed
         self.installed.append(done)
         what = "already installed" if done.already else "installed"
