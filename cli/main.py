@@ -14,7 +14,7 @@ import sys
 from neuralpatch import __version__
 
 # Module name under neuralpatch.commands, in the order `--help` lists them.
-COMMANDS = ("classify", "base", "dataset", "train", "eval", "patches", "camera", "serve")
+COMMANDS = ("classify", "base", "dataset", "train", "eval", "patches", "camera", "serve", "market")
 EXIT_ERROR = 2
 
 

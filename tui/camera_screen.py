@@ -52,7 +52,11 @@ STOP_WAIT_S = 5.0
 
 class CameraScreen(Screen[None]):
     # Plain keys live here, not on the app, so typing in a dialog never quits.
-    BINDINGS = [Binding("s", "snap", "Snap to dataset"), Binding("q", "app.quit", "Quit")]
+    BINDINGS = [
+        Binding("s", "snap", "Snap to dataset"),
+        Binding("m", "market", "Market"),
+        Binding("q", "app.quit", "Quit"),
+    ]
 
     def __init__(self, config: CameraConfig, palette: Palette | None = None) -> None:
         super().__init__()
@@ -160,6 +164,12 @@ class CameraScreen(Screen[None]):
             self.post_message(SnapFailed(exc))
             return
         self.post_message(SnapSaved(path, choice.name))
+
+    def action_market(self) -> None:
+        """Browse a catalogue; an install lands in the watched folder and reloads live."""
+        from neuralpatch.tui.market_screen import MarketScreen
+
+        self.app.push_screen(MarketScreen(self.config.patches, self.system, self.palette))
 
     # -- snap flow -----------------------------------------------------------------------
     def action_snap(self) -> None:

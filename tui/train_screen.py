@@ -43,6 +43,7 @@ class TrainScreen(TrainingFlows):
         Binding("ctrl+r", "toggle('augment')", "rand-tilt-shift"),
         Binding("ctrl+n", "toggle('stop_n_show')", "stop-N-show"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+p", "publish", "Publish"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -69,6 +70,8 @@ class TrainScreen(TrainingFlows):
             return self.phase != "running" and (self.phase in ("idle", "paused") or None)
         if action == "pause":
             return self.phase == "running"
+        if action == "publish":  # shown once there is a saved patch to publish
+            return bool(self.saved)
         if action == "save":  # nothing to save until the features are in and a step ran
             return (
                 self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
@@ -99,6 +102,18 @@ class TrainScreen(TrainingFlows):
 
     def action_save(self) -> None:
         self._saving_flow = self._save_flow()
+
+    def action_publish(self) -> None:
+        """Publish this (last saved) patch into a catalogue folder: the market."""
+        from neuralpatch.engine.safe_text import printable
+        from neuralpatch.tui.publish_dialog import PublishDialog
+
+        def published(result) -> None:
+            if result is not None:
+                state = "published" if result.new else "already listed"
+                self.notify(f"{printable(result.entry.spec)} {state}", title="Market")
+
+        self.app.push_screen(PublishDialog(self.saved[-1].patch), published)
 
     @on(Button.Pressed, "#train")
     def _train_pressed(self) -> None:
@@ -220,6 +235,7 @@ class TrainScreen(TrainingFlows):
     def on_snapshot_saved(self, message: SnapshotSaved) -> None:
         self.saved_step = message.step
         self.saved.append(message.files)
+        self.refresh_bindings()  # Publish appears
         self.notify(f"{message.files.snapshot}\n{message.files.patch}", title="Saved", timeout=10)
         self.query_one(LossLog).add_event(f"saved {message.files.patch}")
 
