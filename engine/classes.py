@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from neuralpatch.engine.atomic import write_atomic
+from neuralpatch.engine.class_map import is_tag, read_map, tag_key
 from neuralpatch.engine.errors import BaseNetworkError
 
 
@@ -24,10 +25,11 @@ class BaseClasses:
     names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {t: i for i, t in enumerate(self.tags)})
+        object.__setattr__(self, "_index", {tag_key(t): i for i, t in enumerate(self.tags)})
 
     def index_of(self, tag: str) -> int | None:
-        return self._index.get(tag)  # type: ignore[attr-defined]
+        """The output neuron of `tag` (compared by number: `n2123045` finds `n02123045`)."""
+        return self._index.get(tag_key(tag)) if is_tag(tag) else None  # type: ignore[attr-defined]
 
     def name_of_tag(self, tag: str) -> str | None:
         i = self.index_of(tag)
@@ -63,30 +65,14 @@ def write_base_class_map(path: Path) -> None:
 
 def read_base_class_map(path: Path, expected: int) -> BaseClasses:
     """Parse a base network's `map_clsloc.txt`; it must describe exactly `expected` outputs."""
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaseNetworkError(f"cannot read the class map: {exc}", path) from exc
-    rows: dict[int, tuple[str, str]] = {}
-    seen_tags: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cols = line.split()
-        if len(cols) != 3:
+    rows = {}
+    for row in read_map(path, BaseNetworkError):
+        if not 1 <= row.index <= expected:
             raise BaseNetworkError(
-                f"expected 3 columns (tag index name), got {len(cols)}", path, number
+                f"index {row.index} is not between 1 and {expected}", path, row.line
             )
-        tag, index, name = cols
-        if not (tag.startswith("n") and tag[1:].isascii() and tag[1:].isdigit()):
-            raise BaseNetworkError(f"tag {tag!r} is not 'n' followed by an integer", path, number)
-        if not (index.isascii() and index.isdigit()) or not 1 <= int(index) <= expected:
-            raise BaseNetworkError(f"index {index!r} is not between 1 and {expected}", path, number)
-        if tag in seen_tags or int(index) in rows:
-            raise BaseNetworkError(f"duplicate tag or index in {line.strip()!r}", path, number)
-        seen_tags.add(tag)
-        rows[int(index)] = (tag, name)
+        rows[row.index] = row
     if len(rows) != expected:
         raise BaseNetworkError(f"has {len(rows)} classes but the network has {expected}", path)
     ordered = [rows[i] for i in range(1, expected + 1)]
-    return BaseClasses(tuple(t for t, _ in ordered), tuple(n for _, n in ordered))
+    return BaseClasses(tuple(r.tag for r in ordered), tuple(r.name for r in ordered))

@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import stat
 import struct
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neuralpatch.engine.container_fields import DTYPE, Container
 from neuralpatch.engine.errors import PatchFormatError
+from neuralpatch.engine.header_json import parse_header
 
 PATCH_MAGIC = b"NPATCH\x00\x01"
 SNAPSHOT_MAGIC = b"NPSNAP\x00\x01"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 1 << 20
 ALIGN = 16  # header and blobs are padded so every array starts 16-byte aligned in the file
-DTYPE = "<f4"
 _PREFIX = struct.Struct("<8sI")
 _KINDS = {PATCH_MAGIC[:6]: "a neuralpatch patch", SNAPSHOT_MAGIC[:6]: "a neuralpatch snapshot"}
 
@@ -66,100 +65,53 @@ def pack(
     return _PREFIX.pack(magic, len(text)) + text + bytes(payload)
 
 
-@dataclass
-class Container:
-    """A read container whose prefix, header JSON, payload hash and blob extents are valid."""
+def pack_verified(
+    magic: bytes,
+    kind: str,
+    header: Mapping[str, Any],
+    blobs: Mapping[str, np.ndarray | bytes | None],
+    path: str | Path,
+    *,
+    blob_names: Iterable[str],
+    max_file_bytes: int,
+    read_fields: Callable[[Container], object],
+) -> bytes:
+    """`pack`, then parse the result exactly as a reader would (`read_fields` included).
 
-    path: Path
-    header: dict[str, Any]
-    payload: bytes
+    Writers call this, so no file is ever written that loading would refuse; anything
+    wrong is a PatchFormatError naming `path`.
+    """
+    try:
+        data = pack(magic, kind, header, blobs)
+    except (ValueError, TypeError) as exc:
+        raise PatchFormatError(f"cannot write {kind}: {exc}", path) from exc
+    read_fields(
+        parse_container(
+            data,
+            path,
+            magic=magic,
+            kind=kind,
+            blob_names=blob_names,
+            max_file_bytes=max_file_bytes,
+        )
+    )
+    return data
 
-    def error(self, message: str) -> PatchFormatError:
-        return PatchFormatError(message, self.path)
 
-    def get(
-        self,
-        key: str,
-        kinds: type | tuple[type, ...],
-        *,
-        obj: Mapping[str, Any] | None = None,
-        what: str | None = None,
-    ) -> Any:
-        """A required field of `obj` (default: the header), type-checked."""
-        obj = self.header if obj is None else obj
-        if key not in obj:
-            raise self.error(f"missing field {what or key!r}")
-        return self.check(obj[key], kinds, what or key)
+def read_header(
+    path: str | Path, *, magic: bytes, kind: str, max_file_bytes: int
+) -> dict[str, Any]:
+    """Only the JSON header of a container file: no payload is read or checked.
 
-    def check(self, value: Any, kinds: type | tuple[type, ...], what: str) -> Any:
-        """`value` if it is one of `kinds`; a bool is never an int here, a float is finite."""
-        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-            raise self.error(f"field {what!r} must be {names}, not {type(value).__name__}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.error(f"field {what!r} is not finite")
-        return value
-
-    def string(
-        self,
-        key: str,
-        max_len: int,
-        *,
-        empty: bool = False,
-        obj: Mapping[str, Any] | None = None,
-        what: str | None = None,
-    ) -> str:
-        value = self.get(key, str, obj=obj, what=what)
-        if not value and not empty:
-            raise self.error(f"field {what or key!r} is empty")
-        if len(value) > max_len:
-            raise self.error(f"field {what or key!r} is longer than {max_len} characters")
-        return value
-
-    def integer(
-        self,
-        key: str,
-        low: int,
-        high: int,
-        *,
-        obj: Mapping[str, Any] | None = None,
-        what: str | None = None,
-    ) -> int:
-        value = self.get(key, int, obj=obj, what=what)
-        if not low <= value <= high:
-            raise self.error(f"field {what or key!r} = {value} is outside [{low}, {high}]")
-        return value
-
-    def blob(self, name: str) -> bytes | None:
-        """The bytes of a blob, or None when its header entry is null."""
-        entry = self.header[name]
-        if entry is None:
-            return None
-        return self.payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
-
-    def array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A finite float32 array blob that must have exactly `shape`."""
-        entry = self.header[name]
-        if entry is None:
-            raise self.error(f"field {name!r} must not be null")
-        got = [
-            self.check(n, int, f"{name}.shape")
-            for n in self.get("shape", list, obj=entry, what=f"{name}.shape")
-        ]
-        if got != list(shape):
-            raise self.error(f"{name} has shape {got}, expected {list(shape)}")
-        if self.get("dtype", str, obj=entry, what=f"{name}.dtype") != DTYPE:
-            raise self.error(f"{name}.dtype must be {DTYPE!r} (little-endian float32)")
-        if entry["nbytes"] != math.prod(shape) * 4:
-            raise self.error(
-                f"{name} has {entry['nbytes']} bytes, shape {list(shape)} needs "
-                f"{math.prod(shape) * 4}"
-            )
-        values = np.frombuffer(self.blob(name) or b"", dtype=DTYPE).reshape(shape)
-        if not np.isfinite(values).all():
-            raise self.error(f"{name} contains NaN or infinity")
-        return values.astype(np.float32)  # a writable native-endian copy
+    For looking up a field (a snapshot's dataset folder) without reading hundreds of
+    megabytes; the header gets the same checks as in a full read, the payload none.
+    """
+    path = Path(path)
+    data = _read_capped(path, max_file_bytes, limit=_PREFIX.size + MAX_HEADER_BYTES)
+    header, _ = _split(data, path, magic)
+    c = Container(path, header, b"")
+    _check_kind(c, kind)
+    return header
 
 
 def read_container(
@@ -178,7 +130,7 @@ def read_container(
 
 
 def parse_container(
-    data: bytes,
+    data: bytes | bytearray,
     path: str | Path,
     *,
     magic: bytes,
@@ -194,6 +146,23 @@ def parse_container(
     path = Path(path)
     if len(data) > max_file_bytes:
         raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)
+    header, start = _split(data, path, magic)
+    c = Container(path, header, memoryview(data)[start:])
+    _check_kind(c, kind)
+    announced = c.integer("payload_nbytes", 0, max_file_bytes)
+    if announced != len(c.payload):
+        raise c.error(
+            f"truncated or padded: payload is {len(c.payload)} bytes, header announces {announced}"
+        )
+    digest = c.get("payload_sha256", str)
+    if hashlib.sha256(c.payload).hexdigest() != digest.lower():
+        raise c.error("payload sha256 mismatch: the file is corrupt or was modified")
+    _check_extents(c, blob_names)
+    return c
+
+
+def _split(data: bytes | bytearray, path: Path, magic: bytes) -> tuple[dict[str, Any], int]:
+    """The checked prefix and parsed header, and where the payload starts."""
     if len(data) < _PREFIX.size:
         raise PatchFormatError(
             f"truncated: {len(data)} bytes is shorter than the {_PREFIX.size}-byte prefix", path
@@ -211,37 +180,41 @@ def parse_container(
             f"truncated header: {header_len} bytes announced, {len(data) - _PREFIX.size} present",
             path,
         )
-    header = _parse_header(data[_PREFIX.size : start], path)
-    c = Container(path, header, data[start:])
+    return parse_header(bytes(data[_PREFIX.size : start]), path), start
+
+
+def _check_kind(c: Container, kind: str) -> None:
     version = c.get("format_version", int)
     if version != FORMAT_VERSION:
         raise c.error(f"unknown format_version {version} (this version reads {FORMAT_VERSION})")
     if c.get("kind", str) != kind:
-        raise c.error(f"kind is {header['kind']!r}, expected {kind!r}")
-    announced = c.integer("payload_nbytes", 0, max_file_bytes)
-    if announced != len(c.payload):
-        raise c.error(
-            f"truncated or padded: payload is {len(c.payload)} bytes, header announces {announced}"
-        )
-    digest = c.get("payload_sha256", str)
-    if hashlib.sha256(c.payload).hexdigest() != digest.lower():
-        raise c.error("payload sha256 mismatch: the file is corrupt or was modified")
-    _check_extents(c, blob_names)
-    return c
+        raise c.error(f"kind is {c.header['kind']!r}, expected {kind!r}")
 
 
-def _read_capped(path: Path, max_file_bytes: int) -> bytes:
+def _read_capped(path: Path, max_file_bytes: int, limit: int | None = None) -> bytearray:
+    """The file's bytes (the first `limit` of them, if given) in one writable buffer.
+
+    Read with `readinto` into a buffer of the file's size, so a 500 MB snapshot is held
+    once: the arrays of a loaded file are views into this buffer.
+    """
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or flood
             raise PatchFormatError("not a regular file", path)
         with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size > max_file_bytes:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_file_bytes:
                 raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)
-            data = f.read(max_file_bytes + 1)
+            want = size if limit is None else min(size, limit)
+            data = bytearray(want + 1)  # one byte more: tells a file that grew meanwhile
+            view, got = memoryview(data), 0
+            while got < len(data) and (n := f.readinto(view[got:])):
+                got += n
+            del view
     except OSError as exc:
         raise PatchFormatError(f"cannot read: {exc.strerror or exc}", path) from exc
-    if len(data) > max_file_bytes:  # grew while we read it
+    if limit is None and got > size:  # grew while we read it
         raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)
+    del data[min(got, want) :]
     return data
 
 
@@ -253,47 +226,6 @@ def _describe_magic(found: bytes, expected: bytes) -> str:
     if found[:1] == b"\x80" or found[:2] == b"PK":
         return "wrong magic: looks like a Python pickle or torch file; refused (data only)"
     return f"wrong magic {found!r}: not a neuralpatch file"
-
-
-def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PatchFormatError(f"header is not UTF-8 (byte {exc.start})", path) from exc
-    try:
-        header = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_unique,
-        )
-    except (ValueError, RecursionError) as exc:
-        raise PatchFormatError(f"header is not valid JSON: {exc}", path) from exc
-    if not isinstance(header, dict):
-        raise PatchFormatError(f"header is a JSON {type(header).__name__}, not an object", path)
-    return header
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _finite_float(text: str) -> float:
-    """JSON numbers such as 1e999 would read as infinity: refused like `Infinity` is."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is not finite")
-    return value
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Duplicate keys would let two readers see different values; refuse them."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
 
 
 def _check_extents(c: Container, names: Iterable[str]) -> None:

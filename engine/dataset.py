@@ -10,26 +10,26 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neuralpatch.engine.class_map import MAX_TAG_LEN, is_tag, read_map, tag_key
 from neuralpatch.engine.errors import DatasetError
 
 MAP_NAME = "map_clsloc.txt"
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
-MAX_TAG_LEN = 64
-TAG_RE = re.compile(r"n[0-9]+", re.ASCII)
+# Image types people keep next to their photos that the decoder does not take: named in
+# `problems` so a folder of .heic photos does not look empty for no reason.
+UNSUPPORTED_EXTENSIONS = frozenset(
+    {".gif", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".svg", ".raw", ".cr2"}
+    | {".nef", ".arw", ".dng", ".ico", ".psd"}
+)
 _IMAGE_TAG_RE = re.compile(r"(n[0-9]+)_", re.ASCII)
-_INDEX_RE = re.compile(r"-?[0-9]+", re.ASCII)
 
 Sample = tuple[Path, int]
-
-
-def is_tag(text: object) -> bool:
-    """True for an `n<integer>` tag such as `n02121808` (the ImageNet synset convention)."""
-    return isinstance(text, str) and len(text) <= MAX_TAG_LEN and TAG_RE.fullmatch(text) is not None
 
 
 @dataclass
@@ -147,18 +147,18 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
     if not root.is_dir():
         raise DatasetError("not a folder", root)
     map_path = root / MAP_NAME
-    categories = _parse_map(map_path, base_tags)
-    by_tag = {c.tag: c for c in categories}
+    categories = _categories(map_path, base_tags)
+    by_tag = {tag_key(c.tag): c for c in categories}
     problems: list[str] = []
     for path in _image_files(root, problems):
         rel = path.relative_to(root).as_posix()
         match = _IMAGE_TAG_RE.match(path.name)
         if match is None:
             problems.append(f"{rel}: name does not start with a tag and '_' (skipped)")
-        elif match.group(1) not in by_tag:
+        elif len(match.group(1)) > MAX_TAG_LEN or tag_key(match.group(1)) not in by_tag:
             problems.append(f"{rel}: tag {match.group(1)} is not in {MAP_NAME} (skipped)")
         else:
-            by_tag[match.group(1)].images.append(path)
+            by_tag[tag_key(match.group(1))].images.append(path)
     for c in categories:
         c.images.sort()
         if not c.images and not c.is_trigger:
@@ -187,55 +187,23 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
     return dataset
 
 
-def _parse_map(map_path: Path, base_tags: Mapping[str, str]) -> list[Category]:
-    try:
-        text = map_path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as exc:
-        raise DatasetError(f"missing {MAP_NAME}", map_path) from exc
-    except OSError as exc:
-        raise DatasetError(f"cannot read: {exc.strerror}", map_path) from exc
-    except UnicodeDecodeError as exc:
-        raise DatasetError("not UTF-8 text", map_path) from exc
-    categories: list[Category] = []
-    tag_lines: dict[int, Category] = {}
-    index_lines: dict[int, Category] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        columns = line.split()
-        if len(columns) != 3:
-            raise DatasetError(
-                f"expected 3 columns (tag index name), found {len(columns)}", map_path, number
-            )
-        tag, index_text, name = columns
-        if len(tag) > MAX_TAG_LEN:
-            raise DatasetError(f"tag is longer than {MAX_TAG_LEN} characters", map_path, number)
-        if not is_tag(tag):
-            raise DatasetError(f"tag {tag!r} is not 'n' followed by an integer", map_path, number)
-        if _INDEX_RE.fullmatch(index_text) is None:
-            raise DatasetError(f"index {index_text!r} is not an integer", map_path, number)
-        index = int(index_text)
-        # Tags are told apart by their number, as in the original tool: n7 and n007 clash.
-        if (earlier := tag_lines.get(int(tag[1:]))) is not None:
-            raise DatasetError(
-                f"duplicate tag {tag} ({earlier.tag} is on line {earlier.line})", map_path, number
-            )
-        if (earlier := index_lines.get(index)) is not None:
-            raise DatasetError(
-                f"duplicate index {index} (already on line {earlier.line})", map_path, number
-            )
-        category = Category(tag, index, name, number, base_name=base_tags.get(tag))
-        tag_lines[int(tag[1:])] = index_lines[index] = category
-        categories.append(category)
-    return categories
+def _categories(map_path: Path, base_tags: Mapping[str, str]) -> list[Category]:
+    """The map's rows as categories; a trigger's base name is found by tag number."""
+    base_names = {tag_key(t): n for t, n in base_tags.items() if is_tag(t)}
+    return [
+        Category(r.tag, r.index, r.name, r.line, base_name=base_names.get(tag_key(r.tag)))
+        for r in read_map(map_path, DatasetError)
+    ]
 
 
 def _image_files(root: Path, problems: list[str]) -> list[Path]:
     """Image files below `root`, sorted. Hidden files and folders (`.git`, macOS `._x.jpg`
     resource forks) are not data; symlinked folders are not followed, to avoid loops.
-    Folders that cannot be listed are noted in `problems`."""
+    Folders that cannot be listed, image types the decoder does not take and image names
+    that are not regular files (a FIFO would block, a link to /dev/zero never ends) are
+    noted in `problems`."""
     found: list[Path] = []
+    unsupported: dict[str, list[str]] = {}
 
     def unreadable(exc: OSError) -> None:
         where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else root
@@ -246,6 +214,32 @@ def _image_files(root: Path, problems: list[str]) -> list[Path]:
     for folder, dirs, files in os.walk(root, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(folder) / name)
+            suffix = Path(name).suffix.lower()
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            if suffix in UNSUPPORTED_EXTENSIONS:
+                unsupported.setdefault(suffix, []).append(path.relative_to(root).as_posix())
+            elif suffix in IMAGE_EXTENSIONS:
+                if (trouble := _not_a_photo_file(path)) is None:
+                    found.append(path)
+                else:
+                    problems.append(f"{path.relative_to(root).as_posix()}: {trouble} (skipped)")
+    for suffix, names in sorted(unsupported.items()):
+        shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        problems.append(
+            f"{len(names)} {suffix} file{'s' if len(names) != 1 else ''} skipped: an image type "
+            f"this tool does not read (use {', '.join(sorted(IMAGE_EXTENSIONS))}): {shown}"
+        )
     return sorted(found)
+
+
+def _not_a_photo_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a photo file, or None when it is a regular file."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror})"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    return None

@@ -20,14 +20,8 @@ import numpy as np
 from PIL import Image
 
 from neuralpatch.engine.atomic import write_atomic
-from neuralpatch.engine.container import (
-    PATCH_MAGIC,
-    Container,
-    pack,
-    parse_container,
-    read_container,
-)
-from neuralpatch.engine.dataset import MAX_TAG_LEN, is_tag
+from neuralpatch.engine.class_map import MAX_TAG_LEN, is_tag, tag_key
+from neuralpatch.engine.container import PATCH_MAGIC, Container, pack_verified, read_container
 from neuralpatch.engine.errors import PatchFormatError
 
 PATCH_SUFFIX = ".specialneurons"
@@ -40,6 +34,10 @@ MAX_DESCRIPTION_LEN = 10_000
 MAX_ICON_BYTES = 2 << 20
 MAX_ICON_SIDE = 512
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# |bias_k| + sum_d |weights_kd| per output neuron. A logit is then at most this times the
+# largest |feature|, and float32 overflows at 3.4e38: features up to 3e8 can never overflow
+# (the base network's pooled ReLU6 features lie in [0, 6]). Trained patches are near 1e3.
+MAX_ROW_L1 = 1e30
 PATCH_BLOBS = ("weights", "bias", "icon")
 
 
@@ -77,8 +75,17 @@ class PatchFile:
 
 def save_patch(patch: PatchFile, path: str | Path) -> Path:
     """Validate, then write atomically; raises PatchFormatError for a patch load would refuse."""
+    return write_atomic(path, patch_bytes(patch, path))
+
+
+def patch_bytes(patch: PatchFile, path: str | Path) -> bytes:
+    """The file `save_patch` would write, checked exactly as loading would check it.
+
+    Also how an in-memory patch is admitted (`PatchSystem.add`): it must pass the same
+    rules as one read from disk.
+    """
     header, blobs = patch_header(patch, path)
-    return write_atomic(path, pack_patch(header, blobs, path))
+    return pack_patch(header, blobs, path)
 
 
 def load_patch(path: str | Path) -> PatchFile:
@@ -137,14 +144,22 @@ def read_patch_fields(c: Container) -> PatchFile:
     icon = c.blob("icon")
     if icon is not None:
         check_icon(icon, c)
+    weights, bias = c.array("weights", (k, dim)), c.array("bias", (k,))
+    scale = np.abs(weights).sum(axis=1, dtype=np.float64) + np.abs(bias)
+    worst = int(scale.argmax())  # outputs is non-empty, checked above
+    if scale[worst] > MAX_ROW_L1:
+        raise c.error(
+            f"weights of output {worst} are too large to compute (|bias| + sum |weights| = "
+            f"{scale[worst]:.3g}, over {MAX_ROW_L1:.0e}): its logits could overflow float32"
+        )
     return PatchFile(
         name=c.string("name", MAX_NAME_LEN),
         description=c.string("description", MAX_DESCRIPTION_LEN, empty=True),
         created=created,
         triggers=triggers,
         outputs=outputs,
-        weights=c.array("weights", (k, dim)),
-        bias=c.array("bias", (k,)),
+        weights=weights,
+        bias=bias,
         icon_png=icon,
         base_fingerprint=c.string("base_fingerprint", 256),
     )
@@ -189,21 +204,16 @@ def safe_name(name: str) -> str:
 
 def pack_patch(header: dict[str, Any], blobs: dict[str, Any], path: str | Path) -> bytes:
     """The file's bytes, parsed back as a loader would: a patch load would refuse raises."""
-    try:
-        data = pack(PATCH_MAGIC, "patch", header, blobs)
-    except (ValueError, TypeError) as exc:
-        raise PatchFormatError(f"cannot write patch: {exc}", path) from exc
-    read_patch_fields(
-        parse_container(
-            data,
-            path,
-            magic=PATCH_MAGIC,
-            kind="patch",
-            blob_names=PATCH_BLOBS,
-            max_file_bytes=MAX_PATCH_BYTES,
-        )
+    return pack_verified(
+        PATCH_MAGIC,
+        "patch",
+        header,
+        blobs,
+        path,
+        blob_names=PATCH_BLOBS,
+        max_file_bytes=MAX_PATCH_BYTES,
+        read_fields=read_patch_fields,
     )
-    return data
 
 
 def _tags(c: Container, values: list[Any], what: str, limit: int) -> list[str]:
@@ -218,7 +228,7 @@ def _tags(c: Container, values: list[Any], what: str, limit: int) -> list[str]:
                 f"{what}[{i}] = {str(tag)[:80]!r} is not 'n' followed by an integer "
                 f"(at most {MAX_TAG_LEN} characters)"
             )
-        if int(tag[1:]) in seen:
-            raise c.error(f"{what} lists {tag} twice (also as {seen[int(tag[1:])]})")
-        seen[int(tag[1:])] = tag
+        if tag_key(tag) in seen:
+            raise c.error(f"{what} lists {tag} twice (also as {seen[tag_key(tag)]})")
+        seen[tag_key(tag)] = tag
     return list(values)

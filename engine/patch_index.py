@@ -17,32 +17,18 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
 from neuralpatch.engine.base_network import Prediction
+from neuralpatch.engine.class_map import tag_key
 from neuralpatch.engine.classes import BaseClasses
-from neuralpatch.engine.patch_file import PatchFile
+from neuralpatch.engine.loaded_patch import LoadedPatch
+from neuralpatch.engine.patch_model import finite_logits, softmax
 from neuralpatch.engine.patch_result import ImageResult, PatchResult
+from neuralpatch.engine.patch_rules import cycle_reasons, supersede_by_name
 
 MERGED_BYTES = 64 << 20  # weights copied into per-tag merged blocks, per index
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedPatch:
-    """A patch that passed every check, as the system holds it."""
-
-    path: Path
-    patch: PatchFile
-    icon_rgba: np.ndarray | None = None  # decoded once at load, (h, w, 4) uint8, read-only
-    signature: tuple[int, ...] | None = None  # (mtime_ns, size, inode, ctime_ns) of the file read
-    disabled: str | None = None  # why it does not run, or None when it does
-
-    @property
-    def name(self) -> str:
-        return self.patch.name
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,9 +45,12 @@ class _Block:
         """Each member's soft-max, side by side: a segmented soft-max over one matmul."""
         logits = self.weights @ features + self.bias
         if len(self.sizes) == 1:
-            e = np.exp(logits - logits.max())
-            return e / e.sum()
-        e = np.exp(logits - np.repeat(np.maximum.reduceat(logits, self.starts), self.sizes))
+            return softmax(logits)
+        top = np.maximum.reduceat(logits, self.starts)
+        if not np.isfinite(top).all():  # only for features far outside the base's range
+            logits = finite_logits(logits)
+            top = np.maximum.reduceat(logits, self.starts)
+        e = np.exp(logits - np.repeat(top, self.sizes))
         return e / np.repeat(np.add.reduceat(e, self.starts), self.sizes)
 
 
@@ -74,11 +63,11 @@ class _MergedBlocks:
     """
 
     def __init__(self) -> None:
-        self._merged: dict[str, _Block] = {}
+        self._merged: dict[int, _Block] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def blocks(self, tag: str, blocks: tuple[_Block, ...]) -> tuple[_Block, ...]:
+    def blocks(self, tag: int, blocks: tuple[_Block, ...]) -> tuple[_Block, ...]:
         if len(blocks) < 2:
             return blocks
         merged = self._merged.get(tag)
@@ -102,7 +91,7 @@ class PatchIndex:
     min_probability: float
     patches: tuple[LoadedPatch, ...]  # every loaded patch, by path, `disabled` filled in
     enabled: tuple[LoadedPatch, ...]
-    by_tag: Mapping[str, tuple[_Block, ...]]
+    by_tag: Mapping[int, tuple[_Block, ...]]  # by tag_key: `n7` and `n007` wake the same
     cycles: tuple[tuple[str, ...], ...]  # patch names around each cycle, first one repeated
     _merged: _MergedBlocks = field(default_factory=_MergedBlocks, init=False, repr=False)
 
@@ -126,7 +115,8 @@ class PatchIndex:
         ran: set[LoadedPatch] = set()
         while queue:
             tag, tag_name, siblings = queue.popleft()
-            for block in self._merged.blocks(tag, self.by_tag.get(tag, ())):
+            key = tag_key(tag)
+            for block in self._merged.blocks(key, self.by_tag.get(key, ())):
                 fresh = [i for i, m in enumerate(block.members) if m not in ran]
                 if not fresh:
                     continue
@@ -168,21 +158,21 @@ def build_index(
     again, so reloading one file among a thousand costs little.
     """
     patches = sorted(loaded, key=lambda p: str(p.path))
-    patches = _supersede_by_name(patches)
+    patches = supersede_by_name(patches)
     running = [p for p in patches if p.disabled is None]
-    reasons, cycles = _cycle_reasons(running)
+    reasons, cycles = cycle_reasons(running)
     patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p for p in patches]
     enabled = tuple(p for p in patches if p.disabled is None)
-    by_set: dict[frozenset[str], list[LoadedPatch]] = {}
+    by_set: dict[frozenset[int], list[LoadedPatch]] = {}
     for p in enabled:
-        by_set.setdefault(frozenset(p.patch.triggers), []).append(p)
+        by_set.setdefault(frozenset(map(tag_key, p.patch.triggers)), []).append(p)
     # Members are the very LoadedPatch objects `previous` holds, so their ids are stable.
     reusable = {tuple(map(id, b.members)): b for b in _blocks(previous)}
-    by_tag: dict[str, list[_Block]] = {}
+    by_tag: dict[int, list[_Block]] = {}
     for triggers, members in by_set.items():
         block = reusable.get(tuple(map(id, members))) or _stack(members)
-        for tag in sorted(triggers):
-            by_tag.setdefault(tag, []).append(block)
+        for key in sorted(triggers):
+            by_tag.setdefault(key, []).append(block)
     return PatchIndex(
         classes,
         min_probability,
@@ -217,132 +207,6 @@ def _stack(members: list[LoadedPatch]) -> _Block:
 
 def _blocks(index: PatchIndex | None) -> set[_Block]:
     return {b for blocks in index.by_tag.values() for b in blocks} if index else set()
-
-
-def _supersede_by_name(patches: list[LoadedPatch]) -> list[LoadedPatch]:
-    """A patch name identifies a patch: of several files with one name, the newest runs."""
-    newest: dict[str, LoadedPatch] = {}
-    for p in patches:
-        best = newest.get(p.name)
-        if best is None or _age_key(p) > _age_key(best):
-            newest[p.name] = p
-    return [
-        p
-        if newest[p.name] is p
-        else replace(
-            p,
-            disabled=f"superseded by {newest[p.name].path.name} (same patch name, "
-            f"created {newest[p.name].patch.created})",
-        )
-        for p in patches
-    ]
-
-
-def _age_key(p: LoadedPatch) -> tuple[datetime, int, str]:
-    return (
-        datetime.fromisoformat(p.patch.created),
-        p.signature[0] if p.signature else 0,
-        p.path.name,
-    )
-
-
-def _cycle_reasons(running: list[LoadedPatch]) -> tuple[dict[Path, str], list[tuple[str, ...]]]:
-    """Patches on a trigger cycle, with a reason naming the cycle.
-
-    Patch A → B when one of A's output tags is one of B's triggers. A patch whose outputs
-    overlap its own triggers (a breed patch triggered by and answering breeds) is no cycle:
-    a patch never triggers itself.
-    """
-    by_trigger: dict[str, list[int]] = {}
-    for i, p in enumerate(running):
-        for tag in p.patch.triggers:
-            by_trigger.setdefault(tag, []).append(i)
-    edges = [
-        sorted({j for o in p.patch.outputs for j in by_trigger.get(o.tag, ()) if j != i})
-        for i, p in enumerate(running)
-    ]
-    reasons: dict[Path, str] = {}
-    cycles: list[tuple[str, ...]] = []
-    for component in _strongly_connected(edges):
-        if len(component) < 2:
-            continue
-        members = set(component)
-        loop = _shortest_loop(min(component), edges, members)
-        names = tuple(running[i].name for i in loop)
-        cycles.append(names)
-        text = " → ".join(names)
-        others = sorted(running[i].name for i in members - set(loop))
-        if others:
-            text += f" (the loop also runs through {', '.join(others)})"
-        for i in component:
-            reasons[running[i].path] = (
-                f"in a trigger cycle {text}: each is triggered by the "
-                "output of the one before, so none is a master"
-            )
-    return reasons, cycles
-
-
-def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
-    """Tarjan's algorithm, iterative so a long chain of patches cannot hit the recursion limit."""
-    index = [-1] * len(edges)
-    low = [0] * len(edges)
-    on_stack = [False] * len(edges)
-    stack: list[int] = []
-    found: list[list[int]] = []
-    counter = 0
-    for root in range(len(edges)):
-        if index[root] >= 0:
-            continue
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = True
-        calls = [(root, iter(edges[root]))]
-        while calls:
-            v, successors = calls[-1]
-            for w in successors:
-                if index[w] < 0:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack[w] = True
-                    calls.append((w, iter(edges[w])))
-                    break
-                if on_stack[w]:
-                    low[v] = min(low[v], index[w])
-            else:
-                calls.pop()
-                if calls:
-                    low[calls[-1][0]] = min(low[calls[-1][0]], low[v])
-                if low[v] == index[v]:
-                    component = []
-                    while True:
-                        w = stack.pop()
-                        on_stack[w] = False
-                        component.append(w)
-                        if w == v:
-                            break
-                    found.append(component)
-    return found
-
-
-def _shortest_loop(start: int, edges: list[list[int]], members: set[int]) -> list[int]:
-    """The shortest path start → … → start inside one strongly connected component."""
-    parent: dict[int, int] = {}
-    queue = deque([start])
-    while queue:
-        v = queue.popleft()
-        for w in edges[v]:
-            if w not in members or w in parent:
-                continue
-            parent[w] = v
-            if w == start:
-                path = [start]
-                while path[-1] != start or len(path) == 1:
-                    path.append(parent[path[-1]])
-                return path[::-1]
-            queue.append(w)
-    return [start, start]  # unreachable for a real component
 
 
 def _ms_since(started: float) -> float:

@@ -11,9 +11,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+_BIG = float(np.finfo(np.float32).max)
+
+
+def finite_logits(logits: np.ndarray) -> np.ndarray:
+    """Logits with NaN as the least likely and ±infinity as the largest finite values.
+
+    Loading bounds every patch's weights so its logits stay finite for any sane features;
+    this keeps the soft-max a distribution (never NaN) even for features that are not.
+    """
+    return np.nan_to_num(logits, nan=-_BIG, posinf=_BIG, neginf=-_BIG)
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    """Soft-max over the last axis, shifted by the maximum so no exp can overflow."""
+    top = logits.max(axis=-1, keepdims=True)
+    if not np.isfinite(top).all():
+        logits = finite_logits(logits)
+        top = logits.max(axis=-1, keepdims=True)
+    e = np.exp(logits - top)
     return e / e.sum(axis=-1, keepdims=True)
 
 

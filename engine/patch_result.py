@@ -17,7 +17,7 @@ import numpy as np
 from neuralpatch.engine.base_network import Prediction
 
 if TYPE_CHECKING:
-    from neuralpatch.engine.patch_index import LoadedPatch
+    from neuralpatch.engine.loaded_patch import LoadedPatch
 
 
 @dataclass(eq=False)

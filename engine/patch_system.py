@@ -13,7 +13,6 @@ A file that cannot be used never replaces the version already running; it is lis
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import threading
@@ -23,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from PIL import Image
 
 from neuralpatch.engine.classes import BaseClasses
 from neuralpatch.engine.errors import NeuralpatchError, PatchFormatError, SettingError
-from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, load_patch
-from neuralpatch.engine.patch_index import LoadedPatch, PatchIndex, build_index
+from neuralpatch.engine.loaded_patch import LoadedPatch, decode_icon
+from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, load_patch, patch_bytes
+from neuralpatch.engine.patch_index import PatchIndex, build_index
 from neuralpatch.engine.patch_result import ImageResult
 
 if TYPE_CHECKING:
@@ -165,17 +164,18 @@ class PatchSystem:
 
     # -- changing: one lock, one new snapshot per call ---------------------------------
     def add(self, path: str | Path, patch: PatchFile) -> list[PatchEvent]:
-        """Run an in-memory patch under `path` (refused with a reason if it does not fit)."""
-        path = _absolute(path)
-        with self._lock:
-            return self._commit([self._admit(path, patch, None)])
+        """Run an in-memory patch under `path` (refused with a reason if it does not fit).
+
+        It must pass every check a file read from disk passes (finite, bounded weights,
+        valid tags and names), since it runs the same way.
+        """
+        return self.add_all({path: patch})
 
     def add_all(self, patches: Mapping[str | Path, PatchFile]) -> list[PatchEvent]:
         """Like `add` for many patches at once: one index build, one swap."""
+        changes = [self._admit_new(_absolute(path), patch) for path, patch in patches.items()]
         with self._lock:
-            return self._commit(
-                [self._admit(_absolute(path), patch, None) for path, patch in patches.items()]
-            )
+            return self._commit(changes)
 
     def remove(self, path: str | Path) -> list[PatchEvent]:
         with self._lock:
@@ -232,13 +232,21 @@ class PatchSystem:
             return ("reject", path, (exc.message, signature))
         return self._admit(path, patch, signature)
 
+    def _admit_new(self, path: Path, patch: PatchFile) -> tuple[str, Path, Any]:
+        """`_admit` for a patch that did not come from a file: check it as loading would."""
+        try:
+            patch_bytes(patch, path)
+        except PatchFormatError as exc:
+            return ("reject", path, (exc.message, None))
+        return self._admit(path, patch, None)
+
     def _admit(
         self, path: Path, patch: PatchFile, signature: Signature | None
     ) -> tuple[str, Path, Any]:
         reason = self.refusal(patch)
         if reason is not None:
             return ("reject", path, (reason, signature))
-        return ("load", path, LoadedPatch(path, patch, _decode_icon(patch.icon_png), signature))
+        return ("load", path, LoadedPatch(path, patch, decode_icon(patch.icon_png), signature))
 
     def _commit(self, changes: list[tuple[str, Path, Any]]) -> list[PatchEvent]:
         # Copies, swapped in at the end: readers iterate these dicts without the lock.
@@ -283,16 +291,6 @@ def _status_changes(before: dict[Path, str | None], index: PatchIndex) -> list[P
         elif p.disabled is None and before.get(p.path) is not None:
             events.append(PatchEvent("enabled", p.path, p.name))
     return events
-
-
-def _decode_icon(png: bytes | None) -> np.ndarray | None:
-    """The icon as RGBA pixels, decoded once so a frame never pays for it."""
-    if png is None:
-        return None
-    with Image.open(io.BytesIO(png), formats=["PNG"]) as img:
-        rgba = np.asarray(img.convert("RGBA"))
-    rgba.flags.writeable = False
-    return rgba
 
 
 def _absolute(path: str | Path) -> Path:

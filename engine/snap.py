@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neuralpatch.engine.class_map import MAX_TAG_LEN, is_tag
 from neuralpatch.engine.dataset import Category, load_dataset
 from neuralpatch.engine.errors import DatasetError, NeuralpatchError, PatchFormatError
 from neuralpatch.engine.image_io import save_jpeg_atomic
-from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, load_snapshot
+from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, snapshot_dataset_root
 
 SNAP_QUALITY = 92
 PHOTO_MODE = 0o644
@@ -54,6 +55,12 @@ def save_snap(rgb: np.ndarray, root: str | Path, tag: str, *, when: datetime | N
     SnapError naming the folder for anything the file system refuses.
     """
     root = Path(root)
+    if not is_tag(tag):  # the tag becomes the file name: `../x` or `a/b` would escape `root`
+        raise SnapError(
+            f"{str(tag)[:80]!r} is not a tag ('n' followed by digits, at most "
+            f"{MAX_TAG_LEN} characters)",
+            root,
+        )
     if not root.is_dir():
         raise SnapError("the dataset folder does not exist", root)
     name = snap_name(tag, when)
@@ -98,11 +105,11 @@ def dataset_of_patch(patch_path: str | Path) -> Path | None:
     snapshot = Path(patch_path).with_suffix(SNAPSHOT_SUFFIX)
     if not snapshot.is_file():
         return None
-    try:
-        root = load_snapshot(snapshot).dataset_summary.get("root")
+    try:  # the header alone: a snapshot's arrays can be hundreds of megabytes
+        root = snapshot_dataset_root(snapshot)
     except PatchFormatError:
         return None
-    if not isinstance(root, str) or not root:
+    if root is None or "\0" in root:
         return None
     folder = Path(root)
     return folder if folder.is_dir() else None

@@ -17,11 +17,10 @@ from neuralpatch.engine.atomic import write_atomic
 from neuralpatch.engine.container import (
     SNAPSHOT_MAGIC,
     Container,
-    pack,
-    parse_container,
+    pack_verified,
     read_container,
+    read_header,
 )
-from neuralpatch.engine.errors import PatchFormatError
 from neuralpatch.engine.hyper_params import BOUNDS
 from neuralpatch.engine.patch_file import PATCH_BLOBS, PatchFile, patch_header, read_patch_fields
 
@@ -76,19 +75,15 @@ def pack_snapshot(snapshot: Snapshot, path: str | Path) -> bytes:
         velocity_bias=np.asarray(snapshot.velocity_bias),
         loss_history=np.asarray(snapshot.loss_history),
     )
-    try:
-        data = pack(SNAPSHOT_MAGIC, "snapshot", header, blobs)
-    except (ValueError, TypeError) as exc:
-        raise PatchFormatError(f"cannot write snapshot: {exc}", path) from exc
-    _read_fields(
-        parse_container(
-            data,
-            path,
-            magic=SNAPSHOT_MAGIC,
-            kind="snapshot",
-            blob_names=SNAPSHOT_BLOBS,
-            max_file_bytes=MAX_SNAPSHOT_BYTES,
-        )
+    data = pack_verified(
+        SNAPSHOT_MAGIC,
+        "snapshot",
+        header,
+        blobs,
+        path,
+        blob_names=SNAPSHOT_BLOBS,
+        max_file_bytes=MAX_SNAPSHOT_BYTES,
+        read_fields=_read_fields,
     )
     return data
 
@@ -103,6 +98,19 @@ def load_snapshot(path: str | Path) -> Snapshot:
         max_file_bytes=MAX_SNAPSHOT_BYTES,
     )
     return _read_fields(c)
+
+
+def snapshot_dataset_root(path: str | Path) -> str | None:
+    """`dataset_summary.root` of a snapshot, from its header alone (no payload is read).
+
+    Raises PatchFormatError for a file that is not a snapshot's header.
+    """
+    header = read_header(
+        path, magic=SNAPSHOT_MAGIC, kind="snapshot", max_file_bytes=MAX_SNAPSHOT_BYTES
+    )
+    summary = header.get("dataset_summary")
+    root = summary.get("root") if isinstance(summary, dict) else None
+    return root if isinstance(root, str) and root else None
 
 
 def _read_fields(c: Container) -> Snapshot:

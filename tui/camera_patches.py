@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from neuralpatch.engine.patch_index import LoadedPatch
+from neuralpatch.engine.loaded_patch import LoadedPatch
 from neuralpatch.engine.patch_result import ImageResult
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.safe_text import printable

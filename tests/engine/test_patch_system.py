@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from neuralpatch.engine.class_map import tag_key
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.patch_file import PatchFile, PatchOutput, save_patch
@@ -310,7 +311,7 @@ def test_a_thousand_other_patches_leave_the_tree_alone(cascade, frames, base_net
         (0, "felix cats", "domestic_cat"),
         (1, "cat orientation", "upright"),
     ]
-    assert len(cascade.index.by_tag[base_network.classes.tags[151]]) == 1
+    assert len(cascade.index.by_tag[tag_key(base_network.classes.tags[151])]) == 1
 
 
 def test_classifying_while_patches_are_swapped(cascade, slave, frames, tmp_path):
