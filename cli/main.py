@@ -35,15 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     args = build_parser().parse_args(argv)
     from neuralpatch.engine.errors import NeuralpatchError
+    from neuralpatch.engine.safe_text import printable
 
     try:
         return int(args.run(args) or 0)
     except NeuralpatchError as exc:
-        print(f"neuralpatch: error: {exc}", file=sys.stderr)
+        print(f"neuralpatch: error: {printable(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:  # the file system refused something (disk full, permissions)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"neuralpatch: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"neuralpatch: error: {printable(where)}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("neuralpatch: interrupted", file=sys.stderr)

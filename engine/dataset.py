@@ -18,6 +18,7 @@ from typing import Any
 
 from neuralpatch.engine.class_map import MAX_TAG_LEN, is_tag, read_map, tag_key
 from neuralpatch.engine.errors import DatasetError
+from neuralpatch.engine.image_io import MAX_PHOTO_BYTES
 
 MAP_NAME = "map_clsloc.txt"
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -242,4 +243,6 @@ def _not_a_photo_file(path: Path) -> str | None:
         return f"cannot read ({exc.strerror})"
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
+    if info.st_size > MAX_PHOTO_BYTES:
+        return f"over the {MAX_PHOTO_BYTES} byte limit of a photo"
     return None

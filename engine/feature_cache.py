@@ -18,7 +18,7 @@ import numpy as np
 from neuralpatch.engine.atomic import write_atomic
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import ImageError
-from neuralpatch.engine.image_io import decode_image
+from neuralpatch.engine.image_io import decode_image, read_photo_bytes
 from neuralpatch.engine.paths import cache_dir
 
 BATCH = 16
@@ -103,8 +103,8 @@ class FeatureCache:
     def _content(path: Path, result: FeatureSet) -> tuple[bytes, str] | None:
         """(bytes, SHA-256) of a photo, or None with the reason noted in `result.failed`."""
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            result.failed[path] = f"cannot read: {exc.strerror}"
+            data = read_photo_bytes(path)  # regular files only, size-capped
+        except ImageError as exc:
+            result.failed[path] = exc.message
             return None
         return data, hashlib.sha256(data).hexdigest()

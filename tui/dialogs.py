@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Label, Static
 
 from neuralpatch.engine.dataset import Category
+from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.trainer import SampleShown
 from neuralpatch.engine.training_files import SavedFiles
 from neuralpatch.tui.halfblock import Palette
@@ -57,12 +58,12 @@ class ReconfigureDialog(ModalScreen[bool]):
             with VerticalScroll(classes="dialog-list"):
                 yield Static(
                     "\n".join(
-                        f"  {n}  {c.name}  ({c.tag}, {len(c.images)} images)"
+                        printable(f"  {n}  {c.name}  ({c.tag}, {len(c.images)} images)")
                         for n, c in enumerate(self.outputs)
                     ),
                     markup=False,
                 )
-                names = ", ".join(c.name for c in self.triggers) or "none"
+                names = printable(", ".join(c.name for c in self.triggers)) or "none"
                 yield Static(
                     f"Triggered by {len(self.triggers)} base categories: {names}",
                     classes="triggers",
@@ -140,7 +141,7 @@ class InferenceDialog(ModalScreen[InferenceChoice]):
                 yield ImageView("image not readable", palette=self.palette, id="inference-image")
                 with Vertical(id="inference-facts"):
                     yield Static(
-                        f"{sample.path.name}\n"
+                        f"{printable(sample.path.name)}\n"
                         f"true:  {names[sample.true_index]}\n"
                         f"patch: {names[sample.predicted_index]} "
                         f"{'✓' if right else '✗'}",

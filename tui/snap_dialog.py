@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.snap import SnapTarget
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.image_view import ImageView
@@ -70,14 +71,17 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
                     )
                     with Horizontal(id="snap-lists"):
                         yield OptionList(
-                            *[Option(t.label, id=str(i)) for i, t in enumerate(self.targets)],
+                            *[
+                                Option(printable(t.label), id=str(i))
+                                for i, t in enumerate(self.targets)
+                            ],
                             id="snap-datasets",
                         )
                         yield OptionList(id="snap-categories")
             yield Static(NO_TARGET_HELP if not self.targets else "", id="snap-file", markup=False)
             if self.problems:
                 yield Static(
-                    "\n".join(f"skipped {p}" for p in self.problems),
+                    "\n".join(printable(f"skipped {p}") for p in self.problems),
                     id="snap-problems",
                     markup=False,
                 )
@@ -112,7 +116,7 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
     def _show_categories(self, index: int) -> None:
         categories = self.query_one("#snap-categories", OptionList)
         categories.set_options(
-            Option(Text.assemble(c.name, (f"  {len(c.images)}", "dim")), id=c.tag)
+            Option(Text.assemble(printable(c.name), (f"  {len(c.images)}", "dim")), id=c.tag)
             for c in self.targets[index].categories
         )
         categories.highlighted = 0 if self.targets[index].categories else None
@@ -125,7 +129,7 @@ class SnapDialog(ModalScreen[SnapChoice | None]):
             if not self.targets
             else ""
             if choice is None
-            else (f"saved as {choice.tag}_<UTC time>.jpg in {choice.root}")
+            else printable(f"saved as {choice.tag}_<UTC time>.jpg in {choice.root}")
         )
         self.query_one("#snap-file", Static).update(text)
 

@@ -24,12 +24,12 @@ Source and patch-folder messages go to stderr, so stdout stays one record per fr
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import threading
 
 from neuralpatch.commands.options import add_base_options, load_base, require_terminal
+from neuralpatch.engine.safe_text import json_text, printable
 
 # The docstring's record format doubles as `--help`'s epilog, so the two never disagree.
 JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless`") :].replace("`", "")
@@ -148,9 +148,9 @@ def run_headless(args: argparse.Namespace) -> int:
         )
         watcher.start()
     show = (
-        (lambda r: print(json.dumps(r.to_dict()), flush=True))
+        (lambda r: print(json_text(r.to_dict()), flush=True))
         if args.json
-        else (lambda r: print(format_result(r), flush=True))
+        else (lambda r: print(printable(format_result(r)), flush=True))
     )
     try:
         loop.run(threading.Event(), max_frames=args.frames, on_result=show, on_status=_print_status)
@@ -184,4 +184,4 @@ def _print_status(status) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"neuralpatch: {text}", file=sys.stderr, flush=True)
+    print(printable(f"neuralpatch: {text}"), file=sys.stderr, flush=True)

@@ -7,11 +7,11 @@ that ran are printed as a tree under the base classes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.engine.safe_text import json_text, printable
 
 BATCH = 16
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             decoded.append((path, decode_image(path)))
         except ImageError as exc:
             errors.append({"path": path, "error": str(exc)})
-            print(f"neuralpatch: error: {exc}", file=sys.stderr)
+            print(f"neuralpatch: error: {printable(exc)}", file=sys.stderr)
     for start in range(0, len(decoded), BATCH):
         chunk = decoded[start : start + BATCH]
         out = base.run([rgb for _, rgb in chunk])
@@ -86,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
         }
         if system is not None:
             report["patch_folder"] = _folder_summary(system, args.patches)
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        print(json_text(report, indent=2))
     else:
         for item in results:
-            print(item["path"])
+            print(printable(item["path"]))
             for rank, p in enumerate(item["top"], start=1):
-                print(f"  {rank}. {p['name']:<28} {p['tag']}  {p['probability']:7.2%}")
+                print(printable(f"  {rank}. {p['name']:<28} {p['tag']}  {p['probability']:7.2%}"))
             if system is not None:
-                print("\n".join(_tree_lines(item["patches"])))
+                print("\n".join(map(printable, _tree_lines(item["patches"]))))
     return 2 if errors else 0
 
 
@@ -105,7 +105,8 @@ def _patch_system(args: argparse.Namespace, base):
     for event in system.load_dir(args.patches):
         if event.kind in ("rejected", "disabled"):
             print(
-                f"neuralpatch: warning: {event.kind} {event.path}: {event.reason}", file=sys.stderr
+                printable(f"neuralpatch: warning: {event.kind} {event.path}: {event.reason}"),
+                file=sys.stderr,
             )
     return system
 

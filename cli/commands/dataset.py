@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from neuralpatch.commands.options import (
     add_base_options,
@@ -12,6 +11,7 @@ from neuralpatch.commands.options import (
     load_base,
     load_masters,
 )
+from neuralpatch.engine.safe_text import json_text, printable
 
 
 def add_parser(sub) -> None:
@@ -44,7 +44,7 @@ def run_check(args: argparse.Namespace) -> int:
         summary = dataset.to_summary()
         summary["trigger_names"] = {t: tags[t] for t in dataset.triggers}
         summary["problems"] = dataset.problems
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary, indent=2))
     else:
-        print("\n".join(dataset.summary_lines()))
+        print("\n".join(map(printable, dataset.summary_lines())))
     return 0

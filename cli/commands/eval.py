@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from neuralpatch.commands.options import (
     add_base_options,
@@ -12,6 +11,7 @@ from neuralpatch.commands.options import (
     load_base,
     load_masters,
 )
+from neuralpatch.engine.safe_text import json_text, printable
 
 
 def add_parser(sub) -> None:
@@ -71,21 +71,23 @@ def run(args: argparse.Namespace) -> int:
     with ProgressLine("evaluating") as bar:
         report = evaluate(base, patch, dataset, samples, bar.update, masters=masters)
     if args.json:
-        print(json.dumps({"patch": patch.name, "split": args.split} | report.to_dict(), indent=2))
+        print(json_text({"patch": patch.name, "split": args.split} | report.to_dict(), indent=2))
         return 0
     print(
-        f"patch {patch.name!r} on {args.data} ({args.split}): {report.images} images, "
-        f"{report.triggered} triggered the patch, {report.not_triggered} did not"
+        printable(
+            f"patch {patch.name!r} on {args.data} ({args.split}): {report.images} images, "
+            f"{report.triggered} triggered the patch, {report.not_triggered} did not"
+        )
     )
     print(f"accuracy when triggered  {percent(report.accuracy)}")
     print(f"end-to-end accuracy      {percent(report.end_to_end_accuracy)}")
     width = max(len(n) for n in report.outputs) + 2
     for name, acc in zip(report.outputs, report.per_class_accuracy(), strict=True):
-        print(f"  {name:<{width}}{percent(acc)}")
+        print(printable(f"  {name:<{width}}{percent(acc)}"))
     print("confusion (rows: true, columns: predicted, last: not triggered)")
     print(" " * width + "".join(f"{i:>6}" for i in range(len(report.outputs))) + "     -")
     for name, row in zip(report.outputs, report.confusion, strict=True):
-        print(f"{name:<{width}}" + "".join(f"{v:>6}" for v in row))
+        print(printable(f"{name:<{width}}") + "".join(f"{v:>6}" for v in row))
     for path, reason in report.skipped.items():
-        print(f"skipped {path}: {reason}")
+        print(printable(f"skipped {path}: {reason}"))
     return 0

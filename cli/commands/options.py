@@ -50,11 +50,12 @@ def load_masters(args: argparse.Namespace, base):
     import sys
 
     from neuralpatch.engine.patch_system import PatchSystem
+    from neuralpatch.engine.safe_text import printable
 
     masters = PatchSystem.for_base(base)
     masters.load_dir(args.masters)
     for path, reason in masters.rejected.items():
-        print(f"neuralpatch: warning: {path}: {reason}", file=sys.stderr)
+        print(printable(f"neuralpatch: warning: {path}: {reason}"), file=sys.stderr)
     return masters
 
 

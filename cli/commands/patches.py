@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from datetime import datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.engine.safe_text import json_text, printable
 
 JSON_HELP = (
     "print one JSON object: {folder, base: {name, fingerprint}, patches: [{name, file, "
@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     system.load_dir(args.folder)
     listing = patch_listing(system, args.folder, base)
     if args.json:
-        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        print(json_text(listing, indent=2))
     else:
-        print("\n".join(listing_lines(listing)))
+        print("\n".join(map(printable, listing_lines(listing))))
     return 2 if listing["rejected"] else 0
 
 
@@ -64,14 +64,12 @@ def watch(args: argparse.Namespace, base, system) -> int:
     def show(event) -> None:
         stamp = datetime.now().astimezone()
         if args.json:
-            line = json.dumps(
-                {"time": stamp.isoformat(timespec="milliseconds"), **event.to_dict()},
-                ensure_ascii=False,
-            )
+            line = json_text({"time": stamp.isoformat(timespec="milliseconds"), **event.to_dict()})
         else:
             line = f"{stamp:%H:%M:%S}  {event.kind:<8}  {event.path.name}"
             line += f"  ({event.name})" if event.name else ""
             line += f": {event.reason}" if event.reason else ""
+            line = printable(line)
         print(line, flush=True)
 
     # Listen before starting, hold events back until the listing is out: a change made
@@ -92,10 +90,10 @@ def watch(args: argparse.Namespace, base, system) -> int:
     try:
         listing = patch_listing(system, args.folder, base)
         if args.json:
-            print(json.dumps(listing, ensure_ascii=False), flush=True)
+            print(json_text(listing), flush=True)
         else:
-            print("\n".join(listing_lines(listing)))
-            print(f"watching {watcher.folder} (Ctrl-C stops)", flush=True)
+            print("\n".join(map(printable, listing_lines(listing))))
+            print(printable(f"watching {watcher.folder} (Ctrl-C stops)"), flush=True)
         with lock:
             later, held = held[loaded:], None
         for event in later:
