@@ -18,22 +18,22 @@ def patch_lines(patches: tuple[LoadedPatch, ...], rejected: dict, folder: str | 
         text.append("no patch folder\n(--patches DIR)", style="dim italic")
         return text
     if not patches and not rejected:
-        text.append(f"no .specialneurons files in\n{folder}", style="dim italic")
+        text.append(f"no .specialneurons files in\n{printable(folder)}", style="dim italic")
         return text
     for p in patches:
         if p.disabled is None:
             text.append("● ", style="bold green")
-            text.append(p.name, style="bold")
+            text.append(printable(p.name), style="bold")
         else:
             text.append("○ ", style="yellow")
-            text.append(p.name, style="dim")
+            text.append(printable(p.name), style="dim")
         icon = " ◆" if p.patch.icon_png else ""
         text.append(
             f"{icon}\n  {len(p.patch.outputs)} outputs · {len(p.patch.triggers)} triggers\n",
             style="dim",
         )
         if p.disabled is not None:
-            text.append(f"  disabled: {p.disabled}\n", style="yellow")
+            text.append(f"  disabled: {printable(p.disabled)}\n", style="yellow")
     running = {p.path for p in patches}
     for path, reason in rejected.items():
         text.append("✗ ", style="bold red")
@@ -49,11 +49,12 @@ def cascade_lines(result: ImageResult) -> Text:
     """The base class, then each patch that ran under it, one level of indent per cascade."""
     text = Text()
     best = result.top[0]
-    text.append(f"{best.name} {best.probability:.1%}", style="bold")
+    text.append(f"{printable(best.name)} {best.probability:.1%}", style="bold")
     for depth, r in result.walk():
         text.append("\n" + "  " * depth + "└ ")
-        text.append(r.name, style="bold cyan")
-        text.append(f" → {r.output_name} {r.probability:.1%}", style="" if r.identified else "dim")
+        text.append(printable(r.name), style="bold cyan")
+        answer = f" → {printable(r.output_name)} {r.probability:.1%}"
+        text.append(answer, style="" if r.identified else "dim")
     if not result.patches:
         text.append("\nno patch triggered", style="dim italic")
     return text
@@ -64,7 +65,7 @@ def identified_line(result: ImageResult) -> str:
     best = result.top[0]
     parts = [f"{best.name}  {best.probability:.1%}"]
     parts += [f"{r.name}: {r.output_name} {r.probability:.0%}" for _, r in result.walk()]
-    return "  ›  ".join(parts)
+    return printable("  ›  ".join(parts))
 
 
 class PatchPanel(Static):
@@ -80,11 +81,11 @@ class PatchPanel(Static):
 
     def refresh_from(self, system: PatchSystem) -> None:
         if self.error is not None:
-            self.update(Text(self.error, style="red"))
+            self.update(Text(printable(self.error), style="red"))
         else:
             self.update(patch_lines(system.patches, system.rejected, self.folder))
 
     def show_error(self, error: str) -> None:
         """The folder itself cannot be watched (missing, unreadable)."""
         self.error = error
-        self.update(Text(error, style="red"))
+        self.update(Text(printable(error), style="red"))

@@ -26,6 +26,7 @@ from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
+from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.snap import SnapError, SnapTarget, find_targets, save_snap
 from neuralpatch.tui.camera_messages import (
     LayerReached,
@@ -197,6 +198,7 @@ class CameraScreen(Screen[None]):
             f"{'; '.join(said) if said else 'no patch triggered'}. "
             "What is it really? Choose the dataset and the correct category."
         )
+        hint = printable(hint)
         try:
             targets, problems = await asyncio.to_thread(self.snap_targets)
             choice = await self.app.push_screen_wait(
@@ -235,7 +237,7 @@ class CameraScreen(Screen[None]):
         if status.state == "lost":
             self.current = None
             view = self.query_one("#camera-view", ImageView)
-            view.placeholder = status.message
+            view.placeholder = printable(status.message)
             view.set_overlays([])
             view.set_image(None, f"retrying in {status.retry_in:.1f} s (attempt {status.attempt})")
         self._show_status()
@@ -254,36 +256,38 @@ class CameraScreen(Screen[None]):
             text = f"● {status.source} · {self.dropped} frames dropped"
         else:
             text = f"{status.source}: {status.state} {status.message}".strip()
-        label.update(text)
+        label.update(printable(text))
 
     def on_loop_failed(self, message: LoopFailed) -> None:
-        self.notify(str(message.error), title="The live loop stopped", severity="error", timeout=30)
-        self.query_one("#camera-status", Label).update(f"stopped: {message.error}")
+        error = printable(message.error)
+        self.notify(error, title="The live loop stopped", severity="error", timeout=30)
+        self.query_one("#camera-status", Label).update(f"stopped: {error}")
 
     def on_patches_changed(self, message: PatchesChanged) -> None:
         if message.error is not None:
-            self.notify(str(message.error), title="Patch folder", severity="error", timeout=15)
+            error = printable(message.error)
+            self.notify(error, title="Patch folder", severity="error", timeout=15)
             self.query_one(PatchPanel).show_error(str(message.error))
             return
         event = message.event
         if event is not None and event.kind == "rejected":
             self.notify(
-                f"{event.path.name}: {event.reason}",
+                printable(f"{event.path.name}: {event.reason}"),
                 title="Patch rejected",
                 severity="warning",
                 timeout=10,
             )
         elif event is not None and event.kind in ("replaced", "removed"):
-            self.notify(f"{event.name or event.path.name} {event.kind}", timeout=3)
+            self.notify(printable(f"{event.name or event.path.name} {event.kind}"), timeout=3)
         self.query_one(PatchPanel).refresh_from(self.system)
 
     def on_snap_saved(self, message: SnapSaved) -> None:
         self.snapped.append(message.path)
         self.notify(
-            f"{message.path.name} in {message.path.parent}",
-            title=f"Snapped as {message.category}",
+            printable(f"{message.path.name} in {message.path.parent}"),
+            title=printable(f"Snapped as {message.category}"),
             timeout=6,
         )
 
     def on_snap_failed(self, message: SnapFailed) -> None:
-        self.notify(str(message.error), title="Snap not saved", severity="error", timeout=15)
+        self.notify(printable(message.error), title="Snap not saved", severity="error", timeout=15)

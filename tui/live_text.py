@@ -24,6 +24,6 @@ def frame_title(result: LiveResult) -> str:
 def overlays_for(result: LiveResult) -> list[Overlay]:
     """Each patch that ran: its icon over the frame, or its name in a badge without one."""
     return [
-        Overlay(icon=r.icon_rgba) if r.icon_rgba is not None else Overlay(label=r.name)
+        Overlay(icon=r.icon_rgba) if r.icon_rgba is not None else Overlay(label=printable(r.name))
         for _, r in result.result.walk()
     ]

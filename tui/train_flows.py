@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, get_current_worker
 
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.trainer import SampleShown, Trainer
 from neuralpatch.engine.training_files import PatchInfo, SavedFiles
 from neuralpatch.engine.training_plan import TrainingOptions
@@ -63,7 +64,7 @@ class TrainingFlows(Screen[None]):
 
     @property
     def output_names(self) -> list[str]:
-        return [c.name for c in self.trainer.outputs] if self.trainer else []
+        return [printable(c.name) for c in self.trainer.outputs] if self.trainer else []
 
     def _set_phase(self, phase: Phase, status: str | None = None) -> None:
         self.phase = phase

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Footer
 
 from neuralpatch.engine.hyper_params import label
+from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.dialogs import ReconfigureDialog
 from neuralpatch.tui.image_feed import ImageFeed
 from neuralpatch.tui.loss_log import ACCURACY_STYLE, LOSS_STYLE, LossLog, LossPlot
@@ -150,7 +151,7 @@ class TrainScreen(TrainingFlows):
         trainer, self.trainer, self.info = plan.trainer, plan.trainer, plan.info
         self.bases[self.pane.value("base")] = trainer.base
         self.saved_step = trainer.state.step
-        self.pane.fill_if_empty("name", plan.info.name)
+        self.pane.fill_if_empty("name", printable(plan.info.name))
         self.pane.fill_if_empty("description", plan.info.description)
         trainer.request_change(**self.pane.adopt(trainer.params))  # confirmed meanwhile
         self.loop = TrainingLoop(trainer, self.post_message, plan.steps_to_run())
@@ -160,6 +161,7 @@ class TrainScreen(TrainingFlows):
         )
         self._set_phase("confirming", "ready")
         for warning in plan.warnings:
+            warning = printable(warning)
             self.notify(warning, title="Master patch refused", severity="warning", timeout=10)
         if plan.resumed:  # the output layer already fits: nothing to confirm
             self.query_one(LossLog).add_event(f"resuming at step {trainer.state.step}")
@@ -180,7 +182,7 @@ class TrainScreen(TrainingFlows):
         self.status.show_report(state="training")
         self.refresh_bindings()  # Save becomes possible now
         if message.failed:
-            names = ", ".join(path.name for path in list(message.failed)[:3])
+            names = printable(", ".join(path.name for path in list(message.failed)[:3]))
             self.notify(
                 f"{len(message.failed)} photos could not be read and are left out: {names}",
                 severity="warning",
@@ -222,9 +224,12 @@ class TrainScreen(TrainingFlows):
 
     def on_training_failed(self, message: TrainingFailed) -> None:
         self.notify(
-            str(message.error), title=f"Error in {message.stage}", severity="error", timeout=15
+            printable(message.error),
+            title=f"Error in {message.stage}",
+            severity="error",
+            timeout=15,
         )
-        self.query_one(LossLog).add_event(f"error: {message.error}")
+        self.query_one(LossLog).add_event(f"error: {printable(message.error)}")
         if self.loop is None or not self.loop.prepared:  # no usable trainer: start again
             self.trainer = self.info = self.loop = None
             self.pane.lock_network_fields(False)
@@ -236,9 +241,13 @@ class TrainScreen(TrainingFlows):
         self.saved_step = message.step
         self.saved.append(message.files)
         self.refresh_bindings()  # Publish appears
-        self.notify(f"{message.files.snapshot}\n{message.files.patch}", title="Saved", timeout=10)
-        self.query_one(LossLog).add_event(f"saved {message.files.patch}")
+        self.notify(
+            f"{printable(message.files.snapshot)}\n{printable(message.files.patch)}",
+            title="Saved",
+            timeout=10,
+        )
+        self.query_one(LossLog).add_event(f"saved {printable(message.files.patch)}")
 
     def on_save_failed(self, message: SaveFailed) -> None:
-        self.notify(str(message.error), title="Not saved", severity="error", timeout=15)
-        self.query_one(LossLog).add_event(f"not saved: {message.error}")
+        self.notify(printable(message.error), title="Not saved", severity="error", timeout=15)
+        self.query_one(LossLog).add_event(f"not saved: {printable(message.error)}")

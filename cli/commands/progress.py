@@ -22,10 +22,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from neuralpatch.engine.safe_text import printable
+
 TTY_INTERVAL_S = 0.1
 LOG_INTERVAL_S = 2.0
-
-from neuralpatch.engine.safe_text import printable
 
 
 class ProgressLine:
@@ -49,7 +49,7 @@ class ProgressLine:
         if self._broken or (not final and now - self._last < self._interval):
             return
         self._last = now
-<<<<<<< HEAD
+        what = printable(what)  # a photo's file name, often
         try:
             if self.tty:
                 self._draw(done, total, what)
@@ -70,7 +70,7 @@ class ProgressLine:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[what]}"),
+                TextColumn("{task.fields[what]}", markup=False),  # a file name is not markup
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=_StderrConsole(file=self.stream),
@@ -84,20 +84,6 @@ class ProgressLine:
         assert self._task is not None
         self._progress.update(self._task, completed=done, total=total or None, what=what)
         self._progress.refresh()
-=======
-        if total > 0:
-            filled = int(self.width * done / total)
-            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}"
-        else:
-            bar = f"{done}"
-        text = printable(f"{self.label} {bar} {what}")  # `what` can be a photo's file name
-        if self.tty:
-            self.stream.write("\r" + text[:120].ljust(120))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self._shown = True
->>>>>>> 12a168b (Photos: 16-bit/grey/CMYK/alpha decoded right, large photos decoded reduced, bomb warning a skip, regular files only; unsupported image types named; every text output and screen prints file-supplied text through printable, JSON through json_text)
 
     def __enter__(self) -> ProgressLine:
         return self
