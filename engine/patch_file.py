@@ -145,7 +145,7 @@ def read_patch_fields(c: Container) -> PatchFile:
     if icon is not None:
         check_icon(icon, c)
     weights, bias = c.array("weights", (k, dim)), c.array("bias", (k,))
-    scale = np.abs(weights).sum(axis=1, dtype=np.float64) + np.abs(bias)
+    scale = _row_scale(weights, bias)
     worst = int(scale.argmax())  # outputs is non-empty, checked above
     if scale[worst] > MAX_ROW_L1:
         raise c.error(
@@ -214,6 +214,16 @@ def pack_patch(header: dict[str, Any], blobs: dict[str, Any], path: str | Path) 
         max_file_bytes=MAX_PATCH_BYTES,
         read_fields=read_patch_fields,
     )
+
+
+def _row_scale(weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """|bias_k| + sum_d |weights_kd|, a block of rows at a time: no K×D temporary."""
+    scale = np.abs(bias).astype(np.float64)
+    rows = max(1, (1 << 18) // max(1, weights.shape[1]))
+    for start in range(0, len(weights), rows):
+        block = np.abs(weights[start : start + rows])
+        scale[start : start + rows] += block.sum(axis=1, dtype=np.float64)
+    return scale
 
 
 def _tags(c: Container, values: list[Any], what: str, limit: int) -> list[str]:
