@@ -268,3 +268,32 @@ def test_snapshot_snap_dialog(snap_compare, photos, sample_data, base_network):
     categories = load_dataset(sample_data, base_network.classes.tag_names()).outputs
     target = SnapTarget(Path("felix_cats"), "felix_cats (patch cats)", categories, ["cats"])
     assert snap_compare(SnapDialogApp(photos["chelsea"], target), terminal_size=SIZE)
+
+
+@run_async
+async def test_hostile_names_never_reach_the_terminal_raw(
+    base_network, cat_video, trained_patch, tmp_path
+):
+    from dataclasses import replace
+
+    from neuralpatch.engine.patch_file import PatchOutput, load_patch, save_patch
+
+    evil = "\x1b]0;pwned\x07\x9b2J"
+    real = load_patch(trained_patch)
+    outputs = [PatchOutput(o.tag, f"{o.name}{evil}") for o in real.outputs]
+    hostile = replace(real, name=f"cats{evil}", outputs=outputs, icon_png=None)  # a badge
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    save_patch(hostile, folder / "hostile.specialneurons")
+    (folder / f"bad{evil}.specialneurons").write_bytes(b"not a patch")
+    app = camera_app(base_network, "--source", str(cat_video), "--patches", str(folder))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = app.camera_screen
+        await wait_for(pilot, lambda: screen.current is not None and screen.current.result.patches)
+        await wait_for(pilot, lambda: len(app._notifications) > 0, "the rejected-file toast")
+        await pilot.pause(0.2)
+        shown = "".join(strip.text for strip in app.screen._compositor.render_strips())
+    raw = [c for c in shown if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+    assert raw == []
+    assert "cats\\x1b]0;pwned" in shown  # the name is on screen, escaped
+    assert "bad\\x1b" in shown  # so is the rejected file's name
