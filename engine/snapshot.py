@@ -83,7 +83,7 @@ def pack_snapshot(snapshot: Snapshot, path: str | Path) -> bytes:
         path,
         blob_names=SNAPSHOT_BLOBS,
         max_file_bytes=MAX_SNAPSHOT_BYTES,
-        read_fields=_read_fields,
+        read_fields=read_snapshot_fields,
     )
     return data
 
@@ -97,7 +97,7 @@ def load_snapshot(path: str | Path) -> Snapshot:
         blob_names=SNAPSHOT_BLOBS,
         max_file_bytes=MAX_SNAPSHOT_BYTES,
     )
-    return _read_fields(c)
+    return read_snapshot_fields(c)
 
 
 def snapshot_dataset_root(path: str | Path) -> str | None:
@@ -113,7 +113,7 @@ def snapshot_dataset_root(path: str | Path) -> str | None:
     return root if isinstance(root, str) and root else None
 
 
-def _read_fields(c: Container) -> Snapshot:
+def read_snapshot_fields(c: Container) -> Snapshot:
     patch = read_patch_fields(c)
     history = c.get("loss_history", dict)
     length = c.get("shape", list, obj=history, what="loss_history.shape")
