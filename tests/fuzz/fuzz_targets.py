@@ -8,6 +8,7 @@ examples in CI) and by `campaign.py` (hundreds of thousands, counting the bugs).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -145,7 +146,7 @@ def mutate_header(seed: bytes, rng: random.Random, steps: int) -> bytes:
         if rng.random() < 0.2 and isinstance(target, dict):
             target.pop(key, None)
         else:
-            target[key] = rng.choice(JSON_VALUES)
+            target[key] = copy.deepcopy(rng.choice(JSON_VALUES))  # never shared: no cycles
     text = json.dumps(header).encode()  # ensure_ascii: a lone surrogate becomes \ud800
     return seed[:8] + struct.pack("<I", len(text)) + text + seed[12 + size :]
 
