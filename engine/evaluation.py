@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.base_network import BaseNetwork, BasePass
+from neuralpatch.engine.class_map import tag_key
 from neuralpatch.engine.dataset import Dataset
 from neuralpatch.engine.errors import DatasetError, ImageError
 from neuralpatch.engine.image_io import decode_image
@@ -93,8 +94,8 @@ def evaluate(
     """
     if samples is None:
         samples = [(p, c.tag) for c in dataset.outputs for p in c.images]
-    neuron = {o.tag: k for k, o in enumerate(patch.outputs)}
-    usable = [(p, neuron[t]) for p, t in samples if t in neuron]
+    neuron = {tag_key(o.tag): k for k, o in enumerate(patch.outputs)}  # n7 is n007
+    usable = [(p, neuron[tag_key(t)]) for p, t in samples if tag_key(t) in neuron]
     if not usable:
         raise DatasetError(
             "no photo of this dataset belongs to an output of the patch "
@@ -103,7 +104,7 @@ def evaluate(
         )
     k = len(patch.outputs)
     report = EvalReport([o.name for o in patch.outputs], np.zeros((k, k + 1), np.int64))
-    triggers = set(patch.triggers)
+    triggers = {tag_key(t) for t in patch.triggers}
     model = LinearPatch(patch.weights, patch.bias)
     for start in range(0, len(usable), BATCH):
         if stop is not None and stop.is_set():
@@ -120,7 +121,7 @@ def evaluate(
             top = out.probabilities.argmax(axis=1)
             predicted = model.probabilities(out.features).argmax(axis=1)
             for i, (label, guess) in enumerate(zip(chunk, predicted, strict=True)):
-                fired = base.classes.tags[top[i]] in triggers or (
+                fired = tag_key(base.classes.tags[top[i]]) in triggers or (
                     masters is not None and _a_master_fires(masters, out, i, triggers)
                 )
                 report.confusion[label, guess if fired else k] += 1
@@ -129,10 +130,10 @@ def evaluate(
     return report
 
 
-def _a_master_fires(masters: PatchSystem, out: BasePass, i: int, triggers: set[str]) -> bool:
+def _a_master_fires(masters: PatchSystem, out: BasePass, i: int, triggers: set[int]) -> bool:
     result = masters.classify(out.probabilities[i], out.features[i])
     return any(
-        node.identified and node.tag in triggers
+        node.identified and tag_key(node.tag) in triggers
         for root in result.patches
         for _, node in root.walk()
     )

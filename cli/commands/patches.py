@@ -109,16 +109,18 @@ def watch(args: argparse.Namespace, base, system) -> int:
 
 def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
     """The JSON-able description `patches --json` prints (keys in docs/patch-system.md)."""
+    from neuralpatch.engine.class_map import tag_key
+
     index = system.index
-    outputs_of: dict[str, list[tuple[str, str]]] = {}  # tag -> [(patch, output name)]
+    outputs_of: dict[int, list[tuple[str, str]]] = {}  # tag_key -> [(patch, output name)]
     for p in index.enabled:
         for o in p.patch.outputs:
-            outputs_of.setdefault(o.tag, []).append((p.name, o.name))
+            outputs_of.setdefault(tag_key(o.tag), []).append((p.name, o.name))
     patches = []
     for p in index.patches:
         triggers = []
         for tag in p.patch.triggers:
-            masters = [m for m in outputs_of.get(tag, []) if m[0] != p.name]
+            masters = [m for m in outputs_of.get(tag_key(tag), []) if m[0] != p.name]
             base_name = base.classes.name_of_tag(tag)
             source = "base" if base_name else "patch" if masters else "none"
             triggers.append(

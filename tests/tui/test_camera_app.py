@@ -272,7 +272,7 @@ def test_snapshot_snap_dialog(snap_compare, photos, sample_data, base_network):
 
 @run_async
 async def test_hostile_names_never_reach_the_terminal_raw(
-    base_network, cat_video, trained_patch, tmp_path
+    base_network, cat_video, trained_patch, sample_data, tmp_path
 ):
     from dataclasses import replace
 
@@ -286,14 +286,28 @@ async def test_hostile_names_never_reach_the_terminal_raw(
     folder.mkdir()
     save_patch(hostile, folder / "hostile.specialneurons")
     (folder / f"bad{evil}.specialneurons").write_bytes(b"not a patch")
-    app = camera_app(base_network, "--source", str(cat_video), "--patches", str(folder))
+    dataset = tmp_path / f"felix{evil}"
+    shutil.copytree(sample_data, dataset)
+    rows = (dataset / "map_clsloc.txt").read_text().splitlines()
+    (dataset / "map_clsloc.txt").write_text("".join(f"{row}{evil}\n" for row in rows))
+    app = camera_app(
+        base_network,
+        *("--source", str(cat_video), "--patches", str(folder), "--dataset", str(dataset)),
+    )
     async with app.run_test(size=(160, 40)) as pilot:
         screen = app.camera_screen
         await wait_for(pilot, lambda: screen.current is not None and screen.current.result.patches)
         await wait_for(pilot, lambda: len(app._notifications) > 0, "the rejected-file toast")
         await pilot.pause(0.2)
         shown = "".join(strip.text for strip in app.screen._compositor.render_strips())
-    raw = [c for c in shown if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
-    assert raw == []
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapDialog))
+        dialog = app.screen
+        await wait_for(pilot, lambda: dialog.query("#snap-categories").first().option_count)
+        await pilot.pause(0.2)
+        snap = "".join(strip.text for strip in app.screen._compositor.render_strips())
+    for text in (shown, snap):
+        assert [c for c in text if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F] == []
     assert "cats\\x1b]0;pwned" in shown  # the name is on screen, escaped
     assert "bad\\x1b" in shown  # so is the rejected file's name
+    assert "domestic_cat\\x1b]0;pwned" in snap and "felix\\x1b" in snap
