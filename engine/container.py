@@ -198,13 +198,14 @@ def _read_capped(path: Path, max_file_bytes: int, limit: int | None = None) -> b
     once: the arrays of a loaded file are views into this buffer.
     """
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or flood
-            raise PatchFormatError("not a regular file", path)
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > max_file_bytes:
+        # O_NONBLOCK: a FIFO with no writer must not block the open; it is refused below.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or flood
+                raise PatchFormatError("not a regular file", path)
+            if info.st_size > max_file_bytes:
                 raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)
-            want = size if limit is None else min(size, limit)
+            want = info.st_size if limit is None else min(info.st_size, limit)
             data = bytearray(want + 1)  # one byte more: tells a file that grew meanwhile
             view, got = memoryview(data), 0
             while got < len(data) and (n := f.readinto(view[got:])):
@@ -212,8 +213,8 @@ def _read_capped(path: Path, max_file_bytes: int, limit: int | None = None) -> b
             del view
     except OSError as exc:
         raise PatchFormatError(f"cannot read: {exc.strerror or exc}", path) from exc
-    if limit is None and got > size:  # grew while we read it
-        raise PatchFormatError(f"file is over the {max_file_bytes} byte limit", path)
+    if limit is None and got > want:
+        raise PatchFormatError("the file grew while it was read (still being written?)", path)
     del data[min(got, want) :]
     return data
 
