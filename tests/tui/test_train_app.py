@@ -384,3 +384,30 @@ def test_library_output_goes_to_the_log_file_not_the_terminal(tmp_path: Path):
     assert "drawn by textual" in terminal and "native noise" not in terminal
     text = log.read_text()
     assert "native noise" in text and "compiler chatter" in text and "a logged warning" in text
+
+
+@run_async
+async def test_hostile_category_names_never_reach_the_terminal_raw(
+    train_app, sample_data, tmp_path
+):
+    import shutil
+
+    evil = "\x1b]0;pwned\x07\x9b2J"
+    data = tmp_path / f"felix{evil}"
+    shutil.copytree(sample_data, data)
+    rows = (data / "map_clsloc.txt").read_text().splitlines()
+    (data / "map_clsloc.txt").write_text("".join(f"{row}{evil}\n" for row in rows))
+    app = train_app(data=data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+t")
+        await wait_for_screen(pilot, ReconfigureDialog)
+        await pilot.pause(0.2)
+        dialog = "".join(strip.text for strip in app.screen._compositor.render_strips())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: steps(app) > 5, "training steps")
+        await pilot.pause(0.2)
+        main = "".join(strip.text for strip in app.screen._compositor.render_strips())
+    for text in (dialog, main):
+        assert [c for c in text if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F] == []
+    assert "domestic_cat\\x1b]0;pwned" in dialog
+    assert "felix\\x1b]0;pwned" in main  # the patch name field, defaulted from the folder
