@@ -12,6 +12,7 @@ builds the next and swaps it in.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -24,7 +25,7 @@ from neuralpatch.engine.base_network import Prediction
 from neuralpatch.engine.class_map import tag_key
 from neuralpatch.engine.classes import BaseClasses
 from neuralpatch.engine.loaded_patch import LoadedPatch
-from neuralpatch.engine.patch_model import finite_logits, softmax
+from neuralpatch.engine.patch_model import finite_logits
 from neuralpatch.engine.patch_result import ImageResult, PatchResult
 from neuralpatch.engine.patch_rules import cycle_reasons, supersede_by_name
 
@@ -44,8 +45,13 @@ class _Block:
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Each member's soft-max, side by side: a segmented soft-max over one matmul."""
         logits = self.weights @ features + self.bias
-        if len(self.sizes) == 1:
-            return softmax(logits)
+        if len(self.sizes) == 1:  # the common case, kept scalar: this runs every frame
+            top = logits.max()
+            if not math.isfinite(top):
+                logits = finite_logits(logits)
+                top = logits.max()
+            e = np.exp(logits - top)
+            return e / e.sum()
         top = np.maximum.reduceat(logits, self.starts)
         if not np.isfinite(top).all():  # only for features far outside the base's range
             logits = finite_logits(logits)
