@@ -15,6 +15,7 @@ from typing import Any
 from neuralpatch.engine.errors import PatchFormatError
 
 _SURROGATE_RE = re.compile("[\\ud800-\\udfff]")
+_ESCAPED_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_header(raw: bytes, path: Path) -> dict[str, Any]:
@@ -33,7 +34,9 @@ def parse_header(raw: bytes, path: Path) -> dict[str, Any]:
         raise PatchFormatError(f"header is not valid JSON: {exc}", path) from exc
     if not isinstance(header, dict):
         raise PatchFormatError(f"header is a JSON {type(header).__name__}, not an object", path)
-    if (where := _lone_surrogate(header)) is not None:
+    # UTF-8 cannot carry a surrogate: only a \uD8xx-\uDFxx escape makes one, so the walk is
+    # needed only when the text holds such an escape (a conservative look).
+    if _ESCAPED_SURROGATE_RE.search(text) and (where := _lone_surrogate(header)) is not None:
         raise PatchFormatError(
             f"header field {where} holds a lone surrogate (a \\ud800-style escape that is not "
             "text): refused, it cannot be printed or encoded",
