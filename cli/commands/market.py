@@ -147,11 +147,14 @@ def publish(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     from neuralpatch.engine.market_server import serve_catalogue
-
-    server = serve_catalogue(
-        args.folder, args.host, args.port, on_request=lambda line: print(line, file=sys.stderr)
-    )
     from neuralpatch.engine.safe_text import printable
+
+    server = serve_catalogue(  # a request line comes from the network: printed escaped
+        args.folder,
+        args.host,
+        args.port,
+        on_request=lambda line: print(printable(line), file=sys.stderr),
+    )
 
     print(f"serving {printable(server.root)} at {server.url}  (Ctrl-C stops)", flush=True)
     try:
