@@ -20,11 +20,8 @@ import sys
 import time
 import traceback
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fuzz_targets import TARGETS, mutate, mutate_header, mutate_payload  # noqa: E402
+from fuzz_targets import TARGETS, mutate, mutate_header, mutate_payload  # beside this script
 
 
 class Hung(Exception):

@@ -7,12 +7,8 @@ campaign in `campaign.py` is the way to run hundreds of thousands and count fail
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
-
-sys.path.insert(0, str(Path(__file__).parent))  # fuzz_targets, shared with campaign.py
 
 settings.register_profile(
     "ci",
