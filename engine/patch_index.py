@@ -140,6 +140,7 @@ class PatchIndex:
                     start = int(block.starts[i])
                     own = probs[start : start + int(block.sizes[i])]
                     k = int(own.argmax())
+                    abstained = bool(own[k] < member.patch.min_confidence)
                     node = PatchResult(
                         member,
                         tag,
@@ -147,7 +148,8 @@ class PatchIndex:
                         k,
                         float(own[k]),
                         own,
-                        identified=bool(own[k] >= self.min_probability),
+                        identified=bool(own[k] >= self.min_probability) and not abstained,
+                        abstained=abstained,
                     )
                     siblings.append(node)
                     if node.identified:
