@@ -65,10 +65,12 @@ class PatchResult:
         return self.loaded.icon_rgba
 
     def abstain_below(self, min_confidence: float) -> None:
-        """Apply a stricter threshold (a command-line override) to this result and below:
-        an answer that abstains is no answer, so it wakes nothing."""
-        if self.probability < min_confidence:
-            self.abstained, self.identified, self.children = True, False, []
+        """Judge this result and those below with another threshold (a command-line
+        override) instead of the patch's own. An answer that abstains wakes nothing, so its
+        slaves are dropped; one the override lets answer keeps none (they never ran)."""
+        self.abstained = self.probability < min_confidence
+        if self.abstained:
+            self.identified, self.children = False, []
         for child in self.children:
             child.abstain_below(min_confidence)
 
