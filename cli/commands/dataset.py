@@ -4,6 +4,7 @@ wrong with it, and which base categories would make its photos trigger the patch
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import sys
 
@@ -59,6 +60,14 @@ def add_parser(sub) -> None:
     suggest.add_argument(
         "--write", action="store_true", help="append the suggested rows to map_clsloc.txt"
     )
+    suggest.add_argument(
+        "--train-split",
+        action="store_true",
+        help="choose from the training split only (as `train` splits it with --seed and "
+        "--val-fraction), so the validation figure stays an honest held-out score",
+    )
+    suggest.add_argument("--val-fraction", type=float, default=0.2)
+    suggest.add_argument("--seed", type=int, default=0)
     suggest.add_argument("--json", action="store_true", help=SUGGEST_JSON_HELP)
     add_base_options(suggest)
     suggest.set_defaults(run=run_suggest, masters=None)
@@ -105,9 +114,18 @@ def run_suggest(args: argparse.Namespace) -> int:
     if not 0 < args.coverage <= 1:
         raise SettingError("--coverage must be in (0, 1]")
     base, _, report = _checked(args)
+    chosen_from = report.dataset
+    if args.train_split:
+        if not 0 <= args.val_fraction < 1 or args.seed < 0:
+            raise SettingError("--val-fraction must be in [0, 1) and --seed 0 or more")
+        train, _ = report.dataset.split(args.val_fraction, args.seed)
+        keep = {path for path, _ in train}
+        chosen_from = copy.deepcopy(report.dataset)
+        for category in chosen_from.outputs:
+            category.images = [p for p in category.images if p in keep]
     suggestion = suggest_triggers(
         BaseHead.for_base(base),
-        report.dataset,
+        chosen_from,
         report.features,
         base.classes.tag_names(),
         args.coverage,
