@@ -99,7 +99,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(json_text(summary | report.to_dict(), indent=2))
     else:
         lines = dataset.summary_lines()
-        at = next(i for i, line in enumerate(lines) if line.startswith("Problems"))
+        at = next((i for i, line in enumerate(lines) if line.startswith("Problems")), len(lines))
         lines[at:at] = report.coverage.lines()
         print("\n".join(printable(line) for line in lines))
     return 0
