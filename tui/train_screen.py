@@ -217,10 +217,13 @@ class TrainScreen(TrainingFlows):
         if self.quitting:  # the quit flow decides what comes next
             self._set_phase("paused", "paused")
             return
+        log = self.query_one(LossLog)
         if message.reason == "stop-n-show" and message.sample is not None:
+            if self.trainer is not None:  # what `eval --split val` would say right now
+                for line in self.trainer.validation_lines():
+                    log.write(printable(line))
             self._show_inference(message.sample)
             return
-        log = self.query_one(LossLog)
         if message.reason == "steps-done":
             log.add_event("ran the steps asked for")
         if message.reason == "converged" and self.trainer is not None:
