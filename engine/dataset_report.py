@@ -4,7 +4,9 @@ trigger coverage, all from one pass through the feature cache (a second check is
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,12 @@ from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.trigger_coverage import TriggerCoverage, trigger_coverage
 
 MAX_IMBALANCE = 3.0  # largest / smallest output: above this the small class is under-learnt
+# Picture formats people drop into a folder that the loader does not read: named, not hidden.
+UNSUPPORTED_IMAGES = frozenset(
+    {".gif", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".svg", ".ico", ".psd"}
+    | {".raw", ".cr2", ".nef", ".arw", ".dng"}
+)
+SHOWN_NAMES = 5
 
 
 @dataclass
@@ -56,9 +64,32 @@ def check_dataset(
         f"{_relative(path, dataset.root)}: {reason} (left out of training)"
         for path, reason in found.failed.items()
     ]
+    problems += unsupported_problems(dataset.root)
     problems += imbalance_problems(coverage)
     problems += coverage.problems()
     return DatasetReport(dataset, found.features, dict(found.failed), coverage, problems)
+
+
+def unsupported_problems(root: Path) -> list[str]:
+    """One line naming the photos left out because their type is not read."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            Path(folder) / name
+            for name in sorted(files)
+            if not name.startswith(".") and Path(name).suffix.lower() in UNSUPPORTED_IMAGES
+        ]
+    if not found:
+        return []
+    kinds = Counter(p.suffix.lower() for p in found)
+    names = ", ".join(_relative(p, root) for p in found[:SHOWN_NAMES])
+    more = f" and {len(found) - SHOWN_NAMES} more" if len(found) > SHOWN_NAMES else ""
+    counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(kinds.items()))
+    return [
+        f"{len(found)} pictures of a type that is not read ({counts}) are left out: "
+        f"{names}{more}; convert them to JPEG or PNG"
+    ]
 
 
 def imbalance_problems(coverage: TriggerCoverage) -> list[str]:

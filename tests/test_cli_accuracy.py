@@ -52,9 +52,11 @@ def test_dataset_check_reports_coverage(capsys, low_coverage):
 
 def test_dataset_check_lists_a_corrupt_photo_by_file(capsys, low_coverage):
     (low_coverage / "n02121808_999.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (low_coverage / "n02121808_998.heic").write_bytes(b"not read")
     report = run_json(capsys, "dataset", "check", str(low_coverage), "--json")
     assert [u["file"] for u in report["unreadable"]] == ["n02121808_999.jpg"]
     assert any(p.startswith("n02121808_999.jpg: ") for p in report["problems"])
+    assert any("(.heic: 1)" in p and "n02121808_998.heic" in p for p in report["problems"])
 
 
 def test_suggest_triggers_write_keeps_the_map_valid(capsys, low_coverage):
