@@ -160,3 +160,12 @@ def test_min_confidence_in_the_file_is_optional_and_checked(trained_patch, tmp_p
     else:
         with pytest.raises(PatchFormatError, match="min_confidence"):
             load_patch(path)
+
+
+def test_suggest_triggers_from_the_training_split_only(capsys, low_coverage):
+    out = run_json(
+        capsys, "dataset", "suggest-triggers", str(low_coverage), "--train-split", "--json"
+    )
+    assert out["before"]["images"] == 32  # 41 photos, 9 held out for validation
+    assert all(o["coverage"] >= 0.98 for o in out["after"]["outputs"])
+    assert out["written"] is None  # no --write: the map is untouched
