@@ -21,6 +21,7 @@ class CameraConfig:
     patches: str | None = None
     datasets: list[str] = field(default_factory=list)
     min_probability: float = 0.0
+    min_confidence: float | None = None  # overrides the patches' own thresholds
     top_k: int = 5
     interval: float = DEFAULT_FOLDER_INTERVAL_S
     realtime: bool = True

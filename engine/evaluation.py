@@ -33,6 +33,8 @@ class EvalReport:
     outputs: list[str]  # output names in neuron order
     confusion: np.ndarray
     skipped: dict[str, str] = field(default_factory=dict)
+    # (true neuron, answered neuron or -1 when not triggered, top probability) per photo
+    answers: list[tuple[int, int, float]] = field(default_factory=list)
 
     @property
     def images(self) -> int:
@@ -119,12 +121,14 @@ def evaluate(
         if images:
             out = base.run(images)
             top = out.probabilities.argmax(axis=1)
-            predicted = model.probabilities(out.features).argmax(axis=1)
+            probs = model.probabilities(out.features)
+            predicted = probs.argmax(axis=1)
             for i, (label, guess) in enumerate(zip(chunk, predicted, strict=True)):
                 fired = tag_key(base.classes.tags[top[i]]) in triggers or (
                     masters is not None and _a_master_fires(masters, out, i, triggers)
                 )
                 report.confusion[label, guess if fired else k] += 1
+                report.answers.append((label, int(guess) if fired else -1, float(probs[i, guess])))
         if on_progress:
             on_progress(min(start + BATCH, len(usable)), len(usable), "")
     return report

@@ -109,12 +109,14 @@ class LiveLoop:
         *,
         top_k: int = 5,
         give_up_after: int | None = None,
+        min_confidence: float | None = None,
         first_retry_s: float = FIRST_RETRY_S,
         max_retry_s: float = MAX_RETRY_S,
     ):
         self.base, self.source = base, source
         self.patches = patches if patches is not None else PatchSystem.for_base(base)
         self.top_k = top_k
+        self.min_confidence = min_confidence  # overrides the patches' own thresholds
         self.give_up_after = give_up_after
         self.first_retry_s, self.max_retry_s = first_retry_s, max_retry_s
         self.latest: LiveResult | None = None
@@ -190,6 +192,7 @@ class LiveLoop:
         result = self.patches.classify(
             base_pass.probabilities[0], base_pass.features[0], self.top_k
         )
+        result.abstain_below(self.min_confidence)
         t2 = time.perf_counter()
         self._passes += 1
         live = LiveResult(

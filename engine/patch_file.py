@@ -67,6 +67,8 @@ class PatchFile:
     description: str = ""
     icon_png: bytes | None = None
     created: str = field(default_factory=now_iso)
+    # The patch abstains (answers "none") when its top output's probability is below this.
+    min_confidence: float = 0.0
 
     @property
     def feature_dim(self) -> int:
@@ -113,6 +115,7 @@ def patch_header(patch: PatchFile, path: str | Path) -> tuple[dict[str, Any], di
         "outputs": [{"tag": o.tag, "name": o.name} for o in patch.outputs],
         "feature_dim": weights.shape[1],
         "base_fingerprint": patch.base_fingerprint,
+        "min_confidence": float(patch.min_confidence),
     }
     blobs = {"weights": weights, "bias": np.asarray(patch.bias), "icon": patch.icon_png}
     return header, blobs
@@ -162,7 +165,18 @@ def read_patch_fields(c: Container) -> PatchFile:
         bias=bias,
         icon_png=icon,
         base_fingerprint=c.string("base_fingerprint", 256),
+        min_confidence=_min_confidence(c),
     )
+
+
+def _min_confidence(c: Container) -> float:
+    """Optional (files written before it existed have none: they never abstain)."""
+    if "min_confidence" not in c.header:
+        return 0.0
+    value = float(c.get("min_confidence", (int, float)))
+    if not 0.0 <= value <= 1.0:
+        raise c.error(f"min_confidence = {value:g} is outside [0, 1]")
+    return value
 
 
 def check_icon(data: bytes, c: Container) -> None:

@@ -136,6 +136,7 @@ class PatchIndex:
                     start = int(block.starts[i])
                     own = probs[start : start + int(block.sizes[i])]
                     k = int(own.argmax())
+                    abstained = bool(own[k] < member.patch.min_confidence)
                     node = PatchResult(
                         member,
                         tag,
@@ -143,7 +144,8 @@ class PatchIndex:
                         k,
                         float(own[k]),
                         own,
-                        identified=bool(own[k] >= self.min_probability),
+                        identified=bool(own[k] >= self.min_probability) and not abstained,
+                        abstained=abstained,
                     )
                     siblings.append(node)
                     if node.identified:

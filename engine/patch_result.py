@@ -33,6 +33,7 @@ class PatchResult:
     elapsed_ms: float = 0.0  # its share of its block's matmul plus its own soft-max read-out
     children: list[PatchResult] = field(default_factory=list)
     identified: bool = True  # probability reached the minimum, so it could trigger others
+    abstained: bool = False  # its top probability is under its min_confidence: no answer
 
     @property
     def name(self) -> str:
@@ -51,12 +52,27 @@ class PatchResult:
         return self.loaded.patch.outputs[self.index].name
 
     @property
+    def answer_name(self) -> str:
+        """What to show as its answer: "none" when it abstained (it did trigger)."""
+        return "none" if self.abstained else self.output_name
+
+    @property
     def icon_png(self) -> bytes | None:
         return self.loaded.patch.icon_png
 
     @property
     def icon_rgba(self) -> np.ndarray | None:
         return self.loaded.icon_rgba
+
+    def abstain_below(self, min_confidence: float) -> None:
+        """Judge this result and those below with another threshold (a command-line
+        override) instead of the patch's own. An answer that abstains wakes nothing, so its
+        slaves are dropped; one the override lets answer keeps none (they never ran)."""
+        self.abstained = self.probability < min_confidence
+        if self.abstained:
+            self.identified, self.children = False, []
+        for child in self.children:
+            child.abstain_below(min_confidence)
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, PatchResult]]:
         """This result and every one below it, depth first, with their depth."""
@@ -77,6 +93,7 @@ class PatchResult:
                 "probability": self.probability,
             },
             "identified": self.identified,
+            "abstained": self.abstained,
             "probabilities": [
                 {"tag": o.tag, "name": o.name, "probability": float(p)}
                 for o, p in zip(outputs, self.probabilities, strict=True)
@@ -100,6 +117,12 @@ class ImageResult:
         """Every patch result, depth first, with its depth (0 for a root)."""
         for root in self.patches:
             yield from root.walk()
+
+    def abstain_below(self, min_confidence: float | None) -> None:
+        """A command-line override of every patch's min_confidence (None: keep theirs)."""
+        if min_confidence is not None:
+            for root in self.patches:
+                root.abstain_below(min_confidence)
 
     def fired(self) -> list[str]:
         """Names of the patches that ran, depth first."""

@@ -19,15 +19,25 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.augment import rand_tilt_shift
+from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import Dataset, Sample
+from neuralpatch.engine.early_stopping import MIN_CHECK_STEPS, EarlyStopping
+from neuralpatch.engine.end_to_end_validation import (
+    Validation,
+    per_class_end_to_end,
+    validate_end_to_end,
+    validation_lines,
+)
 from neuralpatch.engine.errors import DatasetError, ImageError, SettingError
 from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.feature_matrix import FeatureMatrix, Split
 from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
+from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.training_state import SampleShown, StepReport, TrainingState
+from neuralpatch.engine.trigger_coverage import TriggerCoverage, fired_mask, trigger_coverage
 
 SAMPLE_INTERVAL_S = 0.1  # the image feed is throttled to about ten images a second
 # Validation runs the whole held-out split; a cached step takes microseconds, so validating
@@ -49,6 +59,7 @@ class Trainer:
         state: TrainingState | None = None,
         seed: int = 0,
         val_fraction: float = 0.2,
+        masters: PatchSystem | None = None,
     ):
         self.base, self.dataset = base, dataset
         self.params = params or HyperParams()
@@ -90,8 +101,15 @@ class Trainer:
         self._work_images: dict[Path, np.ndarray] = {}
         self._last_shown = 0.0
         self._validated_at: float | None = None
-        self._validation: tuple[float | None, list[float | None]] = (None, [])
+        self._validation: Validation | None = None
+        self._validation_step = 0
         self._elapsed = 0.0
+        self.masters = masters  # a slave's masters: they decide which photos trigger it
+        self.val_fired = np.zeros(0, bool)  # which validation photos trigger the patch
+        self.coverage: TriggerCoverage | None = None  # of all decoded photos, after prepare
+        # run() with no step count stops by itself with this (None: trains until stopped).
+        self.early_stopping: EarlyStopping | None = EarlyStopping()
+        self.stop_reason: str | None = None
 
     # -- preparation -------------------------------------------------------------------
     def prepare(
@@ -115,6 +133,10 @@ class Trainer:
         self.train_samples, self.val_samples = self._train.samples, self._val.samples
         if not self.train_samples:
             raise DatasetError("no training image could be decoded", self.dataset.root)
+        head = BaseHead.for_base(self.base)
+        self.coverage = trigger_coverage(head, self.dataset, self.features, masters=self.masters)
+        val = self.features.rows[: len(self._val)]
+        self.val_fired = fired_mask(head, val, self.dataset.triggers, self.masters)
 
     @property
     def epoch(self) -> float:
@@ -209,7 +231,7 @@ class Trainer:
         self.state.losses.add(loss)
         self._elapsed += time.perf_counter() - started
         self._remember_sample(self._train.samples[picked[0]], views[0] if views else None, probs[0])
-        val, per_class = self._validation_due()
+        self._validation_due()
         self.last_report = StepReport(
             step=self.state.step,
             epoch=self.epoch,
@@ -217,20 +239,37 @@ class Trainer:
             rolling_loss=self.state.losses.rolling,
             images_per_s=len(picked) / max(time.perf_counter() - started, 1e-9),
             elapsed_s=self._elapsed,
-            val_accuracy=val,
-            per_class_accuracy=per_class,
+            val_accuracy=None,
             changed=changed,
         )
+        self._fill_validation(self.last_report)
         return self.last_report
 
-    def _validation_due(self) -> tuple[float | None, list[float | None]]:
-        """The validation figures, recomputed when the last ones are old enough."""
+    def _validation_due(self) -> None:
+        """Recompute the validation figures when the last ones are old enough."""
         if self._validated_at is None or time.monotonic() - self._validated_at >= (
             VALIDATE_INTERVAL_S
         ):
-            self._validation = self.validate()
+            self._refresh_validation()
             self._validated_at = time.monotonic()  # after: a long validation still leaves time
+
+    def _refresh_validation(self) -> Validation:
+        self._validation, self._validation_step = self.validation(), self.state.step
         return self._validation
+
+    def _fill_validation(self, report: StepReport) -> None:
+        v = self._validation if len(self._val) else None
+        report.val_step = self._validation_step
+        report.val_accuracy = v.end_to_end if v else None
+        report.val_when_triggered = v.when_triggered if v else None
+        report.per_class_accuracy = per_class_end_to_end(v.report) if v else []
+
+    def fresh_report(self) -> StepReport | None:
+        """The last report with validation recomputed for the current weights."""
+        if self.last_report is not None and self._validation_step != self.state.step:
+            self._refresh_validation()
+            self._fill_validation(self.last_report)
+        return self.last_report
 
     def _remember_sample(self, sample: Sample, view: np.ndarray | None, probs: np.ndarray) -> None:
         path, true_index = sample
@@ -246,10 +285,18 @@ class Trainer:
         """Train until `stop` is set (or `steps` more steps ran); returns steps done."""
         done = 0
         window: deque[tuple[float, int]] = deque(maxlen=10)
+        early = self.early_stopping if steps is None else None
+        if early is not None:
+            early.rearm()
+        self.stop_reason = None
+        check_every = max(MIN_CHECK_STEPS, self.steps_for_epochs(1))
         while not stop.is_set() and (steps is None or done < steps):
             started = time.perf_counter()
             report = self.step()
             done += 1
+            if early is not None and self.state.step % check_every == 0 and self._early_stop(early):
+                self._fill_validation(report)  # the best weights' figures, not the last ones
+                break
             window.append((time.perf_counter() - started, int(self.params.batch_size)))
             report.images_per_s = sum(n for _, n in window) / max(sum(t for t, _ in window), 1e-9)
             if on_step:
@@ -259,9 +306,29 @@ class Trainer:
                 on_sample(self.shown_sample())
         self.state.rng_state = self.rng.bit_generator.state
         if done and self.last_report is not None:  # the final figures are never stale
-            self._validation = self.validate()
-            self.last_report.val_accuracy, self.last_report.per_class_accuracy = self._validation
+            self._refresh_validation()
+            self._fill_validation(self.last_report)
         return done
+
+    def _early_stop(self, early: EarlyStopping) -> bool:
+        """One early-stopping check; on a stop the best weights are back and it says why."""
+        if len(self._val):
+            v = self._refresh_validation()
+            accuracy, loss = v.end_to_end, v.loss
+        else:  # nothing held out: the training loss of the last epoch is all there is
+            accuracy, loss = None, self.state.losses.rolling
+        if not early.check(accuracy, loss, self.state.step, self.state.patch):
+            return False
+        early.restore(self.state.patch, self.state.sgd)
+        self._refresh_validation()
+        best = early.best
+        shown = f"end to end {best[0]:.1%}, " if best and best[0] >= 0 else ""
+        loss_text = f"loss {-best[1]:.4f}" if best and math.isfinite(best[1]) else ""
+        self.stop_reason = (
+            f"stopped by itself: {early.reason}; kept the best weights, from step "
+            f"{early.best_step} ({shown}{loss_text})".replace(", )", ")")
+        )
+        return True
 
     def shown_sample(self) -> SampleShown:
         """The last sample, with its image decoded if training did not already hold it."""
@@ -277,17 +344,30 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------------------
     def validate(self) -> tuple[float | None, list[float | None]]:
-        """Accuracy and per-class accuracy on the held-out split (cached features)."""
+        """End-to-end accuracy and per-class accuracy on the held-out split."""
         if not len(self._val):
             return None, []
-        patch, labels = self.state.patch, self._val.labels
+        v = self.validation()
+        return v.end_to_end, per_class_end_to_end(v.report)
+
+    def validation(self) -> Validation:
+        """The held-out split scored as `eval --split val` does (cached features; an
+        untriggered photo is a miss)."""
         features = self.features.rows[: len(self._val)]  # validation photos come first
-        predicted = (features @ patch.weights.T + patch.bias).argmax(axis=1)
-        outputs = len(self.outputs)
-        right = np.bincount(labels[predicted == labels], minlength=outputs)
-        seen = np.bincount(labels, minlength=outputs)
-        per_class = [float(r / n) if n else None for r, n in zip(right, seen, strict=True)]
-        return float(right.sum() / len(labels)), per_class
+        names = [c.name for c in self.outputs]
+        return validate_end_to_end(
+            self.state.patch, features, self._val.labels, self.val_fired, names
+        )
+
+    def validation_lines(self) -> list[str]:
+        """The validation split as `eval` reports it, with the misclassified photos."""
+        return validation_lines(self.validation(), [p for p, _ in self.val_samples])
+
+    def validation_summary(self) -> dict:
+        """`{"validation": ...}` for the snapshot once features are in, else nothing."""
+        if not len(self.features) or len(self.val_fired) != len(self._val):
+            return {}
+        return {"validation": self.validation().to_dict() | {"step": self.state.step}}
 
 
 def shrink(rgb: np.ndarray, side: int) -> np.ndarray:

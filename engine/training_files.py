@@ -46,6 +46,7 @@ class PatchInfo:
     name: str
     description: str = ""
     icon_png: bytes | None = None
+    min_confidence: float = 0.0  # below this top probability the patch abstains
 
 
 @dataclass
@@ -82,6 +83,7 @@ def patch_from_trainer(trainer: Trainer, info: PatchInfo) -> PatchFile:
         weights=patch.weights.copy(),
         bias=patch.bias.copy(),
         base_fingerprint=trainer.base.fingerprint,
+        min_confidence=info.min_confidence,
     )
 
 
@@ -99,7 +101,7 @@ def snapshot_of(trainer: Trainer, patch: PatchFile) -> Snapshot:
         step=state.step,
         rng_state=trainer.rng.bit_generator.state,
         loss_history=losses,
-        dataset_summary=trainer.dataset.to_summary(),
+        dataset_summary=trainer.dataset.to_summary() | trainer.validation_summary(),
     )
 
 
@@ -180,7 +182,9 @@ def resume_from(path: str | Path) -> Resumed:
         drawn=int(snap.hyper.get("drawn", 0)),
         output_tags=[o.tag for o in snap.patch.outputs],
     )
-    info = PatchInfo(snap.patch.name, snap.patch.description, snap.patch.icon_png)
+    info = PatchInfo(
+        snap.patch.name, snap.patch.description, snap.patch.icon_png, snap.patch.min_confidence
+    )
     return Resumed(
         state,
         hyper,

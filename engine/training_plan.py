@@ -19,9 +19,12 @@ from typing import Any
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.checkpoints import CHECKPOINT_INTERVAL_S
 from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.early_stopping import DEFAULT_PATIENCE, EarlyStopping
 from neuralpatch.engine.errors import SettingError
 from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.patch_file import MAX_NAME_LEN
+from neuralpatch.engine.patch_naming import default_patch_name
+from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, check_savable, read_icon, resume_from
 
@@ -49,6 +52,10 @@ class TrainingOptions:
     steps: int | None = None  # None: until stopped
     epochs: float | None = None
     checkpoint_every: float = CHECKPOINT_INTERVAL_S  # seconds; 0: no checkpoints
+    # Without steps/epochs: stop after this many validation checks without improvement,
+    # keeping the best weights (0: train until stopped).
+    patience: int = DEFAULT_PATIENCE
+    min_confidence: float | None = None  # stored in the patch; None: the snapshot's, else 0
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -61,6 +68,11 @@ class TrainingOptions:
             raise SettingError("--val-fraction must be in [0, 1)")
         if not (math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
             raise SettingError("--checkpoint-every must be 0 (never) or more seconds")
+        if isinstance(self.patience, bool) or not 0 <= self.patience <= 1_000_000:
+            raise SettingError("--patience must be a whole number from 0 to 1,000,000")
+        confidence = self.min_confidence
+        if confidence is not None and not (math.isfinite(confidence) and 0 <= confidence <= 1):
+            raise SettingError("--min-confidence must be in [0, 1]")
 
     def replace(self, **changes: Any) -> TrainingOptions:
         return dataclasses.replace(self, **changes)
@@ -99,10 +111,11 @@ class TrainingPlan:
 def plan_training(options: TrainingOptions, base: BaseNetwork) -> TrainingPlan:
     """Load the dataset (and snapshot) the options name and check the run can be saved."""
     warnings: list[str] = []
-    tags = base.classes.tag_names() | _master_tags(options.masters, base, warnings)
+    masters = _masters(options.masters, base, warnings)
+    tags = base.classes.tag_names() | (masters.output_tags() if masters else {})
     dataset = load_dataset(options.data, tags)
     state, seed, val_fraction = None, options.seed, options.val_fraction
-    info = PatchInfo(_default_name(options.data))
+    info = PatchInfo(_default_name(options.data, [c.name for c in dataset.outputs]))
     if options.resume:
         resumed = resume_from(options.resume)
         if resumed.base_fingerprint != base.fingerprint:
@@ -117,30 +130,34 @@ def plan_training(options: TrainingOptions, base: BaseNetwork) -> TrainingPlan:
         options.name or info.name,
         options.description or info.description,
         read_icon(Path(options.icon).expanduser()) if options.icon else info.icon_png,
+        info.min_confidence if options.min_confidence is None else options.min_confidence,
     )
-    trainer = Trainer(base, dataset, options.params, state, seed, val_fraction)
+    trainer = Trainer(base, dataset, options.params, state, seed, val_fraction, masters)
+    forced = options.steps is not None or options.epochs is not None
+    stops = options.patience and not forced
+    trainer.early_stopping = EarlyStopping(options.patience) if stops else None
     out_dir = options.out_dir()
     check_out_dir(out_dir)
     check_savable(trainer, info, out_dir)
     return TrainingPlan(options, trainer, info, out_dir, bool(options.resume), warnings)
 
 
-def _default_name(data: str) -> str:
-    """The dataset folder's name, cut to what a patch name may hold (the user did not choose
-    it, so it is shortened rather than refused)."""
-    return Path(data).expanduser().resolve().name[:MAX_NAME_LEN]
+def _default_name(data: str, outputs: list[str]) -> str:
+    """The dataset folder's name (or its parent's, or the outputs, when it is a generic
+    `train` or `images`), cut to what a patch name may hold (the user did not choose it, so
+    it is shortened rather than refused)."""
+    return default_patch_name(Path(data).expanduser(), outputs)[:MAX_NAME_LEN]
 
 
-def _master_tags(folder: str, base: BaseNetwork, warnings: list[str]) -> dict[str, str]:
-    """Output tags of the master patches in `folder`: they may trigger a slave patch."""
+def _masters(folder: str, base: BaseNetwork, warnings: list[str]) -> PatchSystem | None:
+    """The master patches in `folder`: their outputs may trigger a slave patch, and they
+    decide which of its photos trigger it."""
     if not folder:
-        return {}
-    from neuralpatch.engine.patch_system import PatchSystem
-
+        return None
     masters = PatchSystem.for_base(base)
     masters.load_dir(folder)
     warnings.extend(f"{path}: {reason}" for path, reason in masters.rejected.items())
-    return masters.output_tags()
+    return masters
 
 
 def default_out_dir(data: str | Path) -> Path:

@@ -24,6 +24,10 @@ class StepReport:
     val_accuracy: float | None
     per_class_accuracy: list[float | None] = field(default_factory=list)
     changed: dict[str, object] = field(default_factory=dict)  # rates that apply from this step
+    # val_accuracy and per_class_accuracy are end to end (an untriggered photo is a miss);
+    # this is the accuracy among the validation photos that trigger the patch.
+    val_when_triggered: float | None = None
+    val_step: int = 0  # the step the validation figures were computed at
 
 
 @dataclass

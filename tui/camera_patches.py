@@ -53,7 +53,7 @@ def cascade_lines(result: ImageResult) -> Text:
     for depth, r in result.walk():
         text.append("\n" + "  " * depth + "└ ")
         text.append(printable(r.name), style="bold cyan")
-        answer = f" → {printable(r.output_name)} {r.probability:.1%}"
+        answer = f" → {printable(r.answer_name)} {r.probability:.1%}"
         text.append(answer, style="" if r.identified else "dim")
     if not result.patches:
         text.append("\nno patch triggered", style="dim italic")
@@ -64,7 +64,7 @@ def identified_line(result: ImageResult) -> str:
     """`name 45.3%  ›  patch: sub-category 91.2%  ›  …`: the main object, then the cascade."""
     best = result.top[0]
     parts = [f"{best.name}  {best.probability:.1%}"]
-    parts += [f"{r.name}: {r.output_name} {r.probability:.0%}" for _, r in result.walk()]
+    parts += [f"{r.name}: {r.answer_name} {r.probability:.0%}" for _, r in result.walk()]
     return printable("  ›  ".join(parts))
 
 

@@ -128,7 +128,13 @@ class CameraScreen(Screen[None]):
 
         try:
             source = make_source(config.source, realtime=config.realtime, interval=config.interval)
-            loop = LiveLoop(config.base, source, self.system, top_k=config.top_k)
+            loop = LiveLoop(
+                config.base,
+                source,
+                self.system,
+                top_k=config.top_k,
+                min_confidence=config.min_confidence,
+            )
             loop.run(
                 self.stop,
                 on_layer=on_layer,
@@ -192,7 +198,7 @@ class CameraScreen(Screen[None]):
         view = self.query_one("#camera-view", ImageView)
         view.border_title = "Frozen (snap)"
         best = live.result.top[0]
-        said = [f"{r.name}: {r.output_name} {r.probability:.0%}" for _, r in live.result.walk()]
+        said = [f"{r.name}: {r.answer_name} {r.probability:.0%}" for _, r in live.result.walk()]
         hint = (
             f"Base network: {best.name} {best.probability:.0%}; "
             f"{'; '.join(said) if said else 'no patch triggered'}. "

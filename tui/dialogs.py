@@ -19,6 +19,8 @@ from neuralpatch.engine.dataset import Category
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.trainer import SampleShown
 from neuralpatch.engine.training_files import SavedFiles
+from neuralpatch.engine.trigger_coverage import TriggerCoverage
+from neuralpatch.engine.trigger_suggestion import TriggerSuggestion
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.image_view import ImageView
 
@@ -27,12 +29,17 @@ BAR_WIDTH = 8
 NAME_WIDTH = 20
 
 
-class ReconfigureDialog(ModalScreen[bool]):
-    """Starting a new patch: its output layer gets K neurons instead of the base network's."""
+class ReconfigureDialog(ModalScreen[str]):
+    """Starting a new patch: its output layer gets K neurons instead of the base network's.
+
+    Also shows the trigger coverage (outside the scrolling list, so it is always seen) and
+    offers the suggested triggers; answers "yes", "no" or "suggest".
+    """
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes, start"),
-        Binding("n,escape", "answer(False)", "No, go back"),
+        Binding("y", "answer('yes')", "Yes, start"),
+        Binding("n,escape", "answer('no')", "No, go back"),
+        Binding("s", "answer('suggest')", "Add suggested triggers"),
     ]
 
     def __init__(
@@ -42,10 +49,36 @@ class ReconfigureDialog(ModalScreen[bool]):
         base_outputs: int,
         train_images: int,
         val_images: int,
+        coverage: TriggerCoverage | None = None,
+        suggestion: TriggerSuggestion | None = None,
     ) -> None:
         super().__init__()
         self.outputs, self.triggers, self.base_outputs = outputs, triggers, base_outputs
         self.counts = (train_images, val_images)
+        self.coverage, self.suggestion = coverage, suggestion
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "answer" and parameters == ("suggest",):
+            return bool(self.suggestion and self.suggestion.added)
+        return True
+
+    def coverage_text(self) -> str:
+        cov = self.coverage
+        if cov is None or cov.fraction is None:
+            return ""
+        worst = min(cov.outputs, key=lambda o: o.fraction if o.fraction is not None else 1.0)
+        text = (
+            f"Trigger coverage {cov.fraction:.0%}: {cov.covered}/{cov.images} photos trigger "
+            f"the patch (lowest: {worst.name} {worst.fraction:.0%}); the others are misses."
+        )
+        s = self.suggestion
+        if s and s.added:
+            text += (
+                f"\ns: add {len(s.added)} suggested triggers "
+                f"({', '.join(t.name for t in s.added[:4])}{'…' if len(s.added) > 4 else ''})"
+                f" for {s.after.fraction:.0%}"
+            )
+        return "\n".join(printable(line) for line in text.split("\n"))  # names from the map
 
     def compose(self) -> ComposeResult:
         k = len(self.outputs)
@@ -69,20 +102,29 @@ class ReconfigureDialog(ModalScreen[bool]):
                     classes="triggers",
                     markup=False,
                 )
+            low = self.coverage is not None and bool(self.coverage.problems())
+            yield Static(
+                self.coverage_text(), id="coverage", markup=False, classes="error" if low else ""
+            )
             yield Static(
                 f"{self.counts[0]} training / {self.counts[1]} validation images. Start training?"
             )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="primary", compact=True)
                 yield Button("No (n)", id="no", compact=True)
+                if self.suggestion and self.suggestion.added:
+                    yield Button("Add triggers (s)", id="suggest", compact=True)
         yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#coverage").display = bool(self.coverage_text())
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.dismiss(event.button.id or "no")
 
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
 
 
 @dataclass

@@ -22,7 +22,8 @@ MAX_POINTS = 2000
 
 def report_line(report: StepReport) -> str:
     val = "—" if report.val_accuracy is None else f"{report.val_accuracy:.1%}"
-    return f"step {report.step:>6,} loss {report.rolling_loss:.4f} val {val}"
+    when = "—" if report.val_when_triggered is None else f"{report.val_when_triggered:.1%}"
+    return f"step {report.step:>6,} loss {report.rolling_loss:.4f} val e2e {val} trig {when}"
 
 
 class LossLog(RichLog):

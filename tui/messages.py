@@ -13,8 +13,9 @@ from textual.message import Message
 from neuralpatch.engine.trainer import SampleShown, StepReport
 from neuralpatch.engine.training_files import SavedFiles
 from neuralpatch.engine.training_plan import TrainingPlan
+from neuralpatch.engine.trigger_suggestion import TriggerSuggestion
 
-StopReason = Literal["paused", "stop-n-show", "steps-done", "cancelled"]
+StopReason = Literal["paused", "stop-n-show", "steps-done", "converged", "cancelled"]
 
 
 class ProgressReported(Message):
@@ -32,11 +33,12 @@ class ProgressReported(Message):
 
 
 class TrainerBuilt(Message):
-    """The base network and dataset loaded and a Trainer is ready (features not yet read)."""
+    """The base network and dataset loaded, features extracted, and a Trainer is ready."""
 
-    def __init__(self, plan: TrainingPlan) -> None:
+    def __init__(self, plan: TrainingPlan, suggestion: TriggerSuggestion | None = None) -> None:
         super().__init__()
         self.plan = plan
+        self.suggestion = suggestion  # triggers that would raise coverage, if any
 
 
 class RatesApplied(Message):

@@ -10,7 +10,14 @@ from textual.widgets import Button, Checkbox, Input, Label
 
 from neuralpatch.engine.hyper_params import RATES, HyperParams, parse_rate
 from neuralpatch.engine.training_plan import TrainingOptions, default_out_dir
-from neuralpatch.tui.validators import BaseTxt, DatasetFolder, HyperParam, IconPng, OutputFolder
+from neuralpatch.tui.validators import (
+    BaseTxt,
+    DatasetFolder,
+    HyperParam,
+    IconPng,
+    OutputFolder,
+    Patience,
+)
 
 LABELS = {
     "base": "Base net",
@@ -23,6 +30,7 @@ LABELS = {
     "description": "Descr.",
     "icon": "Icon PNG",
     "out": "Output",
+    "patience": "Patience",
 }
 
 
@@ -53,6 +61,9 @@ class ParamsPane(Vertical):
             )
         yield from self._row(("name", opts.name, "default: the folder's name", None))
         yield from self._row(("description", opts.description, "what it tells", None))
+        yield from self._row(
+            ("patience", str(opts.patience), "epochs without gain; 0: until paused", Patience())
+        )
         yield from self._row(("icon", opts.icon, "optional trigger icon", IconPng()))
         out = OutputFolder(lambda: default_out_dir(self.value("data")))
         yield from self._row(("out", opts.out, self._out_placeholder(opts.data), out))
@@ -73,7 +84,7 @@ class ParamsPane(Vertical):
                     id=key,
                     compact=True,
                     validators=validator,
-                    valid_empty=key not in ("data", "out", *RATES),
+                    valid_empty=key not in ("data", "out", "patience", *RATES),
                 )
 
     def on_mount(self) -> None:
@@ -143,6 +154,7 @@ class ParamsPane(Vertical):
         )
         return self._options.replace(
             params=params,
+            patience=int(self.value("patience")),
             **{
                 key: self.value(key)
                 for key in ("base", "data", "name", "description", "icon", "out")

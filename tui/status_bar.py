@@ -15,13 +15,15 @@ from neuralpatch.engine.trainer import StepReport
 def format_report(report: StepReport | None, state: str) -> str:
     """`state · step N · img/s · loss · val · elapsed`, with dashes before the first step."""
     if report is None:
-        return f"{state} · step 0 · — img/s · loss — · val — · 0:00:00"
+        return f"{state} · step 0 · — img/s · loss — · val end-to-end — · 0:00:00"
     minutes, seconds = divmod(int(report.elapsed_s), 60)
     hours, minutes = divmod(minutes, 60)
     val = "—" if report.val_accuracy is None else f"{report.val_accuracy:.1%}"
+    when = "—" if report.val_when_triggered is None else f"{report.val_when_triggered:.1%}"
     return (
         f"{state} · step {report.step:,} · {report.images_per_s:,.0f} img/s · "
-        f"loss {report.rolling_loss:.4f} · val {val} · {hours}:{minutes:02}:{seconds:02}"
+        f"loss {report.rolling_loss:.4f} · val end-to-end {val} (triggered {when}) · "
+        f"{hours}:{minutes:02}:{seconds:02}"
     )
 
 

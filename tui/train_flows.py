@@ -7,6 +7,7 @@ dialog waits for its answer; the engine runs in thread workers (`training_worker
 
 from __future__ import annotations
 
+import threading
 from typing import Literal
 
 from textual import work
@@ -19,11 +20,18 @@ from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.trainer import SampleShown, Trainer
 from neuralpatch.engine.training_files import PatchInfo, SavedFiles
 from neuralpatch.engine.training_plan import TrainingOptions
+from neuralpatch.engine.trigger_suggestion import TriggerSuggestion
 from neuralpatch.tui.dialogs import InferenceDialog
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.params_pane import ParamsPane
 from neuralpatch.tui.status_bar import StatusBar
-from neuralpatch.tui.training_worker import TrainingLoop, build_trainer, save_now
+from neuralpatch.tui.training_worker import (
+    EXPECTED_ERRORS,
+    TrainingLoop,
+    add_suggested_triggers,
+    build_trainer,
+    save_now,
+)
 
 Phase = Literal["idle", "setting-up", "confirming", "running", "paused", "showing", "saving"]
 BUTTON_LABELS = {"running": "Pause", "paused": "Resume"}
@@ -53,6 +61,8 @@ class TrainingFlows(Screen[None]):
         self._saving: Worker | None = None  # the save itself
         self._saving_flow: Worker | None = None  # ^s: pause, save, carry on
         self.quitting = False  # set by the app: flows must not start training again
+        self._setup_abort = threading.Event()  # quitting interrupts feature extraction
+        self.suggestion: TriggerSuggestion | None = None  # offered by the reconfigure dialog
 
     @property
     def pane(self) -> ParamsPane:
@@ -78,7 +88,8 @@ class TrainingFlows(Screen[None]):
     # -- workers -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="setup")
     def _set_up(self, options: TrainingOptions) -> None:
-        build_trainer(options, self.bases, self.post_message)
+        self._setup_abort.clear()
+        build_trainer(options, self.bases, self.post_message, self._setup_abort.is_set)
 
     @work(thread=True, exclusive=True, group="train")
     def _train(self) -> None:
@@ -123,13 +134,22 @@ class TrainingFlows(Screen[None]):
             return None, str(exc)
 
     # -- dialog flows --------------------------------------------------------------------
-    def _answer_reconfigure(self, yes: bool | None) -> None:
-        if yes:
+    def _answer_reconfigure(self, answer: str | None) -> None:
+        if answer == "yes":
             self._start_training()
             return
-        self.trainer = self.info = self.loop = None
+        trainer, suggestion = self.trainer, self.suggestion
+        self.trainer = self.info = self.loop = self.suggestion = None
         self.pane.lock_network_fields(False)
         self._set_phase("idle", "ready")
+        if answer == "suggest" and trainer is not None and suggestion is not None:
+            try:
+                done = add_suggested_triggers(suggestion, trainer)
+            except EXPECTED_ERRORS as exc:
+                self.notify(str(exc), title="Triggers not added", severity="error")
+                return
+            self.notify(done, title="Triggers added", timeout=10)
+            self.action_train()  # the same set-up again, on the new map (features cached)
 
     def _show_inference(self, sample: SampleShown) -> None:
         self._set_phase("showing", "stopped")
@@ -188,6 +208,7 @@ class TrainingFlows(Screen[None]):
             self.loop.request_abort()  # extracting features: nothing worth keeping yet
         await self._pause_and_wait()
         if self._setup_worker is not None and self._setup_worker.is_running:
+            self._setup_abort.set()
             await self._setup_worker.wait()
         return was_running
 

@@ -63,7 +63,7 @@ class TrainScreen(TrainingFlows):
         self.query_one("#loss-log").border_title = "Loss log"
         self.query_one(
             "#loss-plot"
-        ).border_title = f"[{LOSS_STYLE}]━[/] loss  [{ACCURACY_STYLE}]━[/] validation accuracy"
+        ).border_title = f"[{LOSS_STYLE}]━[/] loss  [{ACCURACY_STYLE}]━[/] validation end to end"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides a binding (Train and Pause share ^t), None shows it greyed out.
@@ -155,6 +155,7 @@ class TrainScreen(TrainingFlows):
         self.pane.fill_if_empty("description", plan.info.description)
         trainer.request_change(**self.pane.adopt(trainer.params))  # confirmed meanwhile
         self.loop = TrainingLoop(trainer, self.post_message, plan.steps_to_run())
+        self.suggestion = message.suggestion
         self.query_one(LossLog).add_event(
             f"{len(trainer.outputs)} outputs, {len(trainer.dataset.triggers)} triggers, "
             f"{len(trainer.train_samples)} train / {len(trainer.val_samples)} validation images"
@@ -174,6 +175,8 @@ class TrainScreen(TrainingFlows):
                 len(trainer.base.classes),
                 len(trainer.train_samples),
                 len(trainer.val_samples),
+                trainer.coverage,
+                message.suggestion,
             ),
             callback=self._answer_reconfigure,
         )
@@ -215,11 +218,20 @@ class TrainScreen(TrainingFlows):
         if self.quitting:  # the quit flow decides what comes next
             self._set_phase("paused", "paused")
             return
+        log = self.query_one(LossLog)
         if message.reason == "stop-n-show" and message.sample is not None:
+            if self.trainer is not None:  # what `eval --split val` would say right now
+                for line in self.trainer.validation_lines():
+                    log.write(printable(line))
             self._show_inference(message.sample)
             return
         if message.reason == "steps-done":
-            self.query_one(LossLog).add_event("ran the steps asked for")
+            log.add_event("ran the steps asked for")
+        if message.reason == "converged" and self.trainer is not None:
+            log.add_event(self.trainer.stop_reason or "stopped by itself")
+        if message.reason in ("steps-done", "converged") and self.trainer is not None:
+            for line in self.trainer.validation_lines():  # what `eval --split val` shows
+                log.write(printable(line))
         self._set_phase("paused", "paused")
 
     def on_training_failed(self, message: TrainingFailed) -> None:

@@ -14,11 +14,17 @@ from pathlib import Path
 
 from textual.message import Message
 
+from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
 from neuralpatch.engine.trainer import SampleShown, StepReport, Trainer
 from neuralpatch.engine.training_files import PatchInfo, SavedFiles, read_icon, save_training
 from neuralpatch.engine.training_plan import TrainingOptions, plan_training
+from neuralpatch.engine.trigger_suggestion import (
+    TriggerSuggestion,
+    suggest_triggers,
+    write_triggers,
+)
 from neuralpatch.tui.messages import (
     FeaturesExtracted,
     LossReported,
@@ -54,11 +60,30 @@ def load_base(txt: str | None, device: str | None, post: Post) -> BaseNetwork:
     return base
 
 
-def build_trainer(options: TrainingOptions, bases: dict[str, BaseNetwork], post: Post) -> None:
-    """Load what the options name and post `TrainerBuilt`, or `TrainingFailed`."""
+def build_trainer(
+    options: TrainingOptions,
+    bases: dict[str, BaseNetwork],
+    post: Post,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> None:
+    """Load what the options name, extract features, post `TrainerBuilt` (or
+    `TrainingFailed`). Features come first so the confirmation dialog can show how many photos
+    will trigger the patch (the cache makes a second set-up instant)."""
     try:
         base = bases.get(options.base) or load_base(options.base or None, options.device, post)
         plan = plan_training(options, base)
+        stop = threading.Event()
+
+        def progress(done: int, total: int, what: str) -> None:
+            if cancelled():
+                stop.set()
+            post(ProgressReported(done, total, f"extracting features {done}/{total}"))
+
+        plan.trainer.prepare(progress, stop)
+        if stop.is_set():
+            return
+        post(FeaturesExtracted(dict(plan.trainer.failed)))
+        suggestion = suggested_triggers(plan.trainer)
     except EXPECTED_ERRORS as exc:
         post(TrainingFailed(exc, "setup"))
         return
@@ -66,7 +91,25 @@ def build_trainer(options: TrainingOptions, bases: dict[str, BaseNetwork], post:
         log.exception("setting up training failed")
         post(TrainingFailed(exc, "setup"))
         return
-    post(TrainerBuilt(plan))
+    post(TrainerBuilt(plan, suggestion))
+
+
+def suggested_triggers(trainer: Trainer) -> TriggerSuggestion | None:
+    """What `dataset suggest-triggers` would add (None when coverage is already fine)."""
+    if trainer.coverage is None or not trainer.coverage.problems() or trainer.masters:
+        return None
+    return suggest_triggers(
+        BaseHead.for_base(trainer.base),
+        trainer.dataset,
+        trainer.features,
+        trainer.base.classes.tag_names(),
+    )
+
+
+def add_suggested_triggers(suggestion: TriggerSuggestion, trainer: Trainer) -> str:
+    """Write the suggestion into the dataset's map (atomically); returns what was done."""
+    path = write_triggers(trainer.dataset, suggestion.added)
+    return f"added {len(suggestion.added)} triggers to {path}"
 
 
 def save_now(
@@ -79,7 +122,7 @@ def save_now(
     step = trainer.state.step
     try:
         icon = read_icon(Path(form.icon).expanduser()) if form.icon else info.icon_png
-        current = PatchInfo(form.name or info.name, form.description, icon)
+        current = PatchInfo(form.name or info.name, form.description, icon, info.min_confidence)
         out_dir = form.out_dir()
         files = save_training(trainer, current, out_dir)
     except EXPECTED_ERRORS as exc:
@@ -102,7 +145,7 @@ class TrainingLoop:
         self.pause_requested = threading.Event()
         self.abort = threading.Event()  # quitting: also interrupts feature extraction
         self.stop_n_show = threading.Event()
-        self.prepared = False
+        self.prepared = bool(len(trainer.features))  # the set-up worker extracted them
         self.steps_left = steps
         self.runs = 0  # TrainingStopped carries it, so a late message from an old run is known
         self._cancelled: Callable[[], bool] = lambda: False
@@ -164,6 +207,8 @@ class TrainingLoop:
             return "paused"
         if self.stop_n_show.is_set():
             return "stop-n-show"
+        if self.trainer.stop_reason:
+            return "converged"
         return "steps-done" if limit_reached else "paused"
 
     def _on_progress(self, done: int, total: int, what: str) -> None:

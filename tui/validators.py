@@ -34,6 +34,19 @@ class HyperParam(Validator):
         return self.failure(problem) if problem else self.success()
 
 
+class Patience(Validator):
+    """Validation checks without improvement before training stops by itself (0: never)."""
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            number = int(value)
+        except ValueError:
+            return self.failure("patience must be a whole number (0: train until paused)")
+        if not 0 <= number <= 1_000_000:
+            return self.failure("patience must be from 0 to 1,000,000")
+        return self.success()
+
+
 class BaseTxt(Validator):
     """Empty (the packaged network) or an existing `.txt` topology file."""
 

@@ -12,7 +12,8 @@ with `--json` one JSON object per line (JSON Lines) with these keys:
     identified    whether that class reached --min-probability (patches only run if so)
     patches       the patches that ran, as a tree: each {name, file, trigger: {tag, name},
                   output: {index, tag, name, probability}, identified, probabilities:
-                  [{tag, name, probability}], icon, elapsed_ms, children: [...]}
+                  [{tag, name, probability}], icon, elapsed_ms, abstained (under its
+                  min_confidence: it triggered but gives no answer), children: [...]}
     timings       {base_ms, patches_ms, total_ms}: the base pass, the patch cascade, and
                   the frame's capture to the finished result (decoding included)
     fps           passes per second over the last two seconds
@@ -70,6 +71,13 @@ def add_parser(sub) -> None:
         metavar="P",
         help="how sure the base network (or a master patch) must be before a patch triggers (0)",
     )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="a patch whose top output is under P abstains (shown as "
+        "none; default: each patch's own min_confidence)",
+    )
     p.add_argument("--top", type=int, default=5, metavar="K", help="base classes kept (5)")
     p.add_argument(
         "--realtime",
@@ -123,6 +131,7 @@ def camera_config(args: argparse.Namespace, base):
         patches=args.patches,
         datasets=list(args.dataset or []),
         min_probability=args.min_probability,
+        min_confidence=args.min_confidence,
         top_k=max(1, args.top),
         interval=args.interval,
     )
@@ -139,7 +148,14 @@ def run_headless(args: argparse.Namespace) -> int:
     system = PatchSystem.for_base(base, args.min_probability)
     source = make_source(args.source, realtime=args.realtime, interval=args.interval)
     retries = args.retries if args.retries is not None else (None if source.is_device else 0)
-    loop = LiveLoop(base, source, system, top_k=max(1, args.top), give_up_after=retries)
+    loop = LiveLoop(
+        base,
+        source,
+        system,
+        top_k=max(1, args.top),
+        give_up_after=retries,
+        min_confidence=args.min_confidence,
+    )
     watcher = None
     if args.patches:
         watcher = PatchWatcher(system, args.patches)
@@ -165,7 +181,7 @@ def format_result(result) -> str:
     best = result.result.top[0]
     parts = [f"{result.index:>5}  {best.name} ({best.tag}) {best.probability:6.1%}"]
     fired = [
-        f"{'›' * depth}{r.name}: {r.output_name} {r.probability:.1%}"
+        f"{'›' * depth}{r.name}: {r.answer_name} {r.probability:.1%}"
         for depth, r in result.result.walk()
     ]
     parts.append("  patches: " + (", ".join(fired) if fired else "-"))

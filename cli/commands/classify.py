@@ -38,6 +38,13 @@ def add_parser(sub) -> None:
         "be before a patch triggers (0)",
     )
     p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="with --patches: a patch whose top output is under P abstains (shown as "
+        "none; default: each patch's own min_confidence)",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object: {base, images: [{path, top: [{index, tag, "
@@ -45,7 +52,8 @@ def add_parser(sub) -> None:
         "each image also has patches: the tree of patches that ran, each "
         "{name, file, trigger: {tag, name}, output: {index, tag, name, "
         "probability}, identified, probabilities: [{tag, name, probability}], "
-        "icon, elapsed_ms, children: [...]}, and patches_ms; and the object "
+        "icon, elapsed_ms, abstained (under its min_confidence: no answer, shown as none), "
+        "children: [...]}, and patches_ms; and the object "
         "has patch_folder: {folder, running: [names], disabled: [{file, "
         "reason}], rejected: [{file, reason}]}",
     )
@@ -75,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             item = {"path": path, "top": [p.__dict__ for p in top]}
             if system is not None:
                 tree = system.classify(probs, features, max(1, args.top))
+                tree.abstain_below(args.min_confidence)
                 item["patches"] = [r.to_dict() for r in tree.patches]
                 item["patches_ms"] = tree.elapsed_ms
             results.append(item)
@@ -131,8 +140,9 @@ def _tree_lines(nodes: list[dict], depth: int = 1) -> list[str]:
     lines = ["  patches:"] if depth == 1 else []
     for node in nodes:
         out = node["output"]
+        answer = f"none (abstained; best {out['name']})" if node["abstained"] else out["name"]
         lines.append(
-            f"{'  ' * (depth + 1)}{node['name']}: {out['name']} ({out['tag']}) "
+            f"{'  ' * (depth + 1)}{node['name']}: {answer} ({out['tag']}) "
             f"{out['probability']:7.2%}   triggered by {node['trigger']['name']}"
         )
         lines.extend(_tree_lines(node["children"], depth + 1))

@@ -31,6 +31,13 @@ def add_parser(sub) -> None:
         help="score every photo, or only the validation/training split that "
         "`train` uses with the same --seed and --val-fraction (all)",
     )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="score as if the patch abstained under this top probability "
+        "(default: the min_confidence stored in the patch)",
+    )
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -38,7 +45,9 @@ def add_parser(sub) -> None:
         action="store_true",
         help="print {patch, split, images, triggered, not_triggered, accuracy, "
         "end_to_end_accuracy, outputs, per_class_accuracy, confusion, "
-        "skipped}; confusion[true][predicted], last column = not triggered",
+        "skipped, min_confidence, at_min_confidence, risk_coverage}; confusion[true][predicted], "
+        "last column = not triggered; at_min_confidence and each risk_coverage row: "
+        "{min_confidence, answered, abstained, coverage, accuracy, end_to_end_accuracy}",
     )
     add_masters_option(p)
     add_base_options(p)
@@ -51,8 +60,12 @@ def run(args: argparse.Namespace) -> int:
     from neuralpatch.engine.errors import SettingError
     from neuralpatch.engine.evaluation import evaluate
     from neuralpatch.engine.patch_file import load_patch
+    from neuralpatch.engine.risk_coverage import at_threshold, risk_coverage
 
     patch = load_patch(args.patch)
+    threshold = patch.min_confidence if args.min_confidence is None else args.min_confidence
+    if not 0 <= threshold <= 1:
+        raise SettingError("--min-confidence must be in [0, 1]")
     base = load_base(args)
     if patch.base_fingerprint != base.fingerprint:
         raise SettingError(
@@ -70,8 +83,18 @@ def run(args: argparse.Namespace) -> int:
         samples = [(p, outputs[k].tag) for p, k in (val if args.split == "val" else train)]
     with ProgressLine("evaluating") as bar:
         report = evaluate(base, patch, dataset, samples, bar.update, masters=masters)
+    point, table = at_threshold(report, threshold), risk_coverage(report)
     if args.json:
-        print(json_text({"patch": patch.name, "split": args.split} | report.to_dict(), indent=2))
+        extra = {
+            "min_confidence": threshold,
+            "at_min_confidence": point.to_dict(),
+            "risk_coverage": [row.to_dict() for row in table],
+        }
+        print(
+            json_text(
+                {"patch": patch.name, "split": args.split} | report.to_dict() | extra, indent=2
+            )
+        )
         return 0
     print(
         printable(
@@ -81,13 +104,29 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"accuracy when triggered  {percent(report.accuracy)}")
     print(f"end-to-end accuracy      {percent(report.end_to_end_accuracy)}")
+    from neuralpatch.engine.end_to_end_validation import per_class_end_to_end
+
     width = max(len(n) for n in report.outputs) + 2
-    for name, acc in zip(report.outputs, report.per_class_accuracy(), strict=True):
-        print(printable(f"  {name:<{width}}{percent(acc)}"))
+    print(f"  {'per class':<{width}}{'triggered':>10}{'end to end':>12}")
+    for name, acc, e2e in zip(
+        report.outputs, report.per_class_accuracy(), per_class_end_to_end(report), strict=True
+    ):
+        print(printable(f"  {name:<{width}}{percent(acc):>10}{percent(e2e):>12}"))
     print("confusion (rows: true, columns: predicted, last: not triggered)")
     print(" " * width + "".join(f"{i:>6}" for i in range(len(report.outputs))) + "     -")
     for name, row in zip(report.outputs, report.confusion, strict=True):
         print(printable(f"{name:<{width}}") + "".join(f"{v:>6}" for v in row))
+    print(
+        f"at min confidence {threshold:g}: {point.answered} answered, {point.abstained} "
+        f"abstained, {report.not_triggered} did not trigger; accuracy when answering "
+        f"{percent(point.accuracy)}, end to end {percent(point.end_to_end)}"
+    )
+    print("risk-coverage (min confidence: answered share of all photos, accuracy answered, e2e)")
+    for row in table:
+        print(
+            f"  {row.threshold:>5.2f}  coverage {percent(row.coverage):>6}  "
+            f"accuracy {percent(row.accuracy):>6}  end to end {percent(row.end_to_end):>6}"
+        )
     for path, reason in report.skipped.items():
         print(printable(f"skipped {path}: {reason}"))
     return 0

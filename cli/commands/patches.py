@@ -16,7 +16,9 @@ JSON_HELP = (
     "print one JSON object: {folder, base: {name, fingerprint}, patches: [{name, file, "
     "description, created, status: running|disabled, reason, triggers: [{tag, name, source: "
     "base|patch|none, from: [patch names]}], outputs: [{tag, name}], icon}], rejected: "
-    "[{file, reason}], cycles: [[patch names]]}. With --watch: that object on one line, then "
+    "[{file, reason}], cycles: [[patch names]], warnings: [str]} (each patch also has "
+    "min_confidence); warnings name files that share a name but not their outputs. "
+    "With --watch: that object on one line, then "
     "one line per event: {time, event: loaded|replaced|removed|rejected|disabled|enabled, "
     "file, name, reason}"
 )
@@ -110,6 +112,7 @@ def watch(args: argparse.Namespace, base, system) -> int:
 def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
     """The JSON-able description `patches --json` prints (keys in docs/patch-system.md)."""
     from neuralpatch.engine.class_map import tag_key
+    from neuralpatch.engine.name_collisions import name_collisions
 
     index = system.index
     outputs_of: dict[int, list[tuple[str, str]]] = {}  # tag_key -> [(patch, output name)]
@@ -142,6 +145,7 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
                 "triggers": triggers,
                 "outputs": [{"tag": o.tag, "name": o.name} for o in p.patch.outputs],
                 "icon": p.patch.icon_png is not None,
+                "min_confidence": p.patch.min_confidence,
             }
         )
     return {
@@ -152,6 +156,7 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
             {"file": str(path), "reason": reason} for path, reason in system.rejected.items()
         ],
         "cycles": [list(c) for c in index.cycles],
+        "warnings": name_collisions(index.patches),
     }
 
 
@@ -170,6 +175,9 @@ def listing_lines(listing: dict[str, Any]) -> list[str]:
             lines.append(f"  disabled  {p['reason']}")
         lines.append("  triggers  " + ", ".join(_trigger_text(t) for t in p["triggers"]))
         lines.append("  outputs   " + ", ".join(f"{o['name']} ({o['tag']})" for o in p["outputs"]))
+        if p["min_confidence"]:
+            lines.append(f"  abstains  under {p['min_confidence']:g} top probability")
+    lines.extend(f"warning: {w}" for w in listing["warnings"])
     if rejected:
         lines.append("rejected:")
         lines.extend(f"  {Path(r['file']).name}: {r['reason']}" for r in rejected)

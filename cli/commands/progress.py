@@ -43,11 +43,15 @@ class ProgressLine:
         self._task: TaskID | None = None
         self._broken = False
 
-    def update(self, done: int, total: int, what: str = "") -> None:
-        now = time.monotonic()
+    def due(self, done: int, total: int) -> bool:
+        """Whether `update` would draw now: lets a caller compute costly text only then."""
         final = total > 0 and done >= total
-        if self._broken or (not final and now - self._last < self._interval):
+        return not self._broken and (final or time.monotonic() - self._last >= self._interval)
+
+    def update(self, done: int, total: int, what: str = "") -> None:
+        if not self.due(done, total):
             return
+        now = time.monotonic()
         self._last = now
         what = printable(what)  # a photo's file name, often
         try:

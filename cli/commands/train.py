@@ -17,6 +17,7 @@ from neuralpatch.commands.options import (
     require_terminal,
 )
 from neuralpatch.commands.output import say, warn
+from neuralpatch.engine.early_stopping import DEFAULT_PATIENCE
 from neuralpatch.engine.hyper_params import RATES
 
 if TYPE_CHECKING:  # the engine loads lazily: `neuralpatch --help` stays instant
@@ -33,8 +34,29 @@ def add_parser(sub) -> None:
     )
     p.add_argument("data", metavar="DATA", help="dataset folder with map_clsloc.txt")
     p.add_argument("--headless", action="store_true", help="no app: train on the command line")
-    p.add_argument("--steps", type=int, help="stop after N steps (default: until Ctrl-C)")
-    p.add_argument("--epochs", type=float, help="stop after N passes over the training split")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="run exactly N steps (default: stop by itself when end-to-end validation "
+        "stops improving, keeping the best weights)",
+    )
+    p.add_argument("--epochs", type=float, help="run exactly N passes over the training split")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=DEFAULT_PATIENCE,
+        metavar="N",
+        help="without --steps/--epochs: stop after N validation checks (one an epoch, at "
+        "least every 10 steps) without a better end-to-end validation accuracy (or loss) "
+        f"and keep the best weights; 0 trains until Ctrl-C ({DEFAULT_PATIENCE})",
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="stored in the patch: it abstains (answers none) when its top output's "
+        "probability is under P (default 0: always answers; a resumed snapshot's value)",
+    )
     p.add_argument("--batch-size", type=int, help="images per SGD step (16)")
     p.add_argument("--lr", type=float, help="learning rate (0.01)")
     p.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
@@ -92,6 +114,8 @@ def training_options(args: argparse.Namespace) -> TrainingOptions:
         seed=args.seed,
         steps=args.steps,
         epochs=args.epochs,
+        patience=args.patience,
+        min_confidence=args.min_confidence,
         **optional,
     )
 
@@ -134,13 +158,17 @@ def run_headless(options: TrainingOptions) -> int:
             return 130
         for path, reason in trainer.failed.items():
             say(f"warning: skipped {path}: {reason}")
+        for line in trainer.coverage.problems() if trainer.coverage else []:
+            warn(f"warning: {line}")
         say(_run_line(trainer, info.name))
         checkpoints = Checkpoints(trainer, info, plan.out_dir, options.checkpoint_every)
         steps, start = plan.steps_to_run(), trainer.state.step
         with ProgressLine("training") as bar:
 
             def on_step(report: StepReport) -> None:
-                bar.update(report.step - start, steps or 0, _step_text(report))
+                if bar.due(report.step - start, steps or 0):  # these weights' figures, fresh
+                    report = trainer.fresh_report() or report
+                    bar.update(report.step - start, steps or 0, _step_text(report))
                 checkpoints.after_step(report)
 
             trainer.run(stop, steps, on_step=on_step)
@@ -148,6 +176,8 @@ def run_headless(options: TrainingOptions) -> int:
     checkpoints.discard()
     if request.signal is not None:
         say(f"interrupted ({request.name}): saved")
+    elif trainer.stop_reason:
+        say(trainer.stop_reason)
     _report(trainer)
     say(f"snapshot  {saved.snapshot}")
     say(f"patch     {saved.patch}")
@@ -167,20 +197,22 @@ def _step_text(report: StepReport) -> str:
     from neuralpatch.commands.progress import percent
 
     return (
-        f"loss {report.rolling_loss:.4f} val {percent(report.val_accuracy)} "
-        f"{report.images_per_s:.0f} img/s"
+        f"loss {report.rolling_loss:.4f} val end-to-end {percent(report.val_accuracy)} "
+        f"(when triggered {percent(report.val_when_triggered)}) {report.images_per_s:.0f} img/s"
     )
 
 
 def _report(trainer: Trainer) -> None:
     from neuralpatch.commands.progress import percent
+    from neuralpatch.engine.safe_text import printable
 
     report = trainer.last_report
     if report is None:
         return
     say(
         f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
-        f"validation accuracy {percent(report.val_accuracy)}"
+        f"validation: end to end {percent(report.val_accuracy)}, "
+        f"when triggered {percent(report.val_when_triggered)}"
     )
-    for category, acc in zip(trainer.outputs, report.per_class_accuracy, strict=False):
-        say(f"  {category.name:<30} {percent(acc)}")
+    for line in trainer.validation_lines()[1:]:
+        say(printable(line))

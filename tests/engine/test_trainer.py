@@ -150,9 +150,9 @@ def test_validation_is_throttled_but_the_final_report_is_fresh(base_network, dat
     class Counting(Trainer):
         validations = 0
 
-        def validate(self):
+        def validation(self):
             Counting.validations += 1
-            return super().validate()
+            return super().validation()
 
     trainer = Counting(base_network, dataset, HyperParams(batch_size=8, lr=0.02))
     trainer.prepare()

@@ -31,6 +31,10 @@ def train_app(
     """Build the app on sample_data with the session's OpenCL base network."""
 
     def build(*options: str, data: Path | str | None = None) -> TrainApp:
+        # These tests pause, resume and save a running training: it must not stop by itself
+        # under them (a cached step takes microseconds), unless a test asks for --patience.
+        if "--patience" not in options:
+            options = ("--patience", "0", *options)
         run = train_options(data or sample_data, "--out", str(out_dir), *options)
         return make_train_app(run, base=base_network, palette="256")
 

@@ -1,0 +1,106 @@
+"""Validation as `eval --split val` scores it: a photo that does not trigger the patch is a miss.
+
+The trainer validates on cached features; which photos trigger comes from `BaseHead` (the base
+network's own fc on those features), so the figure training shows is the one `eval` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.evaluation import EvalReport
+from neuralpatch.engine.patch_model import LinearPatch
+
+
+@dataclass
+class Validation:
+    """The held-out split scored end to end; `loss` is over the photos that trigger."""
+
+    report: EvalReport
+    loss: float | None
+    wrong: list[int]  # positions (in the validation split) of the photos not answered right
+    guesses: np.ndarray | None = None  # per photo: the neuron answered, K = did not trigger
+
+    @property
+    def end_to_end(self) -> float | None:
+        return self.report.end_to_end_accuracy
+
+    @property
+    def when_triggered(self) -> float | None:
+        return self.report.accuracy
+
+    def to_dict(self) -> dict:
+        report = self.report
+        return {
+            "end_to_end_accuracy": self.end_to_end,
+            "accuracy_when_triggered": self.when_triggered,
+            "images": report.images,
+            "triggered": report.triggered,
+            "loss": self.loss,
+            "confusion": report.confusion.tolist(),
+        }
+
+
+def validate_end_to_end(
+    model: LinearPatch,
+    features: np.ndarray,
+    labels: np.ndarray,
+    fired: np.ndarray,
+    output_names: list[str],
+) -> Validation:
+    """Confusion matrix (last column: did not trigger), loss and misses of the split."""
+    k = len(output_names)
+    confusion = np.zeros((k, k + 1), np.int64)
+    if len(labels) == 0:
+        return Validation(EvalReport(output_names, confusion), None, [])
+    probs = model.probabilities(features)
+    guesses = np.where(fired, probs.argmax(axis=1), k)
+    np.add.at(confusion, (labels, guesses), 1)
+    loss = None
+    if fired.any():
+        picked = probs[fired, labels[fired]]
+        loss = float(-np.log(np.maximum(picked, 1e-12)).mean())
+    wrong = [int(i) for i in np.flatnonzero(guesses != labels)]
+    return Validation(EvalReport(output_names, confusion), loss, wrong, guesses)
+
+
+def validation_lines(validation: Validation, paths: list[Path]) -> list[str]:
+    """What `eval` prints, for the validation split: both accuracies, per class, the
+    confusion matrix (last column: did not trigger) and the photos not answered right."""
+    report = validation.report
+    names = report.outputs
+    width = max(len(n) for n in names) + 2
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    lines = [
+        f"validation: end to end {share(validation.end_to_end)}, when triggered "
+        f"{share(validation.when_triggered)} ({report.triggered}/{report.images} triggered)",
+        f"  {'per class':<{width}}{'triggered':>10}{'end to end':>12}",
+    ]
+    for name, acc, e2e in zip(
+        names, report.per_class_accuracy(), per_class_end_to_end(report), strict=True
+    ):
+        lines.append(f"  {name:<{width}}{share(acc):>10}{share(e2e):>12}")
+    lines.append("  confusion (rows: true, columns: predicted, -: did not trigger)")
+    lines.append("  " + " " * width + "".join(f"{i:>5}" for i in range(len(names))) + "    -")
+    for name, row in zip(names, report.confusion, strict=True):
+        lines.append(f"  {name:<{width}}" + "".join(f"{v:>5}" for v in row))
+    if validation.wrong:
+        lines.append(f"  misclassified ({len(validation.wrong)}):")
+        for i in validation.wrong:
+            lines.append(f"    {paths[i]}")
+    return lines
+
+
+def per_class_end_to_end(report: EvalReport) -> list[float | None]:
+    """Per output: right answers among all its photos (untriggered ones count as wrong)."""
+    rows = report.confusion
+    return [
+        float(rows[k, k] / rows[k].sum()) if rows[k].sum() else None
+        for k in range(len(report.outputs))
+    ]
