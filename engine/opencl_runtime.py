@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pyopencl as cl
 
 KERNEL_PACKAGE = "neuralpatch.kernels"
+COMMON_SOURCE = "common.cl"  # macros and types every kernel shares, prepended to each
 DEVICE_ENV = "NEURALPATCH_DEVICE"
 NO_PLATFORM_HELP = (
     "no OpenCL platform found: `pip install pocl-binary-distribution` gives a "
@@ -62,6 +63,11 @@ def kernel_source(filename: str) -> str:
         return importlib.resources.files(KERNEL_PACKAGE).joinpath(filename).read_text("utf-8")
     except (FileNotFoundError, OSError) as exc:
         raise KernelBuildError(f"kernel source not found: {exc}", filename) from exc
+
+
+def program_source(filename: str) -> str:
+    """A kernel's source with the shared `common.cl` in front (`#line 1` keeps error lines)."""
+    return f"{kernel_source(COMMON_SOURCE)}\n#line 1\n{kernel_source(filename)}"
 
 
 def kernel_path(filename: str) -> Path:
@@ -157,7 +163,7 @@ class Runtime:
         with self._lock:
             if key in self._programs:
                 return self._programs[key]
-        source = kernel_source(filename)
+        source = program_source(filename)
         before = self._pocl_entries() if self.is_pocl else set()
         start = time.perf_counter()
         program = None
