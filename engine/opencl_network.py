@@ -91,6 +91,11 @@ class OpenCLNetwork:
         self._capacity = 0
         self._plans: dict[int, list[_Step]] = {}
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one input image."""
+        return self._in_shape
+
     def _program_key(self, kind: str, layer: Layer, images: int) -> tuple[str, str]:
         rows = self.tiles.fc_rows(images) if kind == "fc" and images else 0
         return KERNELS[kind].file, build_options(kind, self.tiles, layer, rows)
