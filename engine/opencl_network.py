@@ -85,7 +85,7 @@ class OpenCLNetwork:
                 on_build(done, len(wanted), key[0])
             self._program(key)
         if on_build:
-            on_build(len(wanted), len(wanted), "")
+            on_build(len(wanted), len(wanted), "programs")
         self._weights = [self._upload_weights(layer) for layer in self.layers]
         self._buffers: list = []
         self._capacity = 0

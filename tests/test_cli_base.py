@@ -1,0 +1,27 @@
+"""`neuralpatch base profile`: per-kernel times on the real device, against the sgemm peak."""
+
+from __future__ import annotations
+
+import json
+
+from neuralpatch.main import main
+
+
+def test_base_profile_json_accounts_for_every_flop(capsys, base_network):
+    assert main(["base", "profile", "--batch", "2", "--repeats", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    kernels = report["kernels"]
+    assert report["batch"] == 2 and report["repeats"] == 1
+    assert sum(k["flops"] for k in kernels) == report["flops"]
+    assert report["flops"] == 2 * 2 * base_network.topology.macs_per_image()
+    assert abs(sum(k["share"] for k in kernels) - 1) < 1e-6
+    assert all(k["ms"] > 0 for k in kernels) and report["sgemm_gflops"] > 1
+    fused = [k for k in kernels if k["kind"] == "dwproject"]
+    assert fused and all("+" in k["layer"] for k in fused)
+    assert report["wall_ms"] > 0 and 0 < report["peak_fraction"]
+
+
+def test_base_profile_table_names_the_kernels(capsys, base_network):
+    assert main(["base", "profile", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "of numpy sgemm" in out and "b1.dw+b1.project" in out and "head" in out
