@@ -67,11 +67,12 @@ class Tiles:
     dw_pixels: int = 7  # output pixels per work-item in depthwise_conv.cl (OWT)
     dw_rows: int = 7  # output rows per depthwise work-group
     conv_pixels: int = 7  # output pixels per work-item in conv2d.cl (OWT)
-    chunk: int = 8  # images that go through all layers together (see docs/performance.md)
+    chunk: int = 4  # images that go through all layers together (see docs/performance.md)
+    fc_one_row: bool = True  # a chunk of one image runs the FC with a one-row tile
 
     def fc_rows(self, images: int) -> int:
-        """The FC's register tile: one row per image, so a batch of one computes one row."""
-        return 1 if images == 1 else self.gemm_rows
+        """The FC's register tile: a chunk of one image computes one row, not `gemm_rows`."""
+        return 1 if images == 1 and self.fc_one_row else self.gemm_rows
 
 
 def tiles_for(native_float_width: int) -> Tiles:
