@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 FORMAT_HEADER = "# neuralpatch base network topology v1"
+WEIGHT_DTYPES = {"float32": "<f4", "float16": "<f2"}  # `.data` element types (little-endian)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Topology:
     mean: float
     scale: float
     layers: list[Layer] = field(default_factory=list)
+    weights: str = "float32"  # how `.data` stores them; they are float32 once loaded
 
     def shapes(self) -> list[tuple[int, ...]]:
         """Per-layer output shape for one image: (H, W, C) for maps, (C,) after pooling."""
@@ -111,7 +113,8 @@ class Topology:
     def to_text(self) -> str:
         lines = [
             FORMAT_HEADER,
-            f"network name={self.name}",
+            f"network name={self.name}"
+            + (f" weights={self.weights}" if self.weights != "float32" else ""),
             f"input height={self.height} width={self.width} channels={self.channels} "
             f"mean={self.mean:g} scale={self.scale!r}",
         ]

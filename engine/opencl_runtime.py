@@ -275,6 +275,8 @@ class Runtime:
             "device": self.device.name.strip(),
             "device_type": self.cl.device_type.to_string(self.device.type),
             "compute_units": self.device.max_compute_units,
+            "native_float_width": self.device.native_vector_width_float,
+            "cl_khr_fp16": "cl_khr_fp16" in self.device.extensions.split(),
             "global_memory_mb": self.device.global_mem_size // 2**20,
             "cache_dir": str(self.cache_folder),
             "cache_mechanism": (

@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.errors import BaseNetworkError
-from neuralpatch.engine.network_layers import FORMAT_HEADER, Layer, Topology
+from neuralpatch.engine.network_layers import FORMAT_HEADER, WEIGHT_DTYPES, Layer, Topology
 from neuralpatch.engine.topology_parser import LAYER_KINDS, parse_topology
 
 CHECKSUM_SUFFIX = ".sha256"
 __all__ = [
     "FORMAT_HEADER",
     "LAYER_KINDS",
+    "WEIGHT_DTYPES",
     "CHECKSUM_SUFFIX",
     "BaseNetworkFiles",
     "checksum_path",
@@ -111,12 +112,13 @@ def load_topology_files(txt_path: str | Path, require_checksum: bool = False) ->
         ) from exc
     _check_sums(txt_path, text_bytes, raw, require_checksum)
     topology = parse_topology(text, txt_path)
-    expected = topology.data_floats() * 4
+    stored = np.dtype(WEIGHT_DTYPES[topology.weights])
+    expected = topology.data_floats() * stored.itemsize
     if len(raw) != expected:
         raise BaseNetworkError(
             f"holds {len(raw)} bytes but {txt_path.name} needs {expected}", data_path
         )
-    data = np.frombuffer(raw, dtype="<f4").astype(np.float32, copy=False)
+    data = np.frombuffer(raw, dtype=stored).astype(np.float32, copy=False)
     if not np.isfinite(data).all():
         raise BaseNetworkError("weights contain NaN or infinity", data_path)
     identity = hashlib.sha256(text_bytes + hashlib.sha256(raw).digest()).hexdigest()[:16]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neuralpatch.engine.errors import BaseNetworkError
-from neuralpatch.engine.network_layers import Layer, Topology
+from neuralpatch.engine.network_layers import WEIGHT_DTYPES, Layer, Topology
 
 LAYER_KINDS = ("conv", "dwconv", "pwconv", "gap", "fc", "softmax")
 ACTIVATIONS = ("none", "relu6")
@@ -100,9 +100,16 @@ def _topology_from_header(header, layers: list[Layer], path) -> Topology:
             mean=float(inp["mean"]),
             scale=float(inp["scale"]),
             layers=layers,
+            weights=net.get("weights", "float32"),
         )
     except (KeyError, ValueError) as exc:
         raise BaseNetworkError(f"bad network/input line: {exc}", path, line) from exc
+    if topology.weights not in WEIGHT_DTYPES:
+        raise BaseNetworkError(
+            f"weights={topology.weights} is not one of {', '.join(WEIGHT_DTYPES)}",
+            path,
+            int(net.get("_line", 0)),
+        )
     if min(topology.height, topology.width, topology.channels) < 1:
         raise BaseNetworkError("input height, width and channels must be at least 1", path, line)
     return topology

@@ -186,3 +186,32 @@ def test_a_user_pair_that_fails_its_checksum_is_refused(converted, tmp_path):
     with pytest.raises(BaseNetworkError, match="does not match its checksum") as info:
         BaseNetwork.load(txt, backend="numpy")
     assert info.value.path == data
+
+
+# -- float16 storage ------------------------------------------------------------------------------
+
+
+def test_float16_storage_halves_the_file_and_keeps_top1(
+    converted, tmp_path, base_network, photos, sample_data
+):
+    from PIL import Image
+
+    half = convert_packaged_weights(tmp_path, weights="float16")
+    assert "weights=float16" in half.read_text().splitlines()[1]
+    full_size = converted.with_suffix(".data").stat().st_size
+    assert half.with_suffix(".data").stat().st_size * 2 == full_size
+    small = BaseNetwork.load(half)
+    assert small.topology.weights == "float16" and small.fingerprint != base_network.fingerprint
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(sample_data.glob("*.jpg"))]
+    images += list(photos.values())
+    top_full = base_network.run(images).probabilities.argmax(axis=1)
+    top_half = small.run(images).probabilities.argmax(axis=1)
+    assert (top_full == top_half).mean() >= 0.99
+
+
+def test_an_unknown_weight_storage_is_named(converted, tmp_path):
+    txt = copy_pair(converted, tmp_path)
+    txt.write_text(txt.read_text().replace("name=efficientnet-lite0", "name=x weights=int4", 1))
+    with pytest.raises(BaseNetworkError, match="weights=int4") as info:
+        load_topology_files(txt)
+    assert info.value.line == 2
