@@ -42,9 +42,9 @@ def print_report(report: dict) -> None:
         f"{host['load_average'][0]:.1f} -> {host['load_average_after'][0]:.1f}; numpy sgemm "
         f"{report['sgemm_gflops']:.0f} GFLOP/s; {report['rounds']} rounds"
     )
-    header = "".join(f"{'batch ' + str(b):>28}" for b in report["batch_sizes"])
+    header = "".join(f"{'batch ' + str(b):>27}" for b in report["batch_sizes"])
     print(f"{'engine':<15}{header}   top-1 = fp32")
-    print(f"{'':<15}" + f"{'median [best]  x ours':>28}" * len(report["batch_sizes"]))
+    print(f"{'':<15}" + f"{'median [best]  x ours':>27}" * len(report["batch_sizes"]))
     for name, per_batch in report["results"].items():
         cells = ""
         for b in map(str, report["batch_sizes"]):

@@ -5,10 +5,11 @@ run (SIGBUS or SIGABRT loading a cut `.so`, `INVALID_KERNEL_NAME` from a garbage
 After kernels are built and first launched, `record` writes the SHA-256 of every cache file
 to a manifest. Before PoCL is loaded, `heal` checks the cache against it: a program folder
 with a file that differs from the manifest is deleted, so PoCL builds it again (a missing
-file PoCL rebuilds by itself). Files that no manifest lists are deleted once they are older
-than `FRESH_S` (a younger one may be another process's build in progress). The manifest is
-written atomically; a garbage manifest counts as empty, which rebuilds everything (slow once,
-never a crash).
+file PoCL rebuilds by itself). Files that no manifest lists (another process's builds, a
+version that kept no manifest) are checked for their structure instead: a `program.bc` must
+start with LLVM's bitcode magic and a `.so` must be an ELF file as long as its own section
+table says; broken ones older than `FRESH_S` (a younger one may be a build in progress) are
+deleted too. The manifest is written atomically; a garbage one counts as empty.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import json
 import logging
 import shutil
+import struct
 import time
 from pathlib import Path
 
@@ -42,6 +44,25 @@ def _digest(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+def _looks_whole(path: Path) -> bool:
+    """A cheap structural check of an unlisted cache file: bitcode magic, or a whole ELF."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+            size = path.stat().st_size
+    except OSError:
+        return False
+    if path.name == "program.bc":
+        return head[:4] in (b"BC\xc0\xde", b"\xde\xc0\x17\x0b")  # raw or wrapped bitcode
+    if path.suffix == ".so":
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only
+            return False
+        (shoff,) = struct.unpack_from("<Q", head, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", head, 0x3A)
+        return size >= shoff + shentsize * shnum
+    return True
 
 
 def _read_manifest(root: Path) -> dict[str, str]:
@@ -78,7 +99,7 @@ def heal(root: Path, now: float | None = None) -> list[str]:
         if rel in manifest:
             if _digest(path) != manifest[rel]:
                 bad_programs.add(program)
-        elif _age(path, now) > FRESH_S:
+        elif not _looks_whole(path) and _age(path, now) > FRESH_S:
             (bad_programs.add(program) if rel.endswith("program.bc") else stray.append(rel))
     removed = []
     for program in sorted(bad_programs):
@@ -88,9 +109,6 @@ def heal(root: Path, now: float | None = None) -> list[str]:
         if "/".join(rel.split("/")[:2]) not in bad_programs:
             (root / rel).unlink(missing_ok=True)
             removed.append(rel)
-    for temp in root.glob("tempfile_*"):  # PoCL's half-written files from a killed build
-        if temp.is_file() and _age(temp, now) > FRESH_S:
-            temp.unlink(missing_ok=True)
     if removed:
         log.warning("kernel cache %s: rebuilt %d damaged entries: %s", root, len(removed), removed)
     return removed

@@ -72,12 +72,16 @@ def test_a_damaged_kernel_cache_is_rebuilt(cache: Path, damage):
     assert all(path.stat().st_size > 1000 for path in rebuilt)
 
 
-def test_a_garbage_manifest_rebuilds_rather_than_trusts(cache: Path):
+def test_unlisted_entries_are_checked_by_structure(cache: Path):
+    """Without a manifest (garbage here), whole entries stay and cut ones go."""
     root = cache / "opencl" / "pocl"
     (root / kernel_cache.MANIFEST).write_bytes(b"\x00garbage{")
-    old = pocl_files(cache, "program.bc")[0]
-    assert kernel_cache.heal(root, now=old.stat().st_mtime + kernel_cache.FRESH_S + 1)
-    assert not old.exists()
+    later = max(p.stat().st_mtime for p in root.rglob("*")) + kernel_cache.FRESH_S + 1
+    assert kernel_cache.heal(root, now=later) == []  # healthy files of other processes stay
+    so = pocl_files(cache, "*.so")[0]
+    so.write_bytes(so.read_bytes()[:-100])
+    assert kernel_cache.heal(root, now=later) == [so.relative_to(root).as_posix()]
+    assert not so.exists()
     run = run_child(cache)
     assert run.returncode == 0 and "mean ok" in run.stdout, run.stderr
     manifest = json.loads((root / kernel_cache.MANIFEST).read_text())
