@@ -1,25 +1,32 @@
 """Milliseconds per image of the base network's forward pass: our OpenCL pass against other
-engines running the same weights, in the same run.
+engines running the same weights, in the same run, with this machine's sgemm rate beside it.
 
-Engines: `opencl` (ours), `numpy` (the reference), `onnxruntime` (a graph built from our
-topology by `engine/onnx_export.py`; needs `onnx` + `onnxruntime`) and `torch` (eager, NCHW;
-only when torch is importable). Engines that cannot run are listed under `skipped`.
+Engines: `opencl` (ours), `opencl-fp16` / `opencl-int8` (ours with the weights rounded to
+float16 or int8 per output channel, widened to float32 on load: `engine/weight_storage.py`),
+`onnxruntime` (default threads) and `onnxruntime-2t` (2 intra-op threads), a graph built from
+our topology by `engine/onnx_export.py`; `numpy` (the reference) and `torch` (eager, NCHW)
+only when asked for with `--engines`. Engines that cannot run are listed under `skipped`.
 
-The host is noisy and one engine's spinning thread pool slows the next, so each engine runs in
-blocks of calls with an idle gap between blocks, engines taking turns block by block; the
-figure is the median block, with the best block beside it.
+The host is noisy and one engine's spinning thread pool slows the next, so engines take turns
+in short blocks of calls with an idle gap after each block, the order rotating every round;
+every batch size is measured inside every round. Figures are the median block and the best
+block. Each round also times a numpy sgemm (1024^3), the machine's peak in this run.
 
-    python benchmarks/base_pass.py [--batch 1 32] [--blocks 3] [--engines opencl numpy ...]
+    python benchmarks/base_pass.py [--batch 1 8 32] [--rounds 6] [--engines ...]
                                    [--device SPEC] [--json]
 
 `--json` prints one object with these keys (stable):
-- `batch_sizes`: list of int.
-- `device`: the OpenCL runtime's `describe()` (platform, device, compute_units, cache_dir,
-  cache_state, ...).
+- `batch_sizes`: list of int; `rounds`: int; `machine`: {cpu, cores, load_average}.
+- `device`: the OpenCL runtime's `describe()` (platform, device, compute_units, ...).
 - `results`: {engine: {str(batch): {"ms_per_image": float (median block),
   "best_ms_per_image": float, "blocks_ms_per_image": [float], "calls_per_block": int}}}.
-- `ratio_vs_opencl`: {engine: {str(batch): engine ms / opencl ms}} (> 1: ours is faster).
+- `ratio_vs_opencl`: {engine: {str(batch): {"median": engine / opencl median ms,
+  "best": engine / opencl best ms}}} (> 1: ours is faster).
+- `sgemm_gflops`: best numpy sgemm GFLOP/s over the rounds.
+- `peak_fraction`: {engine: {str(batch): GFLOP/s at the best block / sgemm_gflops}}.
 - `max_abs_diff_vs_reference`: {engine: float}, probabilities at batch 1 vs `numpy`.
+- `top1_agreement_vs_opencl`: {engine: float}, the share of real photos (sample_data,
+  skimage, sklearn) whose top-1 class equals float32 opencl's; `photos`: int.
 - `opencl_ms_per_layer_kind`: {kind: float}, device time per image at batch 1 (profiled).
 - `skipped`: {engine: reason}.
 """
@@ -28,33 +35,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
+from base_pass_report import machine, print_report, real_photos
 
 from neuralpatch.engine.base_network import default_base_path
+from neuralpatch.engine.base_profile import sgemm_gflops
 from neuralpatch.engine.opencl_network import OpenCLNetwork
 from neuralpatch.engine.opencl_runtime import get_runtime
 from neuralpatch.engine.preprocess import to_input
 from neuralpatch.engine.reference import forward_reference
 from neuralpatch.engine.topology import BaseNetworkFiles, load_topology_files
+from neuralpatch.engine.weight_storage import rounded
 
-ENGINES = ("opencl", "numpy", "onnxruntime", "torch")
-IDLE_GAP_S = 0.5
-TARGET_BLOCK_S = 1.0  # calls per block are chosen to fill about this long
+ENGINES = ("opencl", "opencl-fp16", "opencl-int8", "onnxruntime", "onnxruntime-2t", "numpy")
+ENGINES += ("torch",)
+DEFAULT_ENGINES = ENGINES[:5]
+IDLE_GAP_S = 0.3
+TARGET_BLOCK_S = 0.4  # calls per block are chosen to fill about this long
 Runner = Callable[[np.ndarray], np.ndarray]  # NHWC batch -> probabilities
 
 
-def onnxruntime_runner(net: BaseNetworkFiles) -> Runner:
+def onnxruntime_runner(net: BaseNetworkFiles, threads: int = 0) -> Runner:
     import onnxruntime
 
     from neuralpatch.engine.onnx_export import build_onnx_model
 
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads  # 0: onnxruntime's default (one per core)
     session = onnxruntime.InferenceSession(
-        build_onnx_model(net).SerializeToString(), providers=["CPUExecutionProvider"]
+        build_onnx_model(net).SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
     return lambda x: session.run(["probabilities"], {"input": x})[0]
 
@@ -123,13 +138,14 @@ def make_runners(net: BaseNetworkFiles, engines, device: str | None):
     skipped: dict[str, str] = {}
     for engine in engines:
         try:
-            if engine == "opencl":
-                ocl = OpenCLNetwork(net, get_runtime(device))
+            if engine.startswith("opencl"):
+                storage = {"opencl": "float32", "opencl-fp16": "float16"}.get(engine, "int8")
+                ocl = OpenCLNetwork(rounded(net, storage), get_runtime(device))
                 runners[engine] = lambda x, ocl=ocl: ocl.forward(x)["probabilities"]
             elif engine == "numpy":
                 runners[engine] = lambda x: forward_reference(net, x)["probabilities"]
-            elif engine == "onnxruntime":
-                runners[engine] = onnxruntime_runner(net)
+            elif engine.startswith("onnxruntime"):
+                runners[engine] = onnxruntime_runner(net, 2 if engine.endswith("2t") else 0)
             elif engine == "torch":
                 runners[engine] = torch_runner(net)
         except ImportError as exc:
@@ -137,38 +153,47 @@ def make_runners(net: BaseNetworkFiles, engines, device: str | None):
     return runners, skipped
 
 
-def measure(runners: dict[str, Runner], batch: np.ndarray, blocks: int) -> dict[str, dict]:
-    """Blocks of calls per engine, engines taking turns, an idle gap after each block."""
-    n = len(batch)
-    calls, blocks_ms = {}, {name: [] for name in runners}
-    for name, run in runners.items():  # warm up, and size the blocks
-        start = time.perf_counter()
-        run(batch)
-        once = time.perf_counter() - start
-        calls[name] = max(1, min(20, int(TARGET_BLOCK_S / max(once, 1e-4))))
-        time.sleep(IDLE_GAP_S)
-    for _ in range(blocks):
-        for name, run in runners.items():
+def measure(runners: dict[str, Runner], batches: dict[int, np.ndarray], rounds: int):
+    """Rounds of (batch size x engine) blocks, the engine order rotating; sgemm per round."""
+    names = list(runners)
+    calls: dict[tuple[str, int], int] = {}
+    blocks: dict[tuple[str, int], list[float]] = {}
+    for n, batch in batches.items():  # warm up, and size the blocks
+        for name in names:
+            runners[name](batch)
             start = time.perf_counter()
-            for _ in range(calls[name]):
-                run(batch)
-            blocks_ms[name].append((time.perf_counter() - start) / calls[name] / n * 1e3)
+            runners[name](batch)
+            once = time.perf_counter() - start
+            calls[name, n] = max(1, min(20, int(TARGET_BLOCK_S / max(once, 1e-4))))
+            blocks[name, n] = []
             time.sleep(IDLE_GAP_S)
-    return {
-        name: {
+    peak = 0.0
+    for r in range(rounds):
+        peak = max(peak, sgemm_gflops())
+        time.sleep(IDLE_GAP_S)
+        for n, batch in batches.items():
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                start = time.perf_counter()
+                for _ in range(calls[name, n]):
+                    runners[name](batch)
+                seconds = time.perf_counter() - start
+                blocks[name, n].append(seconds / calls[name, n] / n * 1e3)
+                time.sleep(IDLE_GAP_S)
+    results: dict[str, dict] = {name: {} for name in names}
+    for (name, n), ms in blocks.items():
+        results[name][str(n)] = {
             "ms_per_image": statistics.median(ms),
             "best_ms_per_image": min(ms),
             "blocks_ms_per_image": ms,
-            "calls_per_block": calls[name],
+            "calls_per_block": calls[name, n],
         }
-        for name, ms in blocks_ms.items()
-    }
+    return results, peak
 
 
 def layer_kind_times(
     net: BaseNetworkFiles, batch: np.ndarray, device: str | None, repeats: int = 5
 ) -> dict[str, float]:
-    """Device ms per image by layer kind (best of `repeats` profiled passes, per layer)."""
+    """Device ms per image by layer kind (best of `repeats` profiled passes, per kernel)."""
     ocl = OpenCLNetwork(net, get_runtime(device))
     runs = [ocl.profile(batch) for _ in range(repeats + 1)][1:]
     kinds: dict[str, float] = {}
@@ -180,46 +205,57 @@ def layer_kind_times(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(DEFAULT_ENGINES))
     parser.add_argument("--device", default=None, help="OpenCL device spec (see opencl_runtime)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if "opencl" not in args.engines:
         args.engines.insert(0, "opencl")
 
-    import skimage.data
-
     net = load_topology_files(default_base_path())
-    photos = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.astronaut()]
-    inputs = to_input(photos, net.topology)
+    photos = to_input(real_photos(), net.topology)
     runners, skipped = make_runners(net, args.engines, args.device)
 
-    reference = forward_reference(net, inputs[:1])["probabilities"]
+    reference = forward_reference(net, photos[:1])["probabilities"]
     diffs = {
-        name: float(np.abs(run(inputs[:1]) - reference).max()) for name, run in runners.items()
+        name: float(np.abs(run(photos[:1]) - reference).max()) for name, run in runners.items()
     }
-    results: dict[str, dict[str, dict]] = {name: {} for name in runners}
-    for n in args.batch:
-        batch = np.ascontiguousarray(np.resize(inputs, (n, *inputs.shape[1:])))
-        for name, figures in measure(runners, batch, args.blocks).items():
-            results[name][str(n)] = figures
-    ratios = {
-        name: {
-            b: results[name][b]["ms_per_image"] / results["opencl"][b]["ms_per_image"]
-            for b in results[name]
-        }
-        for name in runners
-        if name != "opencl"
+    top1 = {name: run(photos).argmax(axis=1) for name, run in runners.items() if name != "numpy"}
+    agreement = {name: float((top1[name] == top1["opencl"]).mean()) for name in top1}
+    before = machine()
+    batches = {
+        n: np.ascontiguousarray(np.resize(photos, (n, *photos.shape[1:]))) for n in args.batch
     }
+    results, peak = measure(runners, batches, args.rounds)
+    flops = 2 * net.topology.macs_per_image()
     report = {
         "batch_sizes": args.batch,
+        "rounds": args.rounds,
+        "machine": before | {"load_average_after": list(os.getloadavg())},
         "device": get_runtime(args.device).describe(),
         "results": results,
-        "ratio_vs_opencl": ratios,
+        "ratio_vs_opencl": {
+            name: {
+                b: {
+                    "median": fig["ms_per_image"] / results["opencl"][b]["ms_per_image"],
+                    "best": fig["best_ms_per_image"] / results["opencl"][b]["best_ms_per_image"],
+                }
+                for b, fig in per_batch.items()
+            }
+            for name, per_batch in results.items()
+            if name != "opencl"
+        },
+        "sgemm_gflops": peak,
+        "peak_fraction": {
+            name: {b: flops / fig["best_ms_per_image"] / 1e6 / peak for b, fig in per.items()}
+            for name, per in results.items()
+        },
         "max_abs_diff_vs_reference": diffs,
-        "opencl_ms_per_layer_kind": layer_kind_times(net, inputs[:1], args.device),
+        "top1_agreement_vs_opencl": agreement,
+        "photos": len(photos),
+        "opencl_ms_per_layer_kind": layer_kind_times(net, photos[:1], args.device),
         "skipped": skipped,
     }
     if args.json:
@@ -228,33 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_report(report)
     return 0
-
-
-def print_report(report: dict) -> None:
-    device = report["device"]
-    print(
-        f"device: {device['device']} ({device['platform']}), "
-        f"{device['compute_units']} compute units, caches {device['cache_state']}"
-    )
-    header = "".join(f"{'batch ' + str(b):>22}" for b in report["batch_sizes"])
-    print(f"{'engine':<14}{header}   (ms/image: median [best], x = vs opencl)")
-    for name, per_batch in report["results"].items():
-        cells = ""
-        for b in map(str, report["batch_sizes"]):
-            fig = per_batch[b]
-            ratio = report["ratio_vs_opencl"].get(name, {}).get(b)
-            tag = f" {ratio:4.1f}x" if ratio else "      "
-            cells += f"{fig['ms_per_image']:8.2f} [{fig['best_ms_per_image']:6.2f}]{tag}"
-        diff = report["max_abs_diff_vs_reference"][name]
-        print(f"{name:<14}{cells}   max |p - ref| {diff:.1e}")
-    kinds = report["opencl_ms_per_layer_kind"]
-    print(
-        "opencl device ms/image by layer kind (batch 1): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in kinds.items())
-        + f"; total {sum(kinds.values()):.2f}"
-    )
-    for name, reason in report["skipped"].items():
-        print(f"skipped {name}: {reason}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ def main() -> None:
         "base": {
             "name": base.topology.name,
             "fingerprint": base.fingerprint,
-            "engine": base.engine,
+            "engine": base.backend,
         },
         "base_pass_ms": base_pass_ms,
         "frames": list(FRAMES),
@@ -215,7 +215,7 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(
-        f"base pass: {base_pass_ms:.1f} ms per frame ({base.engine}); median of "
+        f"base pass: {base_pass_ms:.1f} ms per frame ({base.backend}); median of "
         f"{args.repeats} frames; patch overhead per frame, base pass excluded"
     )
     print(

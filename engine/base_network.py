@@ -1,12 +1,14 @@
 """The base network as the rest of the product sees it: photos in, probabilities and features out.
 
-Loads (converting the packaged weights on first use) the `.txt`/`.data` pair and the class
-map, and runs the forward pass on OpenCL. The numpy reference can be chosen instead, for
+Loads (converting the packaged weights on first use, and again when the cached copy fails
+its checksums) the `.txt`/`.data` pair and the class map, and runs the forward pass on
+OpenCL. The numpy reference can be chosen instead, for
 cross-checks and benchmarks only.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from neuralpatch.engine.topology import BaseNetworkFiles, load_topology_files
 Progress = Callable[[int, int, str], None]
 LayerProgress = Callable[[int, int], None]
 _convert_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,25 +49,36 @@ class Prediction:
 
 def default_base_path(progress: Progress | None = None) -> Path:
     """The converted packaged network in the user cache, converting it on first use."""
+    return _default_files(progress).txt_path
+
+
+def _default_files(progress: Progress | None = None) -> BaseNetworkFiles:
+    """Load the converted network, (re-)converting when it is missing or fails its checksums."""
     folder = cache_dir("base")
     txt = folder / f"{NAME}.txt"
     with _convert_lock:
-        if not txt.exists():
-            convert_packaged_weights(folder, progress)
-    return txt
+        if txt.exists():
+            try:
+                return load_topology_files(txt, require_checksum=True)
+            except BaseNetworkError as exc:  # a flipped bit, a cut file: the cache heals
+                log.warning("re-converting the base network: %s", exc)
+                if progress:
+                    progress(0, 1, "re-converting (the cached copy failed its checksum)")
+        convert_packaged_weights(folder, progress)
+        return load_topology_files(txt, require_checksum=True)
 
 
 class BaseNetwork:
-    """A loaded base network bound to an engine ("opencl", or "numpy" for cross-checks)."""
+    """A loaded base network bound to a backend ("opencl", or "numpy" for cross-checks)."""
 
     def __init__(
         self,
         files: BaseNetworkFiles,
         classes: BaseClasses,
-        engine: str = "opencl",
+        backend: str = "opencl",
         device: str | None = None,
     ):
-        self.files, self.classes, self.engine = files, classes, engine
+        self.files, self.classes, self.backend = files, classes, backend
         self.topology = files.topology
         self._runner = None
         self._device = device
@@ -73,17 +87,22 @@ class BaseNetwork:
     def load(
         cls,
         txt_path: str | Path | None = None,
-        engine: str = "opencl",
+        backend: str = "opencl",
         device: str | None = None,
         progress: Progress | None = None,
     ) -> BaseNetwork:
         """Load `txt_path` (default: the converted packaged network) and its class map."""
-        txt = Path(txt_path) if txt_path else default_base_path(progress)
-        if txt.suffix != ".txt":
-            raise BaseNetworkError("the base network is named by its .txt topology file", txt)
-        files = load_topology_files(txt)
-        classes = read_base_class_map(txt.parent / "map_clsloc.txt", files.topology.num_classes)
-        return cls(files, classes, engine, device)
+        if txt_path:
+            txt = Path(txt_path)
+            if txt.suffix != ".txt":
+                raise BaseNetworkError("the base network is named by its .txt topology file", txt)
+            files = load_topology_files(txt)
+        else:
+            files = _default_files(progress)
+        classes = read_base_class_map(
+            files.txt_path.parent / "map_clsloc.txt", files.topology.num_classes
+        )
+        return cls(files, classes, backend, device)
 
     @property
     def fingerprint(self) -> str:
@@ -98,25 +117,52 @@ class BaseNetwork:
     def layer_count(self) -> int:
         return len(self.topology.layers)
 
-    def _engine(self):
+    def _backend(self, progress: Progress | None = None):
         if self._runner is None:
-            if self.engine == "numpy":
+            if self.backend == "numpy":
                 self._runner = _NumpyRunner(self.files)
-            elif self.engine == "opencl":
+            elif self.backend == "opencl":
                 from neuralpatch.engine.opencl_network import OpenCLNetwork
                 from neuralpatch.engine.opencl_runtime import get_runtime
 
-                self._runner = OpenCLNetwork(self.files, get_runtime(self._device))
+                def on_build(done: int, total: int, file: str) -> None:
+                    if progress:
+                        progress(done, total, f"building {file}")
+
+                self._runner = OpenCLNetwork(
+                    self.files, get_runtime(self._device), on_build=on_build
+                )
             else:
-                raise BaseNetworkError(f"unknown engine {self.engine!r} (opencl or numpy)")
+                raise BaseNetworkError(f"unknown backend {self.backend!r} (opencl or numpy)")
         return self._runner
 
-    def warm_up(self) -> None:
-        """Build kernels and upload weights now rather than on the first image."""
-        self._engine()
+    def warm_up(self, progress: Progress | None = None) -> None:
+        """Build kernels, upload weights and run one image now rather than on the first photo.
+
+        The first run of each kernel is when PoCL compiles it for its work-group size (most
+        of a cold start); `progress(done, total, what)` reports program builds, then layers.
+        """
+        runner = self._backend(progress)
+        if self.backend == "opencl":
+            height, width, channels = runner.input_shape
+            blank = np.zeros((1, height, width, channels), np.float32)
+
+            def on_layer(done: int, total: int) -> None:
+                if progress:
+                    progress(done, total, "compiling kernels")
+
+            runner.forward(blank, on_layer)
+
+    def profile(self, batch: int = 1, repeats: int = 5, progress: Progress | None = None) -> dict:
+        """Device ms and GFLOP/s per kernel vs the sgemm peak (see `base_profile.py`)."""
+        if self.backend != "opencl":
+            raise BaseNetworkError("profiling needs the opencl backend")
+        from neuralpatch.engine.base_profile import profile_network
+
+        return profile_network(self._backend(), batch, repeats, progress)
 
     def run_tensor(self, batch: np.ndarray, on_layer: LayerProgress | None = None) -> BasePass:
-        out = self._engine().forward(batch, on_layer)
+        out = self._backend().forward(batch, on_layer)
         return BasePass(out["probabilities"], out["features"], out["feature_map"])
 
     def run(self, images: list[np.ndarray], on_layer: LayerProgress | None = None) -> BasePass:

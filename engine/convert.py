@@ -15,7 +15,13 @@ import numpy as np
 from neuralpatch.engine.atomic import write_atomic
 from neuralpatch.engine.classes import write_base_class_map
 from neuralpatch.engine.errors import BaseNetworkError
-from neuralpatch.engine.topology import Layer, Topology
+from neuralpatch.engine.topology import (
+    WEIGHT_DTYPES,
+    Layer,
+    Topology,
+    checksum_path,
+    checksum_text,
+)
 from neuralpatch.engine.torch_pickle import read_state_dict
 
 NAME = "efficientnet-lite0"
@@ -167,16 +173,26 @@ def build_base_network(
     return topology, np.concatenate(packer.chunks)
 
 
-def convert_packaged_weights(out_dir: Path, progress: Progress | None = None) -> Path:
-    """Write `<NAME>.txt`, `<NAME>.data` and `map_clsloc.txt` into `out_dir` atomically."""
+def convert_packaged_weights(
+    out_dir: Path, progress: Progress | None = None, weights: str = "float32"
+) -> Path:
+    """Write `<NAME>.txt`, `.data`, `.sha256` and `map_clsloc.txt` into `out_dir` atomically.
+
+    `weights="float16"` stores them at half the size; they are widened to float32 on load.
+    """
+    if weights not in WEIGHT_DTYPES:
+        raise BaseNetworkError(f"weights must be one of {', '.join(WEIGHT_DTYPES)}")
     source = packaged_weights_path()
     if progress:
         progress(0, 1, f"reading {source.name}")
     sd = read_state_dict(source)
     topology, data = build_base_network(sd, progress)
+    topology.weights = weights
     out_dir.mkdir(parents=True, exist_ok=True)
     txt = out_dir / f"{NAME}.txt"
+    raw, text = data.astype(WEIGHT_DTYPES[weights]).tobytes(), topology.to_text().encode()
     write_base_class_map(out_dir / "map_clsloc.txt")
-    write_atomic(txt.with_suffix(".data"), data.astype("<f4").tobytes())
-    write_atomic(txt, topology.to_text().encode())  # last: its presence means "complete"
+    write_atomic(txt.with_suffix(".data"), raw)
+    write_atomic(checksum_path(txt), checksum_text(txt, text, raw).encode())
+    write_atomic(txt, text)  # last: its presence means "complete"
     return txt

@@ -2,8 +2,9 @@
 
 Weights are packed for the kernels and uploaded once. Activations are NHWC with channels
 padded to a multiple of 16 (the padded channels hold zeros), so every kernel works on whole
-`float16` vectors. A depthwise conv whose output only feeds the next 1x1 conv runs fused with
-it (`depthwise_project_conv.cl`), so the expanded map is written once, not three times.
+`chan16` vectors (16 float32 channels). A depthwise conv whose output only feeds the next 1x1
+conv runs fused with it (`depthwise_project_conv.cl`), so the expanded map is written once,
+not three times (see `opencl_plan.py`).
 A batch runs in chunks of `chunk` images that go through all layers while their activations
 are still in the CPU cache; chunks reuse the same buffers. Kernel arguments are bound once
 per chunk size, so a forward pass is a run of enqueues and one wait.
@@ -19,55 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuralpatch.engine.errors import BaseNetworkError
+from neuralpatch.engine.opencl_kernels import (
+    KERNELS,
+    VEC,
+    Tiles,
+    bind,
+    build_options,
+    local_size,
+    pack_panels,
+    pad_channels,
+    padded,
+    tiles_for,
+)
+from neuralpatch.engine.opencl_plan import activation_slots, fuse_layers
 from neuralpatch.engine.opencl_runtime import Runtime, get_runtime
 from neuralpatch.engine.reference import same_padding
 from neuralpatch.engine.topology import BaseNetworkFiles, Layer
-
-VEC = 16  # channels per float16 vector; activation channels are padded to this
-GEMM_ROWS = 6  # rows (pixels) per work-item in the 1x1 convs (TM)
-DW_PIXELS = 7  # output pixels per work-item in depthwise_conv.cl (OWT)
-DW_ROWS = 7  # output rows per depthwise work-group
-CONV_PIXELS = 7  # output pixels per work-item in conv2d.cl (OWT)
-DEFAULT_CHUNK = 4
-# Work-group sizes are fixed: PoCL compiles (and caches) a kernel once per work-group size, so
-# letting it choose per launch shape would mean dozens of compiles on a cold start.
-KERNELS = {  # kind -> (file, kernel, build options, local size)
-    "conv": ("conv2d.cl", "conv2d", f"-DOWT={CONV_PIXELS}", (1, 1, 1)),
-    "dwconv": ("depthwise_conv.cl", "depthwise_conv", f"-DOWT={DW_PIXELS}", (1, 1, DW_ROWS)),
-    "pwconv": ("pointwise_conv.cl", "pointwise_conv", f"-DTM={GEMM_ROWS}", (1, 1)),
-    "fc": ("pointwise_conv.cl", "pointwise_conv", f"-DTM={GEMM_ROWS}", (1, 1)),
-    "dwproject": ("depthwise_project_conv.cl", "depthwise_project_conv", f"-DTM={GEMM_ROWS}", (1,)),
-    "gap": ("global_average_pool.cl", "global_average_pool", "", (1, 1)),
-    "softmax": ("softmax.cl", "softmax", "", (1,)),
-}
-
-
-def padded(channels: int) -> int:
-    return -(-channels // VEC) * VEC
-
-
-def pack_panels(w_io: np.ndarray) -> np.ndarray:
-    """(..., cout) weights as [cout/16][...][16] panels, zero padded (the GEMM layout)."""
-    cout = w_io.shape[-1]
-    flat = w_io.reshape(-1, cout)
-    out = np.zeros((flat.shape[0], padded(cout)), np.float32)
-    out[:, :cout] = flat
-    return np.ascontiguousarray(out.reshape(flat.shape[0], -1, VEC).transpose(1, 0, 2))
-
-
-def pad_channels(values: np.ndarray) -> np.ndarray:
-    """Zero-pad the last axis to a multiple of 16."""
-    out = np.zeros((*values.shape[:-1], padded(values.shape[-1])), np.float32)
-    out[..., : values.shape[-1]] = values
-    return out
-
-
-def build_options(kind: str, layer: Layer) -> str:
-    """Build options of a layer's kernel: taps are unrolled per kernel size (and channels)."""
-    options = KERNELS[kind][2]
-    if kind == "conv":
-        return f"{options} -DKSIZE={layer.k} -DCIN={layer.cin}"
-    return f"{options} -DKSIZE={layer.k}" if kind in ("dwconv", "dwproject") else options
 
 
 @dataclass
@@ -76,15 +44,25 @@ class _Step:
     kind: str
     kernel: object
     global_size: tuple[int, ...]
+    local_size: tuple[int, ...]
+    flops: int  # of the whole chunk
 
 
 class OpenCLNetwork:
     """Forward pass of a base network on one OpenCL device; one call at a time (locked)."""
 
     def __init__(
-        self, net: BaseNetworkFiles, runtime: Runtime | None = None, chunk: int = DEFAULT_CHUNK
+        self,
+        net: BaseNetworkFiles,
+        runtime: Runtime | None = None,
+        chunk: int | None = None,
+        tiles: Tiles | None = None,
+        on_build: Callable[[int, int, str], None] | None = None,
     ):
-        self.net, self.runtime, self.chunk = net, runtime or get_runtime(), max(1, chunk)
+        """`on_build(done, total, file)` reports each kernel program as it is built."""
+        self.net, self.runtime = net, runtime or get_runtime()
+        self.tiles = tiles or tiles_for(self.runtime.device.native_vector_width_float)
+        self.chunk = max(1, chunk or self.tiles.chunk)
         topo = net.topology
         self.layers = topo.layers
         if self.layers[0].kind != "conv":  # only conv2d.cl reads the unpadded input image
@@ -99,38 +77,35 @@ class OpenCLNetwork:
         self._shapes = [s if len(s) == 3 else (1, 1, s[0]) for s in topo.shapes()]
         self._gap = topo.feature_layer()
         self._kept = (self._gap - 1, self._gap, len(self.layers) - 1)  # read back at the end
-        self._groups = self._fuse()
-        self._programs = {}
-        for kind, first in ((kind, self.layers[g[0]]) for kind, g in self._groups):
-            key = (KERNELS[kind][0], build_options(kind, first))
-            if key not in self._programs:
-                self._programs[key] = self.runtime.program(*key)
+        self._groups = fuse_layers(self.layers, self._kept)
+        self._programs: dict[tuple[str, str], object] = {}
+        wanted = {self._program_key(kind, self.layers[g[0]], 0) for kind, g in self._groups}
+        for done, key in enumerate(sorted(wanted)):
+            if on_build:
+                on_build(done, len(wanted), key[0])
+            self._program(key)
+        if on_build:
+            on_build(len(wanted), len(wanted), "programs")
         self._weights = [self._upload_weights(layer) for layer in self.layers]
         self._buffers: list = []
         self._capacity = 0
         self._plans: dict[int, list[_Step]] = {}
 
-    # -- structure ----------------------------------------------------------------------------
-    def _fuse(self) -> list[tuple[str, tuple[int, ...]]]:
-        """(kind, layers) per kernel: a depthwise conv read only by the next 1x1 conv fuses."""
-        read_elsewhere = {layer.add for layer in self.layers if layer.add}
-        groups, i = [], 0
-        while i < len(self.layers):
-            layer = self.layers[i]
-            if (
-                layer.kind == "dwconv"
-                and i + 1 < len(self.layers)
-                and self.layers[i + 1].kind == "pwconv"
-                and layer.name not in read_elsewhere
-                and i not in self._kept
-            ):
-                groups.append(("dwproject", (i, i + 1)))
-                i += 2
-            else:
-                groups.append((layer.kind, (i,)))
-                i += 1
-        return groups
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one input image."""
+        return self._in_shape
 
+    def _program_key(self, kind: str, layer: Layer, images: int) -> tuple[str, str]:
+        rows = self.tiles.fc_rows(images) if kind == "fc" and images else 0
+        return KERNELS[kind].file, build_options(kind, self.tiles, layer, rows)
+
+    def _program(self, key: tuple[str, str]):
+        if key not in self._programs:
+            self._programs[key] = self.runtime.program(*key)
+        return self._programs[key]
+
+    # -- weights and buffers -----------------------------------------------------------------
     def _upload_weights(self, layer: Layer):
         if not layer.has_weights:
             return None
@@ -138,32 +113,11 @@ class OpenCLNetwork:
         packed = pad_channels(w) if layer.kind == "dwconv" else pack_panels(w)
         return self.runtime.upload(packed), self.runtime.upload(pad_channels(b))
 
-    def _slots(self) -> list[int]:
-        """Activation slot of each layer's output; a slot is reused once nothing reads it."""
-        names = {layer.name: i for i, layer in enumerate(self.layers)}
-        last_use = list(range(1, len(self.layers) + 1))
-        for kept in self._kept:
-            last_use[kept] = len(self.layers)
-        for _, group in self._groups:  # a fused kernel reads its input until its last layer
-            if group[0]:
-                last_use[group[0] - 1] = max(last_use[group[0] - 1], group[-1])
-        for i, layer in enumerate(self.layers):
-            if layer.add:
-                last_use[names[layer.add]] = max(last_use[names[layer.add]], i)
-        slots, free, live = [], [], {}
-        for i in range(len(self.layers)):
-            slot = free.pop() if free else len(set(slots))
-            slots.append(slot)
-            live[i] = slot
-            for j in [j for j in live if last_use[j] <= i]:
-                free.append(live.pop(j))
-        return slots
-
     def _ensure_buffers(self, n: int) -> None:
         if self._capacity >= n:
             return
         self.close()
-        self._slot_of = self._slots()
+        self._slot_of = activation_slots(self.layers, self._groups, self._kept)
         biggest = max(math.prod(s[:2]) * padded(s[2]) for s in self._shapes) * n * 4
         self._buffers = [self.runtime.alloc(biggest) for _ in range(max(self._slot_of) + 1)]
         self._input = self.runtime.alloc(math.prod(self._in_shape) * n * 4)
@@ -177,87 +131,86 @@ class OpenCLNetwork:
         return self._plans[n]
 
     def _bind(self, kind: str, group: tuple[int, ...], n: int) -> _Step:
-        i32 = np.int32
+        i32, tiles = np.int32, self.tiles
         first, last = group[0], group[-1]
         layer = self.layers[first]
-        src = self._buffers[self._slot_of[first - 1]] if first else self._input
         ih, iw, ic = self._shapes[first - 1] if first else self._in_shape
         oh, ow, oc = self._shapes[last]
-        dst = self._buffers[self._slot_of[last]]
         cp_in, cp_out = (padded(ic) if first else ic), padded(oc)
-        kernel = self.runtime.cl.Kernel(
-            self._programs[KERNELS[kind][0], build_options(kind, layer)], KERNELS[kind][1]
-        )
-        act = [i32(self.layers[g].act == "relu6") for g in group]
         residual = self.layers[last].add
-        residual = self._buffers[self._slot_of[self._index(residual)]] if residual else None
+        args: dict[str, object] = {
+            "in": self._buffers[self._slot_of[first - 1]] if first else self._input,
+            "out": self._buffers[self._slot_of[last]],
+        }
+        if layer.has_weights:
+            args["w"], args["bias"] = self._weights[first]
         if kind in ("conv", "dwconv", "dwproject"):
-            w, b = self._weights[first]
-            geometry = [
-                i32(oh),
-                i32(ow),
-                i32(layer.k),
-                i32(layer.stride),
-                i32(same_padding(ih, layer.k, layer.stride)[0]),
-                i32(same_padding(iw, layer.k, layer.stride)[0]),
-            ]
+            args |= {
+                "N": i32(n),
+                "H": i32(ih),
+                "W": i32(iw),
+                "OH": i32(oh),
+                "OW": i32(ow),
+                "K": i32(layer.k),
+                "stride": i32(layer.stride),
+                "pad_top": i32(same_padding(ih, layer.k, layer.stride)[0]),
+                "pad_left": i32(same_padding(iw, layer.k, layer.stride)[0]),
+                "relu6": i32(layer.act == "relu6"),
+            }
+        if kind in ("dwproject", "pwconv", "fc"):
+            args["residual"] = (
+                self._buffers[self._slot_of[self._index(residual)]] if residual else None
+            )
         if kind == "conv":
-            kernel.set_args(
-                src,
-                w,
-                b,
-                dst,
-                i32(ih),
-                i32(iw),
-                i32(ic),
-                i32(cp_in),
-                i32(oh),
-                i32(ow),
-                i32(cp_out),
-                *geometry[2:],
-                act[0],
-            )
-            size = (cp_out // VEC, -(-ow // CONV_PIXELS), n * oh)
+            del args["N"]
+            args |= {"cin": i32(ic), "in_stride": i32(cp_in), "out_stride": i32(cp_out)}
+            size = (cp_out // VEC, -(-ow // tiles.conv_pixels), n * oh)
         elif kind == "dwconv":
-            kernel.set_args(src, w, b, dst, i32(n), i32(ih), i32(iw), i32(cp_in), *geometry, act[0])
-            size = (cp_out // VEC, -(-ow // DW_PIXELS), -(-n * oh // DW_ROWS) * DW_ROWS)
+            args["C"] = i32(cp_in)
+            rows = -(-n * oh // tiles.dw_rows) * tiles.dw_rows
+            size = (cp_out // VEC, -(-ow // tiles.dw_pixels), rows)
         elif kind == "dwproject":
-            pw, pb = self._weights[last]
-            tile = self.runtime.cl.LocalMemory(GEMM_ROWS * cp_in * 4)
-            kernel.set_args(
-                src,
-                w,
-                b,
-                pw,
-                pb,
-                residual,
-                dst,
-                tile,
-                i32(n),
-                i32(ih),
-                i32(iw),
-                i32(cp_in),
-                *geometry,
-                act[0],
-                i32(self.layers[last].cin),
-                i32(cp_out),
-                act[1],
-            )
-            size = (-(-n * oh * ow // GEMM_ROWS),)
+            args["dw_w"], args["dw_b"] = args.pop("w"), args.pop("bias")
+            args["pw_w"], args["pw_b"] = self._weights[last]
+            args |= {
+                "tile": self.runtime.cl.LocalMemory(tiles.gemm_rows * cp_in * 4),
+                "C": i32(cp_in),
+                "dw_relu6": args["relu6"],
+                "cin": i32(self.layers[last].cin),
+                "ldc": i32(cp_out),
+                "relu6": i32(self.layers[last].act == "relu6"),
+            }
+            size = (-(-n * oh * ow // tiles.gemm_rows),)
         elif kind in ("pwconv", "fc"):
-            w, b = self._weights[first]
             rows = n * oh * ow
-            kernel.set_args(
-                src, i32(cp_in), w, b, residual, dst, i32(cp_out), i32(rows), i32(layer.cin), act[0]
-            )
-            size = (-(-rows // GEMM_ROWS), cp_out // VEC)
+            tm = tiles.fc_rows(n) if kind == "fc" else tiles.gemm_rows
+            args |= {
+                "lda": i32(cp_in),
+                "ldc": i32(cp_out),
+                "M": i32(rows),
+                "K": i32(layer.cin),
+                "relu6": i32(layer.act == "relu6"),
+            }
+            size = (-(-rows // tm), cp_out // VEC)
         elif kind == "gap":
-            kernel.set_args(src, dst, i32(ih * iw), i32(cp_in))
+            args |= {"HW": i32(ih * iw), "C": i32(cp_in)}
             size = (cp_in // VEC, n)
         else:  # softmax
-            kernel.set_args(src, dst, i32(ic), i32(cp_in))
+            args |= {"classes": i32(ic), "ld": i32(cp_in)}
             size = (n,)
-        return _Step(group, kind, kernel, size)
+        program = self._program(self._program_key(kind, layer, n))
+        kernel = self.runtime.cl.Kernel(program, KERNELS[kind].name)
+        bind(kernel, kind, args)
+        return _Step(group, kind, kernel, size, local_size(kind, tiles), self._flops(group) * n)
+
+    def _flops(self, group: tuple[int, ...]) -> int:
+        """FLOPs (2 per multiply-add) of one image through the layers of a kernel."""
+        total = 0
+        for i in group:
+            layer = self.layers[i]
+            if layer.has_weights:
+                total += 2 * math.prod(self._shapes[i][:2]) * math.prod(layer.weight_shape())
+        return total
 
     def _index(self, name: str) -> int:
         return next(i for i, layer in enumerate(self.layers) if layer.name == name)
@@ -279,30 +232,32 @@ class OpenCLNetwork:
             return self._forward(x, on_layer, self.runtime.queue)[0]
 
     def profile(self, batch: np.ndarray) -> list[dict]:
-        """Device time of each kernel over one forward pass (debug; a profiling queue).
+        """Device time of each kernel over one forward pass (a profiling queue).
 
-        One row per kernel: its layer names joined by "+", its kind ("dwproject" for a fused
-        depthwise + 1x1 conv) and milliseconds summed over the chunks.
+        One row per kernel: `layer` (its layer names joined by "+"), `kind` ("dwproject" for a
+        fused depthwise + 1x1 conv), `ms` summed over the chunks and `flops` of the whole batch.
+        Rows follow the kernels' order; `launches` counts every enqueue.
         """
         x = np.ascontiguousarray(batch, dtype=np.float32)
         with self._lock:
             _, events = self._forward(x, None, self.runtime.profiling_queue)
-        times: dict[tuple[int, ...], list] = {}
+        rows: dict[tuple[int, ...], dict] = {}
         for step, event in events:
-            row = times.setdefault(step.layers, [step.kind, 0.0])
-            row[1] += (event.profile.end - event.profile.start) / 1e6
-        return [
-            {"layer": "+".join(self.layers[i].name for i in group), "kind": kind, "ms": ms}
-            for group, (kind, ms) in times.items()
-        ]
+            name = "+".join(self.layers[i].name for i in step.layers)
+            row = rows.setdefault(
+                step.layers, {"layer": name, "kind": step.kind, "ms": 0.0, "flops": 0}
+            )
+            row["ms"] += (event.profile.end - event.profile.start) / 1e6
+            row["flops"] += step.flops
+        return list(rows.values())
 
     def _forward(self, x: np.ndarray, on_layer, queue):
         cl, n_total = self.runtime.cl, len(x)
         self._ensure_buffers(min(self.chunk, n_total))
-        fmap = np.empty(
-            (n_total, *self._shapes[self._gap - 1][:2], padded(self._shapes[self._gap - 1][2])),
-            np.float32,
-        )
+        sizes = {min(self.chunk, n_total - s) for s in range(0, n_total, self.chunk)}
+        first_launch = bool(sizes - set(self._plans))
+        fmap_h, fmap_w, fmap_c = self._shapes[self._gap - 1]
+        fmap = np.empty((n_total, fmap_h, fmap_w, padded(fmap_c)), np.float32)
         feats = np.empty((n_total, padded(self._shapes[self._gap][2])), np.float32)
         probs = np.empty((n_total, self._shapes[-1][2]), np.float32)
         events = []
@@ -311,13 +266,9 @@ class OpenCLNetwork:
                 part = slice(start, min(start + self.chunk, n_total))
                 cl.enqueue_copy(queue, self._input, x[part], is_blocking=False)
                 for step in self._plan(part.stop - part.start):
+                    run = cl.enqueue_nd_range_kernel
                     events.append(
-                        (
-                            step,
-                            cl.enqueue_nd_range_kernel(
-                                queue, step.kernel, step.global_size, KERNELS[step.kind][3]
-                            ),
-                        )
+                        (step, run(queue, step.kernel, step.global_size, step.local_size))
                     )
                 for host, layer in zip((fmap, feats, probs), self._kept, strict=True):
                     cl.enqueue_copy(
@@ -332,10 +283,12 @@ class OpenCLNetwork:
                         on_layer(done, total)
         finally:  # the device writes into `fmap`, `feats`, `probs`: never leave before it ends
             queue.finish()
+        if first_launch:  # PoCL has compiled new work-group functions into its cache
+            self.runtime.record_kernel_cache()
         result = {
             "probabilities": probs,
             "features": np.ascontiguousarray(feats[:, : self._shapes[self._gap][2]]),
-            "feature_map": np.ascontiguousarray(fmap[..., : self._shapes[self._gap - 1][2]]),
+            "feature_map": np.ascontiguousarray(fmap[..., :fmap_c]),
         }
         return result, events
 

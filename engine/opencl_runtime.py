@@ -26,6 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neuralpatch.engine import kernel_cache
 from neuralpatch.engine.errors import DeviceError, KernelBuildError
 from neuralpatch.engine.paths import cache_dir
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import pyopencl as cl
 
 KERNEL_PACKAGE = "neuralpatch.kernels"
+COMMON_SOURCE = "common.cl"  # macros and types every kernel shares, prepended to each
 DEVICE_ENV = "NEURALPATCH_DEVICE"
 NO_PLATFORM_HELP = (
     "no OpenCL platform found: `pip install pocl-binary-distribution` gives a "
@@ -43,10 +45,26 @@ _runtimes: dict[tuple[int, int], Runtime] = {}
 _runtimes_lock = threading.Lock()
 
 
+_healed = False
+
+
 def _point_caches_at_user_folder() -> None:
-    """Direct PoCL's kernel cache into our cache folder; must run before PoCL initialises."""
+    """Direct PoCL's kernel cache into our cache folder and drop damaged entries from it (see
+    `kernel_cache.py`); must run before PoCL initialises."""
+    global _healed
     os.environ.setdefault("POCL_CACHE_DIR", str(cache_dir("opencl", "pocl")))
     os.environ.setdefault("POCL_KERNEL_CACHE", "1")
+    if not _healed:
+        _healed = True
+        if (root := _managed_pocl_cache()) is not None:
+            kernel_cache.heal(root)
+
+
+def _managed_pocl_cache() -> Path | None:
+    """PoCL's cache folder when it is ours (a POCL_CACHE_DIR set by the user is left alone)."""
+    ours = cache_dir("opencl", "pocl")
+    current = os.environ.get("POCL_CACHE_DIR", "")
+    return ours if current and Path(current).resolve() == ours.resolve() else None
 
 
 def _import_pyopencl():
@@ -62,6 +80,11 @@ def kernel_source(filename: str) -> str:
         return importlib.resources.files(KERNEL_PACKAGE).joinpath(filename).read_text("utf-8")
     except (FileNotFoundError, OSError) as exc:
         raise KernelBuildError(f"kernel source not found: {exc}", filename) from exc
+
+
+def program_source(filename: str) -> str:
+    """A kernel's source with the shared `common.cl` in front (`#line 1` keeps error lines)."""
+    return f"{kernel_source(COMMON_SOURCE)}\n#line 1\n{kernel_source(filename)}"
 
 
 def kernel_path(filename: str) -> Path:
@@ -157,7 +180,7 @@ class Runtime:
         with self._lock:
             if key in self._programs:
                 return self._programs[key]
-        source = kernel_source(filename)
+        source = program_source(filename)
         before = self._pocl_entries() if self.is_pocl else set()
         start = time.perf_counter()
         program = None
@@ -180,6 +203,8 @@ class Runtime:
         seconds = time.perf_counter() - start
         if self.is_pocl:
             from_cache = not (self._pocl_entries() - before)
+            if not from_cache:
+                self.record_kernel_cache()
         else:
             from_cache = bool(getattr(program, "_build_duration_info", (None, False))[1])
         with self._lock:
@@ -193,6 +218,12 @@ class Runtime:
                 }
             )
             return self._programs[key]
+
+    def record_kernel_cache(self) -> None:
+        """Checksum the kernel cache as it is now: call once new kernels have been launched
+        (PoCL compiles a kernel's work-group function on its first launch)."""
+        if self.is_pocl and (root := _managed_pocl_cache()) is not None:
+            kernel_cache.record(root)
 
     def _pocl_entries(self) -> set[str]:
         """PoCL's program folders (`<device hash>/<program hash>`): a new one means a cold build."""
@@ -244,6 +275,8 @@ class Runtime:
             "device": self.device.name.strip(),
             "device_type": self.cl.device_type.to_string(self.device.type),
             "compute_units": self.device.max_compute_units,
+            "native_float_width": self.device.native_vector_width_float,
+            "cl_khr_fp16": "cl_khr_fp16" in self.device.extensions.split(),
             "global_memory_mb": self.device.global_mem_size // 2**20,
             "cache_dir": str(self.cache_folder),
             "cache_mechanism": (

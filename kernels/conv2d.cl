@@ -5,9 +5,6 @@
 // zero-padded 16-wide panels). A work-item computes 16 output channels of OWT pixels in a row;
 // windows wholly inside the image skip the bounds checks. Build with -DKSIZE=k -DCIN=c to
 // unroll the taps (then `K` and `cin` are ignored).
-// Builtins such as clamp() compile to out-of-line calls in PoCL; RELU6 uses plain operators.
-
-#define RELU6(v) ((v) < 0.0f ? (float16)(0.0f) : ((v) > 6.0f ? (float16)(6.0f) : (v)))
 
 #ifndef OWT
 #define OWT 4
@@ -27,8 +24,8 @@
 #define UNROLL_CIN
 #endif
 
-__kernel void conv2d(__global const float *in, __global const float16 *w,
-                     __global const float16 *bias, __global float16 *out,
+__kernel void conv2d(__global const float *in, __global const chan16 *w,
+                     __global const chan16 *bias, __global chan16 *out,
                      const int H, const int W, const int cin, const int in_stride,
                      const int OH, const int OW, const int out_stride, const int K,
                      const int stride, const int pad_top, const int pad_left, const int relu6)
@@ -37,11 +34,11 @@ __kernel void conv2d(__global const float *in, __global const float16 *w,
     const int ox0 = get_global_id(1) * OWT;
     const int noy = get_global_id(2);
     const int n = noy / OH, oy = noy - n * OH;
-    __global const float16 *panel = w + (size_t)col * TAPS * TAPS * CI;
+    __global const chan16 *panel = w + (size_t)col * TAPS * TAPS * CI;
     const int iy0 = oy * stride - pad_top, ix0 = ox0 * stride - pad_left;
     __global const float *src = in + ((long)n * H * W + (long)iy0 * W + ix0) * in_stride;
-    float16 acc[OWT];
-    const float16 b = bias[col];
+    chan16 acc[OWT];
+    const chan16 b = bias[col];
 #pragma unroll
     for (int j = 0; j < OWT; j++)
         acc[j] = b;
@@ -54,7 +51,7 @@ __kernel void conv2d(__global const float *in, __global const float16 *w,
             for (int kx = 0; kx < TAPS; kx++) {
                 UNROLL_CIN
                 for (int ci = 0; ci < CI; ci++) {
-                    const float16 wv = panel[(ky * TAPS + kx) * CI + ci];
+                    const chan16 wv = panel[(ky * TAPS + kx) * CI + ci];
                     const long at = ((long)ky * W + kx) * in_stride + ci;
 #pragma unroll
                     for (int j = 0; j < OWT; j++)
@@ -68,7 +65,7 @@ __kernel void conv2d(__global const float *in, __global const float16 *w,
                 continue;
             for (int kx = 0; kx < TAPS; kx++) {
                 for (int ci = 0; ci < CI; ci++) {
-                    const float16 wv = panel[(ky * TAPS + kx) * CI + ci];
+                    const chan16 wv = panel[(ky * TAPS + kx) * CI + ci];
                     const long at = ((long)ky * W + kx) * in_stride + ci;
 #pragma unroll
                     for (int j = 0; j < OWT; j++) {
@@ -80,7 +77,7 @@ __kernel void conv2d(__global const float *in, __global const float16 *w,
             }
         }
     }
-    __global float16 *dst = out + ((size_t)noy * OW + ox0) * (out_stride / 16) + col;
+    __global chan16 *dst = out + ((size_t)noy * OW + ox0) * (out_stride / 16) + col;
 #pragma unroll
     for (int j = 0; j < OWT; j++) {
         if (ox0 + j < OW)

@@ -1,14 +1,11 @@
 // Depthwise KxK convolution, NHWC, TensorFlow SAME padding, fused bias + optional ReLU6:
 //   out[n][oy][ox][c] = act(bias[c] + sum_{ky,kx} in[n][oy*s-pt+ky][ox*s-pl+kx][c] * w[ky][kx][c])
 // Channels are padded to a multiple of 16 (C) in activations and weights ([K][K][C]), so a
-// work-item handles one float16 channel vector of OWT neighbouring output pixels in a row:
+// work-item handles one chan16 channel vector of OWT neighbouring output pixels in a row:
 // each weight vector is loaded once per OWT pixels and the input rows stay in L1.
 // Windows that lie wholly inside the image take a path without bounds checks.
 // Build with -DKSIZE=k to make the tap loops constant (unrolled); `K` is then ignored.
 // Rows past N*OH (the global size is rounded up to the work-group size) return at once.
-// Builtins such as clamp() compile to out-of-line calls in PoCL; RELU6 uses plain operators.
-
-#define RELU6(v) ((v) < 0.0f ? (float16)(0.0f) : ((v) > 6.0f ? (float16)(6.0f) : (v)))
 
 #ifndef OWT
 #define OWT 7
@@ -19,8 +16,8 @@
 #define TAPS K
 #endif
 
-__kernel void depthwise_conv(__global const float16 *in, __global const float16 *w,
-                             __global const float16 *bias, __global float16 *out,
+__kernel void depthwise_conv(__global const chan16 *in, __global const chan16 *w,
+                             __global const chan16 *bias, __global chan16 *out,
                              const int N, const int H, const int W, const int C,
                              const int OH, const int OW, const int K, const int stride,
                              const int pad_top, const int pad_left, const int relu6)
@@ -32,9 +29,9 @@ __kernel void depthwise_conv(__global const float16 *in, __global const float16 
         return;
     const int n = noy / OH, oy = noy - n * OH;
     const int cvs = C / 16;                          // vectors per pixel
-    __global const float16 *src = in + (size_t)n * H * W * cvs + cv;
-    float16 acc[OWT];
-    const float16 b = bias[cv];
+    __global const chan16 *src = in + (size_t)n * H * W * cvs + cv;
+    chan16 acc[OWT];
+    const chan16 b = bias[cv];
 #pragma unroll
     for (int j = 0; j < OWT; j++)
         acc[j] = b;
@@ -45,19 +42,19 @@ __kernel void depthwise_conv(__global const float16 *in, __global const float16 
         const int iy = iy0 + ky;
         if (iy < 0 || iy >= H)
             continue;
-        __global const float16 *line = src + ((long)iy * W + ix0) * cvs;
-        __global const float16 *taps = w + ky * TAPS * cvs + cv;
+        __global const chan16 *line = src + ((long)iy * W + ix0) * cvs;
+        __global const chan16 *taps = w + ky * TAPS * cvs + cv;
         if (inside) {
 #pragma unroll
             for (int kx = 0; kx < TAPS; kx++) {
-                const float16 wk = taps[kx * cvs];
+                const chan16 wk = taps[kx * cvs];
 #pragma unroll
                 for (int j = 0; j < OWT; j++)
                     acc[j] = line[(j * stride + kx) * cvs] * wk + acc[j];
             }
         } else {
             for (int kx = 0; kx < TAPS; kx++) {
-                const float16 wk = taps[kx * cvs];
+                const chan16 wk = taps[kx * cvs];
 #pragma unroll
                 for (int j = 0; j < OWT; j++) {
                     const int ix = ix0 + j * stride + kx;
@@ -67,7 +64,7 @@ __kernel void depthwise_conv(__global const float16 *in, __global const float16 
             }
         }
     }
-    __global float16 *dst = out + ((size_t)noy * OW + ox0) * cvs + cv;
+    __global chan16 *dst = out + ((size_t)noy * OW + ox0) * cvs + cv;
 #pragma unroll
     for (int j = 0; j < OWT; j++) {
         if (ox0 + j < OW)

@@ -6,9 +6,7 @@
 // groups are one work-item, so no barriers), then multiplies that TM x C tile by every packed
 // weight panel, as pointwise_conv.cl does. Layouts are those of depthwise_conv.cl (input,
 // dw_w [K][K][C], C a multiple of 16) and pointwise_conv.cl (pw_w [Np/16][cin][16]).
-// Build with -DKSIZE=k -DSTRIDE=s to make the taps constant; otherwise `K`, `stride` are used.
-
-#define RELU6(v) ((v) < 0.0f ? (float16)(0.0f) : ((v) > 6.0f ? (float16)(6.0f) : (v)))
+// Build with -DKSIZE=k to make the taps constant (unrolled); otherwise `K` is used.
 
 #ifndef TM
 #define TM 6
@@ -18,16 +16,11 @@
 #else
 #define TAPS K
 #endif
-#ifdef STRIDE
-#define S STRIDE
-#else
-#define S stride
-#endif
 
 __kernel void depthwise_project_conv(
-    __global const float16 *in, __global const float16 *dw_w, __global const float16 *dw_b,
-    __global const float16 *pw_w, __global const float16 *pw_b,
-    __global const float16 *residual, __global float16 *out, __local float16 *tile,
+    __global const chan16 *in, __global const chan16 *dw_w, __global const chan16 *dw_b,
+    __global const chan16 *pw_w, __global const chan16 *pw_b,
+    __global const chan16 *residual, __global chan16 *out, __local chan16 *tile,
     const int N, const int H, const int W, const int C, const int OH, const int OW,
     const int K, const int stride, const int pad_top, const int pad_left, const int dw_relu6,
     const int cin, const int ldc, const int relu6)
@@ -38,21 +31,21 @@ __kernel void depthwise_project_conv(
 
     // 1. The depthwise conv of TM pixels (rows past M repeat the last one), all channels.
     int iy0[TM], ix0[TM];
-    __global const float16 *src[TM];
+    __global const chan16 *src[TM];
     bool all_inside = true;
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int p = row0 + i < M ? row0 + i : M - 1;
         const int n = p / (OH * OW), rest = p - n * OH * OW;
         const int oy = rest / OW, ox = rest - oy * OW;
-        iy0[i] = oy * S - pad_top;
-        ix0[i] = ox * S - pad_left;
+        iy0[i] = oy * stride - pad_top;
+        ix0[i] = ox * stride - pad_left;
         src[i] = in + ((long)n * H * W + (long)iy0[i] * W + ix0[i]) * cvs;
         all_inside &= iy0[i] >= 0 && ix0[i] >= 0 && iy0[i] + TAPS <= H && ix0[i] + TAPS <= W;
     }
     for (int cv = 0; cv < cvs; cv++) {
-        float16 acc[TM];
-        const float16 b = dw_b[cv];
+        chan16 acc[TM];
+        const chan16 b = dw_b[cv];
 #pragma unroll
         for (int i = 0; i < TM; i++)
             acc[i] = b;
@@ -61,7 +54,7 @@ __kernel void depthwise_project_conv(
             for (int ky = 0; ky < TAPS; ky++) {
 #pragma unroll
                 for (int kx = 0; kx < TAPS; kx++) {
-                    const float16 wk = dw_w[(ky * TAPS + kx) * cvs + cv];
+                    const chan16 wk = dw_w[(ky * TAPS + kx) * cvs + cv];
                     const long at = ((long)ky * W + kx) * cvs + cv;
 #pragma unroll
                     for (int i = 0; i < TM; i++)
@@ -71,7 +64,7 @@ __kernel void depthwise_project_conv(
         } else {
             for (int ky = 0; ky < TAPS; ky++) {
                 for (int kx = 0; kx < TAPS; kx++) {
-                    const float16 wk = dw_w[(ky * TAPS + kx) * cvs + cv];
+                    const chan16 wk = dw_w[(ky * TAPS + kx) * cvs + cv];
                     const long at = ((long)ky * W + kx) * cvs + cv;
 #pragma unroll
                     for (int i = 0; i < TM; i++) {
@@ -91,15 +84,15 @@ __kernel void depthwise_project_conv(
     __local const float *a = (__local const float *)tile;
     const int panels = ldc / 16;
     for (int col = 0; col < panels; col++) {
-        __global const float16 *panel = pw_w + (size_t)col * cin;
-        float16 acc[TM];
-        const float16 b = pw_b[col];
+        __global const chan16 *panel = pw_w + (size_t)col * cin;
+        chan16 acc[TM];
+        const chan16 b = pw_b[col];
 #pragma unroll
         for (int i = 0; i < TM; i++)
             acc[i] = b;
 #pragma unroll 4
         for (int k = 0; k < cin; k++) {
-            const float16 wk = panel[k];
+            const chan16 wk = panel[k];
 #pragma unroll
             for (int i = 0; i < TM; i++)
                 acc[i] = a[i * C + k] * wk + acc[i];
@@ -108,7 +101,7 @@ __kernel void depthwise_project_conv(
         for (int i = 0; i < TM; i++) {
             if (row0 + i < M) {
                 const size_t at = (size_t)(row0 + i) * panels + col;
-                float16 v = acc[i];
+                chan16 v = acc[i];
                 if (residual)
                     v += residual[at];
                 if (relu6)

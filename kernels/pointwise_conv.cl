@@ -2,11 +2,11 @@
 //   out[m][n] = act(sum_k in[m][k] * w[k][n] + bias[n] (+ residual[m][n]))
 // `in` is M rows of K floats, `lda` floats apart (NHWC pixels; lda >= K).
 // Weights are pre-packed at load time as [Np/16][K][16] (Np = cout rounded up to 16, zero
-// padded) so a work-item streams one contiguous float16 column panel.
+// padded) so a work-item streams one contiguous chan16 column panel.
 // Work-item (r, p) computes rows r*TM .. r*TM+TM-1 of column panel p; rows past M are
 // clamped on load and skipped on store. Row tiles vary fastest, so neighbouring work-items
 // share a weight panel in L1. Output and residual rows are `ldc` floats apart (a multiple of
-// 16, >= Np), so stores are whole aligned float16 vectors.
+// 16, >= Np), so stores are whole aligned chan16 vectors.
 // PoCL notes: builtins (min, clamp, vload16, vstore16) compile to out-of-line calls in this
 // PoCL build, so the hot path uses plain operators and vector pointers; `a * b + c` is
 // contracted to FMA and is faster than fma(); no local memory or barriers.
@@ -16,17 +16,17 @@
 #endif
 
 __kernel void pointwise_conv(__global const float *in, const int lda,
-                             __global const float16 *w, __global const float16 *bias,
-                             __global const float16 *residual, __global float16 *out,
+                             __global const chan16 *w, __global const chan16 *bias,
+                             __global const chan16 *residual, __global chan16 *out,
                              const int ldc, const int M, const int K, const int relu6)
 {
     const int row0 = get_global_id(0) * TM;
     const int col = get_global_id(1);
     const size_t ldv = ldc / 16;
-    __global const float16 *panel = w + (size_t)col * K;
+    __global const chan16 *panel = w + (size_t)col * K;
     __global const float *rows[TM];
-    float16 acc[TM];
-    const float16 b = bias[col];
+    chan16 acc[TM];
+    const chan16 b = bias[col];
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int r = row0 + i < M ? row0 + i : M - 1;
@@ -35,7 +35,7 @@ __kernel void pointwise_conv(__global const float *in, const int lda,
     }
 #pragma unroll 4
     for (int k = 0; k < K; k++) {
-        const float16 wk = panel[k];
+        const chan16 wk = panel[k];
 #pragma unroll
         for (int i = 0; i < TM; i++)
             acc[i] = rows[i][k] * wk + acc[i];
@@ -44,11 +44,11 @@ __kernel void pointwise_conv(__global const float *in, const int lda,
     for (int i = 0; i < TM; i++) {
         if (row0 + i < M) {
             const size_t at = (size_t)(row0 + i) * ldv + col;
-            float16 v = acc[i];
+            chan16 v = acc[i];
             if (residual)
                 v += residual[at];
             if (relu6)
-                v = v < 0.0f ? (float16)(0.0f) : (v > 6.0f ? (float16)(6.0f) : v);
+                v = RELU6(v);
             out[at] = v;
         }
     }

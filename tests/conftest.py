@@ -25,7 +25,7 @@ def base_network() -> BaseNetwork:
 @pytest.fixture(scope="session")
 def reference_network(base_network: BaseNetwork) -> BaseNetwork:
     """The same files on the numpy reference, for cross-checks."""
-    return BaseNetwork(base_network.files, base_network.classes, engine="numpy")
+    return BaseNetwork(base_network.files, base_network.classes, backend="numpy")
 
 
 @pytest.fixture(scope="session")

@@ -20,18 +20,26 @@ def add_base_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_base(args: argparse.Namespace):
-    """The base network the options name, with conversion progress on stderr."""
-    return load_base_from(args.base, args.device)
+def load_base(args: argparse.Namespace, warm_up: bool = True):
+    """The base network the options name, with conversion and kernel-compile progress on stderr."""
+    return load_base_from(args.base, args.device, warm_up)
 
 
-def load_base_from(txt: str | None, device: str | None):
-    """The base network `txt` names (None or "": the packaged one), progress on stderr."""
+def load_base_from(txt: str | None, device: str | None, warm_up: bool = True):
+    """The base network `txt` names (None or "": the packaged one), progress on stderr.
+
+    `warm_up` builds the kernels now (a cold start spends seconds compiling; the progress line
+    appears only when it takes a while), so the first photo does not pay for it silently.
+    """
     from neuralpatch.commands.progress import ProgressLine
     from neuralpatch.engine.base_network import BaseNetwork
 
     with ProgressLine("converting base network weights") as bar:
-        return BaseNetwork.load(txt or None, device=device, progress=bar.update)
+        base = BaseNetwork.load(txt or None, device=device, progress=bar.update)
+    if warm_up:
+        with ProgressLine("compiling OpenCL kernels", delay=1.0) as bar:
+            base.warm_up(bar.update)
+    return base
 
 
 def add_masters_option(parser: argparse.ArgumentParser) -> None:

@@ -31,11 +31,13 @@ LOG_INTERVAL_S = 2.0
 class ProgressLine:
     """`label ━━━━━╸━━━ done/total what`; silent until the first update.
 
-    A total of 0 means "unknown" (train until Ctrl-C): the bar pulses and shows the count.
+    A total of 0 means "unknown" (train until Ctrl-C): the bar pulses and shows the count. With
+    a `delay`, nothing is drawn until that many seconds have passed (work that is usually quick).
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None):
+    def __init__(self, label: str, stream: TextIO | None = None, delay: float = 0.0):
         self.label = label
+        self._quiet_until = time.monotonic() + delay
         self.stream = stream or sys.stderr
         self.tty = _isatty(self.stream)
         self._last = 0.0
@@ -45,6 +47,8 @@ class ProgressLine:
 
     def due(self, done: int, total: int) -> bool:
         """Whether `update` would draw now: lets a caller compute costly text only then."""
+        if time.monotonic() < self._quiet_until:
+            return False
         final = total > 0 and done >= total
         return not self._broken and (final or time.monotonic() - self._last >= self._interval)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import shutil
 from pathlib import Path
@@ -146,3 +147,71 @@ def test_numpy_reference_matches_the_published_behaviour(reference_network, phot
     assert reference_network.top_k(out.probabilities[1], 1)[0].name == "espresso"
     assert np.allclose(out.probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert out.features.shape == (2, 1280) and out.feature_map.shape == (2, 7, 7, 1280)
+
+
+# -- checksums: a changed converted base is noticed ---------------------------------------------
+
+
+def test_conversion_writes_a_sha256sum_file(converted: Path):
+    sums = converted.with_suffix(".sha256").read_text().splitlines()
+    names = [line.split("  ")[1] for line in sums]
+    assert names == [converted.with_suffix(".data").name, converted.name]
+    digest = hashlib.sha256(converted.with_suffix(".data").read_bytes()).hexdigest()
+    assert sums[0].split()[0] == digest
+
+
+@pytest.mark.parametrize("suffix", [".data", ".txt"])
+def test_a_bit_flipped_cached_base_is_reconverted(converted, tmp_path, monkeypatch, suffix):
+    monkeypatch.setenv("NEURALPATCH_CACHE_DIR", str(tmp_path))
+    (tmp_path / "base").mkdir()
+    cached = copy_pair(converted, tmp_path / "base")
+    shutil.copy(converted.with_suffix(".sha256"), cached.with_suffix(".sha256"))
+    good = BaseNetwork.load(backend="numpy")
+    victim = cached.with_suffix(suffix)
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0x10  # one bit: still a valid size (and for .txt, maybe valid text)
+    victim.write_bytes(bytes(raw))
+    healed = BaseNetwork.load(backend="numpy")
+    assert healed.fingerprint == good.fingerprint
+    assert victim.read_bytes() == converted.with_suffix(suffix).read_bytes()
+
+
+def test_a_user_pair_that_fails_its_checksum_is_refused(converted, tmp_path):
+    txt = copy_pair(converted, tmp_path)
+    shutil.copy(converted.with_suffix(".sha256"), txt.with_suffix(".sha256"))
+    data = txt.with_suffix(".data")
+    raw = bytearray(data.read_bytes())
+    raw[100] ^= 0x01
+    data.write_bytes(bytes(raw))
+    with pytest.raises(BaseNetworkError, match="does not match its checksum") as info:
+        BaseNetwork.load(txt, backend="numpy")
+    assert info.value.path == data
+
+
+# -- float16 storage ------------------------------------------------------------------------------
+
+
+def test_float16_storage_halves_the_file_and_keeps_top1(
+    converted, tmp_path, base_network, photos, sample_data
+):
+    from PIL import Image
+
+    half = convert_packaged_weights(tmp_path, weights="float16")
+    assert "weights=float16" in half.read_text().splitlines()[1]
+    full_size = converted.with_suffix(".data").stat().st_size
+    assert half.with_suffix(".data").stat().st_size * 2 == full_size
+    small = BaseNetwork.load(half)
+    assert small.topology.weights == "float16" and small.fingerprint != base_network.fingerprint
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(sample_data.glob("*.jpg"))]
+    images += list(photos.values())
+    top_full = base_network.run(images).probabilities.argmax(axis=1)
+    top_half = small.run(images).probabilities.argmax(axis=1)
+    assert (top_full == top_half).mean() >= 0.99
+
+
+def test_an_unknown_weight_storage_is_named(converted, tmp_path):
+    txt = copy_pair(converted, tmp_path)
+    txt.write_text(txt.read_text().replace("name=efficientnet-lite0", "name=x weights=int4", 1))
+    with pytest.raises(BaseNetworkError, match="weights=int4") as info:
+        load_topology_files(txt)
+    assert info.value.line == 2

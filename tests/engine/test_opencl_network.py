@@ -7,6 +7,7 @@ that are not multiples of the tiles, stride 2 on odd sizes, 5x5 taps, padded cha
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -19,16 +20,16 @@ from PIL import Image
 from neuralpatch.engine import opencl_runtime
 from neuralpatch.engine.base_network import default_base_path
 from neuralpatch.engine.errors import BaseNetworkError, DeviceError, KernelBuildError
-from neuralpatch.engine.opencl_network import (
-    CONV_PIXELS,
-    DW_PIXELS,
-    GEMM_ROWS,
+from neuralpatch.engine.opencl_kernels import (
     KERNELS,
-    OpenCLNetwork,
+    Tiles,
+    build_options,
+    local_size,
     pack_panels,
     pad_channels,
     padded,
 )
+from neuralpatch.engine.opencl_network import OpenCLNetwork
 from neuralpatch.engine.opencl_runtime import get_runtime, select_device
 from neuralpatch.engine.preprocess import to_input
 from neuralpatch.engine.reference import forward_reference, same_padding
@@ -36,6 +37,8 @@ from neuralpatch.engine.topology import BaseNetworkFiles, Layer, Topology, load_
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE_PHOTOS = ("n02121808_101.jpg", "n02124623_206.jpg")
+TILES = Tiles()
+GEMM_ROWS, DW_PIXELS, CONV_PIXELS = TILES.gemm_rows, TILES.dw_pixels, TILES.conv_pixels
 i32 = np.int32
 
 
@@ -181,24 +184,36 @@ def test_a_network_not_starting_with_a_conv_is_refused(runtime):
 
 
 def launch(
-    runtime, kind: str, global_size, args, out_index: int, out_shape, options: str = ""
+    runtime, kind: str, global_size, args: dict, out: str, out_shape, options: str = ""
 ) -> np.ndarray:
-    """Upload array arguments, run one kernel, read back argument `out_index`."""
-    file, name, base_options, local = KERNELS[kind]
-    kernel = runtime.cl.Kernel(runtime.program(file, f"{base_options} {options}".strip()), name)
-    bound = [
-        runtime.upload(np.ascontiguousarray(a, np.float32)) if isinstance(a, np.ndarray) else a
-        for a in args
-    ]
-    kernel.set_args(*bound)
+    """Upload array arguments, run one kernel (arguments by name), read back argument `out`."""
+    spec, local = KERNELS[kind], local_size(kind, TILES)
+    options = f"{build_options(kind, TILES)} {options}".strip()
+    kernel = runtime.cl.Kernel(runtime.program(spec.file, options), spec.name)
+    bound = {
+        name: runtime.upload(np.ascontiguousarray(a, np.float32))
+        if isinstance(a, np.ndarray)
+        else a
+        for name, a in args.items()
+    }
+    kernel.set_args(*(bound[name] for name in spec.args))
     global_size = tuple(-(-g // s) * s for g, s in zip(global_size, local, strict=True))
     runtime.cl.enqueue_nd_range_kernel(runtime.queue, kernel, global_size, local)
-    out = np.empty(out_shape, np.float32)
-    runtime.cl.enqueue_copy(runtime.queue, out, bound[out_index], is_blocking=True)
-    for buffer in bound:
+    result = np.empty(out_shape, np.float32)
+    runtime.cl.enqueue_copy(runtime.queue, result, bound[out], is_blocking=True)
+    for buffer in bound.values():
         if isinstance(buffer, runtime.cl.Buffer):
             runtime.free(buffer)
-    return out
+    return result
+
+
+def test_kernel_table_lists_each_kernels_parameters_in_order():
+    """The named arguments next to the table are the `.cl` signature, in the same order."""
+    for spec in KERNELS.values():
+        source = opencl_runtime.kernel_source(spec.file)
+        signature = re.search(rf"__kernel void {spec.name}\s*\(([^)]*)\)", source)[1]
+        names = tuple(re.findall(r"(\w+)\s*(?:,|$)", signature.strip()))
+        assert names == spec.args, spec.file
 
 
 def relu6(x: np.ndarray) -> np.ndarray:
@@ -225,19 +240,19 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
         runtime,
         "pwconv",
         (-(-m // GEMM_ROWS), np_ // 16),
-        [
-            a,
-            i32(lda),
-            pack_panels(w),
-            pad_channels(b),
-            res,
-            np.full((m, np_), np.nan, np.float32),
-            i32(np_),
-            i32(m),
-            i32(k),
-            i32(act),
-        ],
-        5,
+        {
+            "in": a,
+            "lda": i32(lda),
+            "w": pack_panels(w),
+            "bias": pad_channels(b),
+            "residual": res,
+            "out": np.full((m, np_), np.nan, np.float32),
+            "ldc": i32(np_),
+            "M": i32(m),
+            "K": i32(k),
+            "relu6": i32(act),
+        },
+        "out",
         (m, np_),
     )
     want = a[:, :k] @ w + b + (res[:, :n] if add else 0)
@@ -282,24 +297,24 @@ def test_depthwise_conv_kernel(runtime, h, w, c, k, stride, act, n):
             runtime,
             "dwconv",
             (cp // 16, -(-ow // DW_PIXELS), n * oh),
-            [
-                pad_channels(x),
-                pad_channels(wt),
-                pad_channels(b),
-                np.zeros((n, oh, ow, cp), np.float32),
-                i32(n),
-                i32(h),
-                i32(w),
-                i32(cp),
-                i32(oh),
-                i32(ow),
-                i32(k),
-                i32(stride),
-                i32(pt),
-                i32(pl),
-                i32(act),
-            ],
-            3,
+            {
+                "in": pad_channels(x),
+                "w": pad_channels(wt),
+                "bias": pad_channels(b),
+                "out": np.zeros((n, oh, ow, cp), np.float32),
+                "N": i32(n),
+                "H": i32(h),
+                "W": i32(w),
+                "C": i32(cp),
+                "OH": i32(oh),
+                "OW": i32(ow),
+                "K": i32(k),
+                "stride": i32(stride),
+                "pad_top": i32(pt),
+                "pad_left": i32(pl),
+                "relu6": i32(act),
+            },
+            "out",
             (n, oh, ow, cp),
             options,
         )
@@ -334,25 +349,25 @@ def test_conv2d_kernel(runtime, h, w, cin, in_stride, cout, k, stride, act):
             runtime,
             "conv",
             (cp // 16, -(-ow // CONV_PIXELS), n * oh),
-            [
-                x_in,
-                pack_panels(wt),
-                pad_channels(b),
-                np.zeros((n, oh, ow, cp), np.float32),
-                i32(h),
-                i32(w),
-                i32(cin),
-                i32(in_stride),
-                i32(oh),
-                i32(ow),
-                i32(cp),
-                i32(k),
-                i32(stride),
-                i32(pt),
-                i32(pl),
-                i32(act),
-            ],
-            3,
+            {
+                "in": x_in,
+                "w": pack_panels(wt),
+                "bias": pad_channels(b),
+                "out": np.zeros((n, oh, ow, cp), np.float32),
+                "H": i32(h),
+                "W": i32(w),
+                "cin": i32(cin),
+                "in_stride": i32(in_stride),
+                "OH": i32(oh),
+                "OW": i32(ow),
+                "out_stride": i32(cp),
+                "K": i32(k),
+                "stride": i32(stride),
+                "pad_top": i32(pt),
+                "pad_left": i32(pl),
+                "relu6": i32(act),
+            },
+            "out",
             (n, oh, ow, cp),
             options,
         )
@@ -380,31 +395,31 @@ def test_depthwise_project_conv_kernel(runtime, h, w, c, k, stride, cout, add, n
         runtime,
         "dwproject",
         (-(-m // GEMM_ROWS),),
-        [
-            pad_channels(x),
-            pad_channels(dw_w),
-            pad_channels(dw_b),
-            pack_panels(pw_w),
-            pad_channels(pw_b),
-            res,
-            np.zeros((m, op), np.float32),
-            runtime.cl.LocalMemory(GEMM_ROWS * cp * 4),
-            i32(n),
-            i32(h),
-            i32(w),
-            i32(cp),
-            i32(oh),
-            i32(ow),
-            i32(k),
-            i32(stride),
-            i32(pt),
-            i32(pl),
-            i32(1),
-            i32(c),
-            i32(op),
-            i32(0),
-        ],
-        6,
+        {
+            "in": pad_channels(x),
+            "dw_w": pad_channels(dw_w),
+            "dw_b": pad_channels(dw_b),
+            "pw_w": pack_panels(pw_w),
+            "pw_b": pad_channels(pw_b),
+            "residual": res,
+            "out": np.zeros((m, op), np.float32),
+            "tile": runtime.cl.LocalMemory(GEMM_ROWS * cp * 4),
+            "N": i32(n),
+            "H": i32(h),
+            "W": i32(w),
+            "C": i32(cp),
+            "OH": i32(oh),
+            "OW": i32(ow),
+            "K": i32(k),
+            "stride": i32(stride),
+            "pad_top": i32(pt),
+            "pad_left": i32(pl),
+            "dw_relu6": i32(1),
+            "cin": i32(c),
+            "ldc": i32(op),
+            "relu6": i32(0),
+        },
+        "out",
         (m, op),
         f"-DKSIZE={k}",
     )
@@ -418,7 +433,12 @@ def test_global_average_pool_kernel(runtime):
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (3, 5, 3, 48)).astype(np.float32)
     out = launch(
-        runtime, "gap", (3, 3), [x, np.zeros((3, 48), np.float32), i32(15), i32(48)], 1, (3, 48)
+        runtime,
+        "gap",
+        (3, 3),
+        {"in": x, "out": np.zeros((3, 48), np.float32), "HW": i32(15), "C": i32(48)},
+        "out",
+        (3, 48),
     )
     np.testing.assert_allclose(out, x.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
@@ -430,8 +450,8 @@ def test_softmax_kernel(runtime):
         runtime,
         "softmax",
         (4,),
-        [logits, np.zeros((4, 37), np.float32), i32(37), i32(48)],
-        1,
+        {"in": logits, "out": np.zeros((4, 37), np.float32), "classes": i32(37), "ld": i32(48)},
+        "out",
         (4, 37),
     )
     e = np.exp(logits[:, :37] - logits[:, :37].max(axis=1, keepdims=True))
@@ -460,7 +480,10 @@ def test_bad_device_spec_raises_device_error(monkeypatch, spec):
 
 def test_build_error_names_the_file_and_line(runtime, monkeypatch):
     source = "__kernel void broken(__global float *x)\n{\n    x[0] = y;\n}\n"
-    monkeypatch.setattr(opencl_runtime, "kernel_source", lambda name: source)
+    real = opencl_runtime.kernel_source
+    monkeypatch.setattr(
+        opencl_runtime, "kernel_source", lambda name: source if name == "broken.cl" else real(name)
+    )
     with pytest.raises(KernelBuildError) as info:
         runtime.program("broken.cl")
     assert info.value.path.name == "broken.cl" and info.value.line == 3
@@ -472,7 +495,7 @@ def test_describe_reports_device_and_caches(runtime, network):
     assert facts["compute_units"] >= 1 and facts["device"]
     assert Path(facts["cache_dir"]).is_dir()
     assert facts["cache_state"].split()[0] in ("warm", "cold", "mixed")
-    assert {b["file"] for b in facts["builds"]} >= {spec[0] for spec in KERNELS.values()}
+    assert {b["file"] for b in facts["builds"]} >= {spec.file for spec in KERNELS.values()}
 
 
 # -- the ONNX export (used by the benchmark and `base export-onnx`) ---------------------------

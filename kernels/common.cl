@@ -1,0 +1,11 @@
+// Shared by every kernel: the runtime prepends this file to each kernel source (followed by a
+// `#line 1` so build errors still name the kernel's own lines).
+//
+// `chan16` is 16 float32 channels held in one OpenCL vector (the built-in type `float16`,
+// which is sixteen 32-bit floats, NOT half precision). Activations and weights are padded to
+// whole chan16 vectors.
+typedef float16 chan16;
+
+// Clip to [0, 6] with plain operators: builtins such as clamp() compile to out-of-line calls in
+// this PoCL build.
+#define RELU6(v) ((v) < 0.0f ? (chan16)(0.0f) : ((v) > 6.0f ? (chan16)(6.0f) : (v)))
