@@ -138,8 +138,13 @@ class Dataset:
         }
 
 
-def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
+def load_dataset(
+    root: str | Path, base_tags: Mapping[str, str], *, empty_ok: bool = False
+) -> Dataset:
     """Read and validate a dataset folder; `base_tags` maps base tag -> base display name.
+
+    `empty_ok` accepts categories that have no photos yet and are no trigger (a category
+    just added in teach mode, waiting for its first snap).
 
     Raises DatasetError naming the map file and line for any rule broken; image files that
     cannot be attributed to a category are skipped and listed in `problems`.
@@ -162,7 +167,7 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
             by_tag[tag_key(match.group(1))].images.append(path)
     for c in categories:
         c.images.sort()
-        if not c.images and not c.is_trigger:
+        if not c.images and not c.is_trigger and not empty_ok:
             raise DatasetError(
                 f"category {c.tag} has no images and is not a base-network "
                 "category (nor, with --masters, a master patch's output)",
@@ -177,7 +182,7 @@ def load_dataset(root: str | Path, base_tags: Mapping[str, str]) -> Dataset:
             "never run",
             map_path,
         )
-    if not dataset.outputs:
+    if not dataset.outputs and not (empty_ok and any(not c.is_trigger for c in categories)):
         raise DatasetError(
             f"no output category: no image below {root} is named after a tag", map_path
         )

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -59,6 +59,7 @@ class LiveResult:
     total_ms: float
     fps: float  # passes per second over the last couple of seconds
     dropped: int  # frames the source produced that never got a pass, so far
+    features: np.ndarray | None = field(default=None, repr=False)  # pooled, for teach mode
 
     @property
     def image(self) -> np.ndarray:
@@ -204,6 +205,7 @@ class LiveLoop:
             total_ms=(t2 - frame.captured) * 1e3,
             fps=self._tick(t2),
             dropped=self.source.dropped,
+            features=base_pass.features[0],
         )
         self.latest = live
         return live

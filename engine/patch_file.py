@@ -69,6 +69,8 @@ class PatchFile:
     created: str = field(default_factory=now_iso)
     # The patch abstains (answers "none") when its top output's probability is below this.
     min_confidence: float = 0.0
+    # The output that means "none of these" (teach mode's background): answering it abstains.
+    background: int | None = None
 
     @property
     def feature_dim(self) -> int:
@@ -116,6 +118,7 @@ def patch_header(patch: PatchFile, path: str | Path) -> tuple[dict[str, Any], di
         "feature_dim": weights.shape[1],
         "base_fingerprint": patch.base_fingerprint,
         "min_confidence": float(patch.min_confidence),
+        "background_output": patch.background,
     }
     blobs = {"weights": weights, "bias": np.asarray(patch.bias), "icon": patch.icon_png}
     return header, blobs
@@ -155,6 +158,11 @@ def read_patch_fields(c: Container) -> PatchFile:
             f"weights of output {worst} are too large to compute (|bias| + sum |weights| = "
             f"{scale[worst]:.3g}, over {MAX_ROW_L1:.0e}): its logits could overflow float32"
         )
+    background = c.header.get("background_output")
+    if background is not None:
+        c.check(background, int, "background_output")
+        if not 0 <= background < k:
+            raise c.error(f"background_output = {background} is not an output index (0 to {k - 1})")
     return PatchFile(
         name=c.string("name", MAX_NAME_LEN),
         description=c.string("description", MAX_DESCRIPTION_LEN, empty=True),
@@ -166,6 +174,7 @@ def read_patch_fields(c: Container) -> PatchFile:
         icon_png=icon,
         base_fingerprint=c.string("base_fingerprint", 256),
         min_confidence=_min_confidence(c),
+        background=background,
     )
 
 

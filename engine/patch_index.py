@@ -136,7 +136,10 @@ class PatchIndex:
                     start = int(block.starts[i])
                     own = probs[start : start + int(block.sizes[i])]
                     k = int(own.argmax())
-                    abstained = bool(own[k] < member.patch.min_confidence)
+                    # Unsure (under its min_confidence), or sure it is "none of these".
+                    abstained = bool(own[k] < member.patch.min_confidence) or (
+                        member.patch.background == k
+                    )
                     node = PatchResult(
                         member,
                         tag,
@@ -148,7 +151,7 @@ class PatchIndex:
                         abstained=abstained,
                     )
                     siblings.append(node)
-                    if node.identified:
+                    if node.identified and not node.abstained:  # "none of these" wakes no slave
                         queue.append((node.tag, node.output_name, node.children))
                     node.elapsed_ms = (share + time.perf_counter() - t1) * 1e3
         return ImageResult(top, identified, roots, _ms_since(started))

@@ -33,7 +33,7 @@ class PatchResult:
     elapsed_ms: float = 0.0  # its share of its block's matmul plus its own soft-max read-out
     children: list[PatchResult] = field(default_factory=list)
     identified: bool = True  # probability reached the minimum, so it could trigger others
-    abstained: bool = False  # its top probability is under its min_confidence: no answer
+    abstained: bool = False  # under its min_confidence, or its background output: "none"
 
     @property
     def name(self) -> str:

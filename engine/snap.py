@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.class_map import MAX_TAG_LEN, is_tag
-from neuralpatch.engine.dataset import Category, load_dataset
+from neuralpatch.engine.dataset import Category, Dataset, load_dataset
 from neuralpatch.engine.errors import DatasetError, NeuralpatchError, PatchFormatError
 from neuralpatch.engine.image_io import save_jpeg_atomic
 from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, snapshot_dataset_root
@@ -34,7 +34,8 @@ class SnapError(NeuralpatchError):
 
 @dataclass
 class SnapTarget:
-    """A dataset a frame can be filed into; `categories` are its outputs, in neuron order."""
+    """A dataset a frame can be filed into; `categories` are its outputs in neuron order, then
+    the categories still waiting for their first photo."""
 
     root: Path
     label: str  # how to name it in a list: the folder, and the patch that uses it if any
@@ -92,12 +93,18 @@ def read_target(
     root: str | Path, base_tags: Mapping[str, str], patches: Iterable[str] = ()
 ) -> SnapTarget:
     """The dataset at `root` as a snap target; raises DatasetError when it is not usable."""
-    dataset = load_dataset(root, base_tags)
+    dataset = load_dataset(root, base_tags, empty_ok=True)
     names = list(patches)
     label = dataset.root.name or str(dataset.root)
     if names:
         label += f"  ({', '.join(names)})"
-    return SnapTarget(dataset.root, label, dataset.outputs, names)
+    return SnapTarget(dataset.root, label, snap_categories(dataset), names)
+
+
+def snap_categories(dataset: Dataset) -> list[Category]:
+    """The outputs, then categories that are no trigger and have no photo yet (a new one)."""
+    waiting = [c for c in dataset.categories if not c.images and not c.is_trigger]
+    return dataset.outputs + sorted(waiting, key=lambda c: c.index)
 
 
 def dataset_of_patch(patch_path: str | Path) -> Path | None:

@@ -1,0 +1,101 @@
+"""Saving and resuming a teach session: the full snapshot and the `.specialneurons` plugin.
+
+The plugin marks its background output (`background_output`), so `classify` and `camera`
+show an answer there as "none". A resumed snapshot's rows are matched to the dataset's
+outputs by tag: a category added since starts fresh, one removed since is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neuralpatch.engine.errors import PatchFormatError, SettingError
+from neuralpatch.engine.online_trainer import Rates
+from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, save_patch, timestamped_name
+from neuralpatch.engine.patch_model import LinearPatch, SGDState
+from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, Snapshot, load_snapshot, save_snapshot
+
+
+@dataclass
+class TeachSaved:
+    """Where a save went: the snapshot and patch in --out, and the copies in --patches."""
+
+    snapshot: Path
+    patch: Path
+    copies: list[Path]
+
+
+@dataclass
+class TeachResume:
+    patch: LinearPatch
+    sgd: SGDState
+    rates: Rates
+    step: int
+    losses: list[float]
+
+
+def save_teach(
+    patch: PatchFile,
+    snapshot: Snapshot,
+    out_dir: Path,
+    patches_dir: Path | None,
+    previous: list[Path],
+) -> TeachSaved:
+    """Write snapshot + plugin into `out_dir`, and both into `patches_dir` when given.
+
+    The copies this session wrote before (`previous`) are removed from the patch folder once
+    the new ones are in place, so the hot-reloading tester runs one version, the latest.
+    """
+    stamp = time.time_ns()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    snap_name = timestamped_name(patch.name, SNAPSHOT_SUFFIX, time_ns=stamp)
+    patch_name = timestamped_name(patch.name, PATCH_SUFFIX, time_ns=stamp)
+    snap_path = save_snapshot(snapshot, out_dir / snap_name)
+    patch_path = save_patch(patch, out_dir / patch_name)
+    copies: list[Path] = []
+    if patches_dir is not None and patches_dir.resolve() != out_dir.resolve():
+        patches_dir.mkdir(parents=True, exist_ok=True)
+        # The snapshot first: the tester that loads the patch finds its dataset beside it.
+        copies.append(save_snapshot(snapshot, patches_dir / snap_name))
+        copies.append(save_patch(patch, patches_dir / patch_name))
+        for old in previous:
+            if old not in copies:
+                old.unlink(missing_ok=True)
+    return TeachSaved(snap_path, patch_path, copies)
+
+
+def resume_teach(
+    path: str | Path, tags: list[str], feature_dim: int, fingerprint: str, seed: int = 0
+) -> TeachResume:
+    """Weights for `tags` (the session's outputs) from a snapshot, matched by tag."""
+    try:
+        snap = load_snapshot(path)
+    except PatchFormatError:
+        raise
+    if snap.patch.base_fingerprint != fingerprint:
+        raise SettingError(
+            f"the snapshot was trained on another base network ({snap.patch.base_fingerprint}; "
+            f"this one is {fingerprint})",
+            path,
+        )
+    if snap.patch.feature_dim != feature_dim:
+        raise SettingError("the snapshot does not fit this base network", path)
+    rows = {int(o.tag[1:]): i for i, o in enumerate(snap.patch.outputs)}
+    fresh = LinearPatch.xavier(len(tags), feature_dim, np.random.default_rng(seed))
+    velocity = SGDState.zeros_like(fresh)
+    for k, tag in enumerate(tags):
+        i = rows.get(int(tag[1:]))
+        if i is not None:
+            fresh.weights[k] = snap.patch.weights[i]
+            fresh.bias[k] = snap.patch.bias[i]
+            velocity.velocity_w[k] = snap.velocity_weights[i]
+            velocity.velocity_b[k] = snap.velocity_bias[i]
+    hyper = snap.hyper
+    rates = Rates(
+        lr=hyper["lr"], momentum=hyper["momentum"], decay=hyper["decay"], batch_size=hyper["batch_size"]
+    )
+    return TeachResume(fresh, velocity, rates, snap.step, [float(x) for x in snap.loss_history])
