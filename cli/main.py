@@ -14,7 +14,18 @@ import sys
 from neuralpatch import __version__
 
 # Module name under neuralpatch.commands, in the order `--help` lists them.
-COMMANDS = ("classify", "base", "dataset", "train", "eval", "patches", "camera", "serve", "market")
+COMMANDS = (
+    "classify",
+    "base",
+    "dataset",
+    "train",
+    "eval",
+    "patches",
+    "camera",
+    "teach",
+    "serve",
+    "market",
+)
 EXIT_ERROR = 2
 
 

@@ -96,6 +96,9 @@ def resume_teach(
             velocity.velocity_b[k] = snap.velocity_bias[i]
     hyper = snap.hyper
     rates = Rates(
-        lr=hyper["lr"], momentum=hyper["momentum"], decay=hyper["decay"], batch_size=hyper["batch_size"]
+        lr=hyper["lr"],
+        momentum=hyper["momentum"],
+        decay=hyper["decay"],
+        batch_size=hyper["batch_size"],
     )
     return TeachResume(fresh, velocity, rates, snap.step, [float(x) for x in snap.loss_history])
