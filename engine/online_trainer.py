@@ -89,6 +89,7 @@ class OnlineTrainer:
         self.paused = False
         self.samples: dict[Hashable, _Sample] = {}
         self._pools: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._counts: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._times: deque[float] = deque()
         self._queue: queue.Queue[_Message] = queue.Queue()
         self._lock = threading.Lock()  # held while a step or a message changes the state
@@ -165,6 +166,7 @@ class OnlineTrainer:
         with self._lock:
             try:
                 getattr(self, f"_on_{message.kind}")(*message.args)
+                self._counts = None
                 self.published = self._publish()
             finally:
                 if message.done is not None:
@@ -267,12 +269,18 @@ class OnlineTrainer:
             self.losses.append(loss)
         self._times.append(time.monotonic())
 
+    def _sample_counts(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(all, new) samples per output, recounted only after the samples changed."""
+        if self._counts is None or len(self._counts[0]) != self.patch.outputs:
+            counts, new_counts = [0] * self.patch.outputs, [0] * self.patch.outputs
+            for s in self.samples.values():
+                counts[s.output] += 1
+                new_counts[s.output] += s.new
+            self._counts = (tuple(counts), tuple(new_counts))
+        return self._counts
+
     def _publish(self) -> Published:
-        k = self.patch.outputs
-        counts, new_counts = [0] * k, [0] * k
-        for s in self.samples.values():
-            counts[s.output] += 1
-            new_counts[s.output] += s.new
+        counts, new_counts = self._sample_counts()
         now = time.monotonic()
         while self._times and now - self._times[0] > RATE_WINDOW_S:
             self._times.popleft()  # paused or idle: the rate falls to zero
@@ -285,7 +293,7 @@ class OnlineTrainer:
             self.rates,
             self.new_only,
             self.paused,
-            tuple(counts),
-            tuple(new_counts),
+            counts,
+            new_counts,
             self.losses[-1] if self.losses else None,
         )

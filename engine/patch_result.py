@@ -53,7 +53,7 @@ class PatchResult:
 
     @property
     def answer_name(self) -> str:
-        """What to show as its answer: "none" when it abstained (it did trigger)."""
+        """What to show as its answer: "none" when it abstained (unsure, or background)."""
         return "none" if self.abstained else self.output_name
 
     @property

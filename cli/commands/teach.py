@@ -84,12 +84,15 @@ def run(args: argparse.Namespace) -> int:
     if args.headless:
         return run_headless(args)
     require_terminal("teach")
-    from neuralpatch.tui.teach_app import TeachConfig, run_teach_app
+    from neuralpatch.tui.teach_app import TeachConfig, make_teach_app, run_teach_app
 
     base = load_base(args)
-    config = TeachConfig(base, args.dataset, args.source, args.patches, args.resume, args.out)
-    config.interval = args.interval
-    return run_teach_app(config)
+    config = TeachConfig(
+        base, args.dataset, args.source, args.patches, args.resume, args.out, args.interval
+    )
+    app = make_teach_app(config)
+    with on_ending_signals(app.end_on_signal):
+        return run_teach_app(app)
 
 
 def make_session(args: argparse.Namespace, base):

@@ -1,0 +1,81 @@
+"""The teach screen driven with its keys: label, rates, scope, pause, new category, edit, save."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pilot_helpers import run_async, wait_for, wait_for_screen
+
+from neuralpatch.engine.patch_file import load_patch
+from neuralpatch.tui.category_dialog import CategoryDialog
+from neuralpatch.tui.dialogs import QuitDialog
+from neuralpatch.tui.teach_app import TeachConfig, make_teach_app
+from neuralpatch.tui.teach_edit_dialog import TeachEditDialog
+
+
+def _dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
+    root, source = tmp_path / "cats", tmp_path / "stream"
+    root.mkdir()
+    source.mkdir()
+    shutil.copy(sample_data / "map_clsloc.txt", root)
+    for photo in sorted(sample_data.glob("n*.jpg"))[::6]:
+        shutil.copy(photo, root)
+        shutil.copy(photo, source)
+    return root, source
+
+
+@run_async
+async def test_keys_drive_the_teach_loop(base_network, sample_data, tmp_path):
+    root, source = _dataset(tmp_path, sample_data)
+    patches = tmp_path / "patches"
+    config = TeachConfig(
+        base_network, root, str(source), str(patches), out=str(tmp_path / "out"), interval=0.5
+    )
+    app = make_teach_app(config, palette="256")
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.teach_screen
+        await wait_for(pilot, lambda: screen.current is not None, "the first answered frame")
+        session = screen.session
+        before = len(list(root.glob("n02121808_*.jpg")))
+        await pilot.press("1")
+        await wait_for(pilot, lambda: len(session.rolling) == 1, "the first label")
+        assert len(list(root.glob("n02121808_*.jpg"))) == before + 1
+        await pilot.press("b")
+        await wait_for(pilot, lambda: len(session.rolling) == 2, "the background label")
+        background = session.outputs[-1]
+        assert len(list(root.glob(f"{background.tag}_*.jpg"))) == 1
+        lr, decay = session.trainer.published.rates.lr, session.trainer.published.rates.decay
+        await pilot.press("p", "up", "up", "left", "t")  # paused first: an idle app tests faster
+        await wait_for(pilot, lambda: session.trainer.published.new_only, "the messages")
+        published = session.trainer.published
+        assert published.rates.lr == 4 * lr and published.rates.decay == decay / 2
+        assert published.paused
+        assert "lr " in str(screen.query_one("#teach-rates").render())
+
+        await pilot.press("n")
+        await wait_for_screen(pilot, CategoryDialog)
+        await pilot.press(*"mug", "enter")
+        await wait_for(pilot, lambda: len(session.outputs) == 5, "the new category")
+        assert session.outputs[3].name == "mug" and "mug" in (root / "map_clsloc.txt").read_text()
+        await pilot.press("4")  # the new category's key: it had no photo, now it has one
+        await wait_for(pilot, lambda: len(session.rolling) == 3, "a label of the new category")
+        assert len(list(root.glob(f"{session.outputs[3].tag}_*.jpg"))) == 1
+
+        await pilot.press("e")
+        await wait_for_screen(pilot, TeachEditDialog)
+        newest = session.records[0].path
+        await pilot.press("d")
+        assert not newest.exists() and session.trainer.published.counts[3] == 0
+        await pilot.press("escape")
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(screen.saved) == 4, "the save")
+        assert load_patch(screen.saved[1]).background == 4
+        assert len(list(patches.glob("*.specialneurons"))) == 1  # the hot-reloaded copy
+        await pilot.press("p")  # training again: unsaved steps
+        await wait_for(pilot, lambda: session.unsaved, "training after the save")
+        await pilot.press("q")
+        await wait_for_screen(pilot, QuitDialog)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to quit")

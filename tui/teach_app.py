@@ -1,0 +1,65 @@
+"""The teach app: `neuralpatch teach DATASET` without `--headless`.
+
+`make_teach_app()` builds it the same way for the command line and the tests. A dropped
+session (SIGHUP) or SIGTERM ends the app and the session is saved before the process exits.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from textual.app import App
+from textual.binding import Binding
+
+from neuralpatch.engine.safe_text import printable
+from neuralpatch.tui.halfblock import Palette, detect_palette
+from neuralpatch.tui.quiet_output import app_log_path, quiet_output
+from neuralpatch.tui.teach_screen import TeachConfig, TeachScreen
+
+__all__ = ["TeachApp", "TeachConfig", "make_teach_app", "run_teach_app"]
+
+
+class TeachApp(App[int]):
+    CSS_PATH = "neuralpatch.tcss"
+    TITLE = "Neuralpatch teach"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+q", "screen.quit", "Quit", priority=True, show=False)]
+
+    def __init__(self, config: TeachConfig, palette: Palette | None = None) -> None:
+        super().__init__()
+        self.teach_screen = TeachScreen(config, palette)
+        self.ended_by: str | None = None  # the signal that ended it, if one did
+
+    def on_mount(self) -> None:
+        self.push_screen(self.teach_screen)
+
+    def end_on_signal(self, signum: int) -> None:
+        """A signal handler: leave the app; the caller saves once it is gone."""
+        self.ended_by = signal.Signals(signum).name
+        self.teach_screen.shutdown()
+        self.exit(0)
+
+
+def make_teach_app(config: TeachConfig, palette: Palette | None = None) -> TeachApp:
+    return TeachApp(config, palette or detect_palette())
+
+
+def run_teach_app(app: TeachApp) -> int:
+    """Run the app in this terminal; lists what was saved once the screen is gone.
+
+    The caller routes SIGHUP/SIGTERM to `app.end_on_signal`; a session ended that way is
+    saved here, after the app has left the terminal.
+    """
+    with quiet_output(app_log_path("teach.log")):
+        code = app.run()
+    screen = app.teach_screen
+    session = screen.session
+    if app.ended_by and session is not None and session.unsaved:
+        session.close()
+        saved = session.save()
+        screen.saved += [saved.snapshot, saved.patch, *saved.copies]
+    if app.ended_by:
+        print(f"{app.ended_by}: saved the session")
+    for path in screen.saved:
+        print(f"saved     {printable(path)}")
+    return code or 0
