@@ -41,7 +41,9 @@ from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.live_text import frame_title, overlays_for, stats_line
-from neuralpatch.tui.snap_dialog import SnapChoice, SnapDialog
+from neuralpatch.tui.snap_dialog import NO_TARGET_HELP, SnapChoice, SnapDialog
+from neuralpatch.tui.teach_screen import TeachScreen
+from neuralpatch.tui.teach_worker import teach_config_for
 
 log = logging.getLogger(__name__)
 LAYER_MESSAGE_INTERVAL_S = 1 / 30  # the bar cannot show more; thousands a second would flood
@@ -56,6 +58,7 @@ class CameraScreen(Screen[None]):
     BINDINGS = [
         Binding("s", "snap", "Snap to dataset"),
         Binding("m", "market", "Market"),
+        Binding("t", "teach", "Teach"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -215,6 +218,20 @@ class CameraScreen(Screen[None]):
             view.border_title = "Live"
         if choice is not None:
             self._save_snap(live, choice)
+
+    @work(exclusive=True, group="camera-snap")
+    async def action_teach(self) -> None:
+        """Turn the live tester into teach mode for a loaded patch's dataset."""
+        targets, _ = await asyncio.to_thread(self.snap_targets)
+        c = self.config
+        config = teach_config_for(c.base, c.source, c.patches, c.interval, self.system, targets)
+        if config is None:
+            self.notify(NO_TARGET_HELP, title="Nothing to teach", severity="warning", timeout=10)
+            return
+        self.shutdown()  # one loop at a time on the base network
+        await asyncio.to_thread(self.loop_finished.wait, STOP_WAIT_S)
+        # From the app, not this worker: switching removes this screen and cancels its workers.
+        self.app.call_later(self.app.switch_screen, TeachScreen(config, self.palette))
 
     # -- messages from the workers -------------------------------------------------------
     def on_pass_completed(self, message: PassCompleted) -> None:

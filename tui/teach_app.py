@@ -14,7 +14,8 @@ from textual.binding import Binding
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.halfblock import Palette, detect_palette
 from neuralpatch.tui.quiet_output import app_log_path, quiet_output
-from neuralpatch.tui.teach_screen import TeachConfig, TeachScreen
+from neuralpatch.tui.teach_screen import TeachScreen
+from neuralpatch.tui.teach_worker import TeachConfig
 
 __all__ = ["TeachApp", "TeachConfig", "make_teach_app", "run_teach_app"]
 

@@ -9,10 +9,7 @@ weights the training thread last published.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +20,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
-from neuralpatch.engine.frame_source import DEFAULT_FOLDER_INTERVAL_S, make_source
-from neuralpatch.engine.live_loop import LiveLoop, LiveResult
+from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.safe_text import printable
@@ -52,25 +47,10 @@ from neuralpatch.tui.teach_panels import (
     rates_line,
     status_line,
 )
+from neuralpatch.tui.teach_worker import TeachConfig, run_loop, start_session, watch_patches
 
-log = logging.getLogger(__name__)
-FRAME_MESSAGE_INTERVAL_S = 1 / 15
 STATUS_INTERVAL_S = 0.5
 STOP_WAIT_S = 5.0
-
-
-@dataclass
-class TeachConfig:
-    """What the screen runs: the options of `neuralpatch teach`, with the base loaded."""
-
-    base: BaseNetwork
-    dataset: str | Path
-    source: str = "0"
-    patches: str | None = None
-    resume: str | None = None
-    out: str | None = None
-    interval: float = DEFAULT_FOLDER_INTERVAL_S
-    realtime: bool = True
 
 
 class TeachScreen(Screen[None]):
@@ -139,54 +119,18 @@ class TeachScreen(Screen[None]):
     # -- workers -------------------------------------------------------------------------
     @work(thread=True, group="teach-setup")
     def _setup(self) -> None:
-        config = self.config
         try:
-            session = TeachSession(
-                config.base,
-                config.dataset,
-                out_dir=config.out,
-                patches_dir=config.patches,
-                resume=config.resume,
-            )
-            session.prepare(lambda d, t, _: self.post_message(SetupProgress(d, t)), self.stop)
-        except (NeuralpatchError, OSError) as exc:
-            self.post_message(TeachFailed("set-up", exc))
-            self.loop_finished.set()
-            return
-        session.start()
-        self.post_message(SessionReady(session))
-        if config.patches:
-            self._watch(config.patches)
-        self._loop(session)
-
-    def _watch(self, folder: str) -> None:
-        watcher = PatchWatcher(self.system, folder)
-        watcher.add_listener(lambda event: self.call_from_thread(self._patches_changed))
-        try:
-            watcher.start()
-        except (NeuralpatchError, OSError) as exc:
-            self.post_message(TeachFailed("patch folder", exc))
-            return
-        self.watcher = watcher
-
-    def _loop(self, session: TeachSession) -> None:
-        config = self.config
-        last = 0.0
-
-        def on_result(live: LiveResult) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last >= FRAME_MESSAGE_INTERVAL_S:
-                last = now
-                answer = session.answer(live.features, live.result.top[0].tag)
-                self.post_message(FrameAnswered(live, answer))
-
-        try:
-            source = make_source(config.source, realtime=config.realtime, interval=config.interval)
-            LiveLoop(config.base, source, self.system).run(self.stop, on_result=on_result)
-        except Exception as exc:  # a bug or an OpenCL failure must not take the app down
-            log.exception("the teach loop failed")
-            self.post_message(TeachFailed("live loop", exc))
+            session = start_session(self.config, self.post_message, self.stop)
+            if session is None:
+                return
+            if self.config.patches:
+                self.watcher = watch_patches(
+                    self.system,
+                    self.config.patches,
+                    lambda: self.call_from_thread(self._patches_changed),
+                    self.post_message,
+                )
+            run_loop(self.config, session, self.system, self.post_message, self.stop)
         finally:
             self.loop_finished.set()
 

@@ -8,10 +8,13 @@ from pathlib import Path
 from pilot_helpers import run_async, wait_for, wait_for_screen
 
 from neuralpatch.engine.patch_file import load_patch
+from neuralpatch.main import build_parser
+from neuralpatch.tui.camera_app import make_camera_app
 from neuralpatch.tui.category_dialog import CategoryDialog
 from neuralpatch.tui.dialogs import QuitDialog
 from neuralpatch.tui.teach_app import TeachConfig, make_teach_app
 from neuralpatch.tui.teach_edit_dialog import TeachEditDialog
+from neuralpatch.tui.teach_screen import TeachScreen
 
 
 def _dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
@@ -79,3 +82,27 @@ async def test_keys_drive_the_teach_loop(base_network, sample_data, tmp_path):
         await wait_for_screen(pilot, QuitDialog)
         await pilot.press("n")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to quit")
+
+
+@run_async
+async def test_the_camera_screen_turns_into_teach_mode(base_network, sample_data, tmp_path):
+    root, source = _dataset(tmp_path, sample_data)
+    args = build_parser().parse_args(
+        ["camera", "--source", str(source), "--dataset", str(root), "--interval", "0.5"]
+    )
+    app = make_camera_app(args, base=base_network, palette="256")
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.camera_screen.current is not None, "a camera frame")
+        await pilot.press("t")
+        await wait_for_screen(pilot, TeachScreen)
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.current is not None, "a teach frame")
+        assert screen.session.root == root.resolve()
+        assert app.camera_screen.loop_finished.is_set()  # one loop on the base network
+        await pilot.press("b")
+        await wait_for(pilot, lambda: len(screen.session.rolling) == 1, "a label")
+        await pilot.press("q")
+        await wait_for_screen(pilot, QuitDialog)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.return_code is not None, "save and quit")
+    assert len(list(tmp_path.glob("*.specialneurons"))) == 1  # beside the dataset

@@ -1,0 +1,124 @@
+"""The teach screen's thread work: the session's set-up, the patch folder and the live loop.
+
+Plain functions that report through `post` (the screen's `post_message`), so the screen's
+workers stay one line each and this module knows nothing of widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.message import Message
+
+from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.frame_source import DEFAULT_FOLDER_INTERVAL_S, make_source
+from neuralpatch.engine.live_loop import LiveLoop, LiveResult
+from neuralpatch.engine.patch_system import PatchSystem
+from neuralpatch.engine.patch_watcher import PatchWatcher
+from neuralpatch.engine.snap import SnapTarget
+from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX
+from neuralpatch.engine.teach_session import TeachSession
+from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupProgress, TeachFailed
+
+log = logging.getLogger(__name__)
+FRAME_MESSAGE_INTERVAL_S = 1 / 15
+Post = Callable[[Message], object]
+
+
+@dataclass
+class TeachConfig:
+    """What the screen runs: the options of `neuralpatch teach`, with the base loaded."""
+
+    base: BaseNetwork
+    dataset: str | Path
+    source: str = "0"
+    patches: str | None = None
+    resume: str | None = None
+    out: str | None = None
+    interval: float = DEFAULT_FOLDER_INTERVAL_S
+    realtime: bool = True
+
+
+def teach_config_for(
+    base: BaseNetwork,
+    source: str,
+    patches: str | None,
+    interval: float,
+    system: PatchSystem,
+    targets: list[SnapTarget],
+) -> TeachConfig | None:
+    """Teach mode from the camera screen: the dataset of a loaded patch (else the first
+    --dataset), starting from that patch's snapshot when it sits beside it."""
+    chosen = next((t for t in targets if t.patches), targets[0] if targets else None)
+    if chosen is None:
+        return None
+    snapshots = [
+        p.path.with_suffix(SNAPSHOT_SUFFIX)
+        for p in system.patches
+        if p.name in chosen.patches and p.path.with_suffix(SNAPSHOT_SUFFIX).is_file()
+    ]
+    resume = str(snapshots[0]) if snapshots else None
+    return TeachConfig(base, chosen.root, source, patches, resume, interval=interval)
+
+
+def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> TeachSession | None:
+    """Load the dataset, read its features (progress posted), start training; None on error."""
+    try:
+        session = TeachSession(
+            config.base,
+            config.dataset,
+            out_dir=config.out,
+            patches_dir=config.patches,
+            resume=config.resume,
+        )
+        session.prepare(lambda done, total, _: post(SetupProgress(done, total)), stop)
+    except (NeuralpatchError, OSError) as exc:
+        post(TeachFailed("set-up", exc))
+        return None
+    session.start()
+    post(SessionReady(session))
+    return session
+
+
+def watch_patches(
+    system: PatchSystem, folder: str, changed: Callable[[], None], post: Post
+) -> PatchWatcher | None:
+    watcher = PatchWatcher(system, folder)
+    watcher.add_listener(lambda event: changed())
+    try:
+        watcher.start()
+    except (NeuralpatchError, OSError) as exc:
+        post(TeachFailed("patch folder", exc))
+        return None
+    return watcher
+
+
+def run_loop(
+    config: TeachConfig,
+    session: TeachSession,
+    system: PatchSystem,
+    post: Post,
+    stop: threading.Event,
+) -> None:
+    """Frames through the base network, the patch folder and the taught patch, until `stop`."""
+    last = 0.0
+
+    def on_result(live: LiveResult) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= FRAME_MESSAGE_INTERVAL_S:
+            last = now
+            post(FrameAnswered(live, session.answer(live.features, live.result.top[0].tag)))
+
+    try:
+        source = make_source(config.source, realtime=config.realtime, interval=config.interval)
+        LiveLoop(config.base, source, system).run(stop, on_result=on_result)
+    except Exception as exc:  # a bug or an OpenCL failure must not take the app down
+        log.exception("the teach loop failed")
+        post(TeachFailed("live loop", exc))
