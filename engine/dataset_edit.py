@@ -48,17 +48,19 @@ def free_tag(dataset: Dataset, taken: Iterable[str] = ()) -> str:
     return f"n{number}"
 
 
-def add_category(dataset: Dataset, name: str, taken: Iterable[str] = ()) -> tuple[str, int, str]:
+def add_category(
+    dataset: Dataset, name: str, taken: Iterable[str] = (), *, tag: str | None = None
+) -> tuple[str, int, str]:
     """Append a row `tag index name` to the dataset's map; returns (tag, index, name).
 
-    Refuses a name the map already has (case-insensitive): two rows with one name would
-    make a label by name ambiguous.
+    The tag is made up (`free_tag`) unless given. Refuses a name the map already has
+    (case-insensitive): two rows with one name would make a label by name ambiguous.
     """
     name = category_name(name)
     for c in dataset.categories:
         if c.name.casefold() == name.casefold():
             raise DatasetError(f"the map already has a category named {c.name}", dataset.map_path)
-    tag = free_tag(dataset, taken)
+    tag = tag or free_tag(dataset, taken)
     index = max((c.index for c in dataset.categories), default=0) + 1
     path = dataset.map_path
     try:

@@ -24,8 +24,10 @@ from neuralpatch.engine.dataset_edit import (
     BACKGROUND_NAME,
     add_category,
     delete_photo,
+    free_tag,
     relabel_photo,
 )
+from neuralpatch.engine.errors import DatasetError
 from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.online_trainer import OnlineTrainer, Rates
 from neuralpatch.engine.patch_file import PatchFile, PatchOutput
@@ -107,11 +109,12 @@ class TeachSession:
         self._lock = threading.RLock()  # one label, edit or save at a time
         dataset = self._load()
         background = _background_of(dataset)
+        # A new background row reaches the map with its first photo, so merely opening teach
+        # mode never leaves a photo-less row that `neuralpatch train` would refuse.
+        self._background_row = background is None
         if background is None:
-            add_category(dataset, BACKGROUND_NAME, base.classes.tags)
-            dataset = self._load()
-            background = _background_of(dataset)
-            assert background is not None
+            tag = free_tag(dataset, base.classes.tags)
+            background = Category(tag, 0, BACKGROUND_NAME, 0)
         self.name = self.root.name or "teach"
         self.triggers = frozenset(dataset.triggers)
         kept = [
@@ -189,6 +192,7 @@ class TeachSession:
     ) -> LabelRecord:
         """File the frame under `output` and train on it before returning."""
         with self._lock:
+            self._map_row_for(output)
             path = save_snap(image, self.root, self.outputs[output].tag)
             right = answer.agrees(output) if answer is not None else None
             record = LabelRecord(path, output, np.asarray(features, np.float32), right)
@@ -201,6 +205,7 @@ class TeachSession:
 
     def relabel(self, record: LabelRecord, output: int) -> LabelRecord:
         with self._lock:
+            self._map_row_for(output)
             new_path = relabel_photo(record.path, self.outputs[output].tag)
             self.trainer.post("move", record.path, new_path, output, wait=True)
             record.path, record.output = new_path, output
@@ -216,10 +221,19 @@ class TeachSession:
                 self.records.remove(record)
             self._labels_since_save += 1
 
+    def _map_row_for(self, output: int) -> None:
+        if self.outputs[output].background and self._background_row:
+            o = self.outputs[output]
+            add_category(self._load(), o.name, tag=o.tag)
+            self._background_row = False
+
     def add_category(self, name: str) -> int:
         """A new output from a name: a made-up tag in the map, a new neuron before background."""
         with self._lock:
-            tag, _, clean = add_category(self._load(), name, self.base.classes.tags)
+            taken = [*self.base.classes.tags, self.outputs[-1].tag]
+            if name.strip().casefold() == BACKGROUND_NAME:
+                raise DatasetError(f"{BACKGROUND_NAME} is the patch's own output (key b)")
+            tag, _, clean = add_category(self._load(), name, taken)
             position = len(self.outputs) - 1
             self.trainer.post("insert_output", position, wait=True)
             outputs = list(self.outputs)

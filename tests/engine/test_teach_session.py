@@ -56,13 +56,19 @@ def _frame(base_network, rgb):
     return base_pass.features[0], base_network.top_k(base_pass.probabilities[0], 1)[0].tag
 
 
-def test_outputs_are_the_map_order_then_a_background_row(session, dataset, base_network):
+def test_outputs_are_the_map_order_then_a_background_row(session, dataset, base_network, photos):
     assert [o.tag for o in session.outputs[:3]] == [DOMESTIC, WILD, BIG]
     assert session.outputs[-1].background and session.outputs[-1].name == "background"
-    rows = (dataset / "map_clsloc.txt").read_text().splitlines()
-    assert rows[-1] == f"{session.outputs[-1].tag} 17 background"  # kept rows, one appended
     assert session.outputs[-1].tag not in base_network.classes.tag_names()
     assert session.trainer.published.counts == (4, 4, 4, 0)
+    before = (dataset / "map_clsloc.txt").read_text()
+    load_dataset(dataset, base_network.classes.tag_names())  # `train` still takes it as it is
+    features, _ = _frame(base_network, photos["coffee"])
+    session.label(photos["coffee"], features, None, 3)  # the row comes with its first photo
+    after = (dataset / "map_clsloc.txt").read_text()
+    assert after == before + f"{session.outputs[-1].tag} 17 background\n"
+    loaded = load_dataset(dataset, base_network.classes.tag_names())
+    assert [c.name for c in loaded.outputs][-1] == "background"
 
 
 def test_a_label_is_saved_and_learnt_before_it_returns(session, base_network, photos):
