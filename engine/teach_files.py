@@ -15,7 +15,13 @@ import numpy as np
 
 from neuralpatch.engine.errors import PatchFormatError, SettingError
 from neuralpatch.engine.online_trainer import Rates
-from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, save_patch, timestamped_name
+from neuralpatch.engine.patch_file import (
+    PATCH_SUFFIX,
+    PatchFile,
+    PatchOutput,
+    save_patch,
+    timestamped_name,
+)
 from neuralpatch.engine.patch_model import LinearPatch, SGDState
 from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, Snapshot, load_snapshot, save_snapshot
 
@@ -36,6 +42,50 @@ class TeachResume:
     rates: Rates
     step: int
     losses: list[float]
+
+
+def teach_files(
+    name: str,
+    root: Path,
+    triggers: list[str],
+    outputs: list[PatchOutput],
+    captured: tuple[LinearPatch, SGDState, int, list[float], dict],
+    rates: Rates,
+    fingerprint: str,
+    summary: dict,
+    seed: int = 0,
+) -> tuple[PatchFile, Snapshot]:
+    """The plugin (background = the last output) and the full snapshot of a teach session."""
+    patch, sgd, step, losses, rng_state = captured
+    plugin = PatchFile(
+        name=name,
+        description=f"taught live on {root.name}",
+        triggers=triggers,
+        outputs=outputs,
+        weights=patch.weights,
+        bias=patch.bias,
+        base_fingerprint=fingerprint,
+        background=len(outputs) - 1,
+    )
+    hyper = {
+        "batch_size": rates.batch_size,
+        "lr": rates.lr,
+        "momentum": rates.momentum,
+        "decay": rates.decay,
+        "augment": False,
+        "seed": seed,
+    }
+    snapshot = Snapshot(
+        plugin,
+        sgd.velocity_w,
+        sgd.velocity_b,
+        hyper,
+        step,
+        rng_state,
+        np.asarray(losses, np.float32),
+        summary,
+    )
+    return plugin, snapshot
 
 
 def save_teach(

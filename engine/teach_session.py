@@ -30,11 +30,10 @@ from neuralpatch.engine.dataset_edit import (
 from neuralpatch.engine.errors import DatasetError
 from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.online_trainer import OnlineTrainer, Rates
-from neuralpatch.engine.patch_file import PatchFile, PatchOutput
+from neuralpatch.engine.patch_file import PatchOutput
 from neuralpatch.engine.patch_model import LinearPatch
 from neuralpatch.engine.snap import save_snap
-from neuralpatch.engine.snapshot import Snapshot
-from neuralpatch.engine.teach_files import TeachSaved, resume_teach, save_teach
+from neuralpatch.engine.teach_files import TeachSaved, resume_teach, save_teach, teach_files
 
 ROLLING_LABELS = 50
 DEFAULT_RATES = Rates(lr=0.01, momentum=0.9, decay=0.0005, batch_size=16)
@@ -268,39 +267,21 @@ class TeachSession:
     def save(self) -> TeachSaved:
         """The full snapshot and the plugin into --out (and --patches)."""
         with self._lock:
-            patch, sgd, step, losses, rng_state = self.trainer.capture()
-            rates = self.trainer.published.rates
-            outputs = self.outputs
-            plugin = PatchFile(
-                name=self.name,
-                description=f"taught live on {self.root.name}",
-                triggers=sorted(self.triggers),
-                outputs=[PatchOutput(o.tag, o.name) for o in outputs],
-                weights=patch.weights,
-                bias=patch.bias,
-                base_fingerprint=self.base.fingerprint,
-                background=len(outputs) - 1,
-            )
-            snapshot = Snapshot(
-                patch=plugin,
-                velocity_weights=sgd.velocity_w,
-                velocity_bias=sgd.velocity_b,
-                hyper={
-                    "batch_size": rates.batch_size,
-                    "lr": rates.lr,
-                    "momentum": rates.momentum,
-                    "decay": rates.decay,
-                    "augment": False,
-                    "seed": self.seed,
-                },
-                step=step,
-                rng_state=rng_state,
-                loss_history=np.asarray(losses, np.float32),
-                dataset_summary=self._load().to_summary(),
+            captured = self.trainer.capture()
+            plugin, snapshot = teach_files(
+                self.name,
+                self.root,
+                sorted(self.triggers),
+                [PatchOutput(o.tag, o.name) for o in self.outputs],
+                captured,
+                self.trainer.published.rates,
+                self.base.fingerprint,
+                self._load().to_summary(),
+                self.seed,
             )
             previous = self.last_saved.copies if self.last_saved else []
             self.last_saved = save_teach(plugin, snapshot, self.out_dir, self.patches_dir, previous)
-            self._saved_step, self._labels_since_save = step, 0
+            self._saved_step, self._labels_since_save = captured[2], 0
             return self.last_saved
 
 
