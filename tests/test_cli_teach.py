@@ -6,6 +6,8 @@ import io
 import json
 import random
 import shutil
+import signal
+import subprocess
 import sys
 
 import numpy as np
@@ -133,3 +135,27 @@ def test_saved_plugin_reloads_and_fires(records, teach_run, base_network, photos
     assert not cat.patches[0].abstained and cat.patches[0].to_dict()["abstained"] is False
     assert cat.patches[0].output_name == "domestic_cat"  # chelsea is a pet tabby
     assert coffee.fired() == []  # espresso is no trigger of a cat patch
+
+
+def test_a_hang_up_saves_the_session(teach_run, tmp_path):
+    """SIGHUP (a dropped SSH session) while the loop waits for a label: saved, exit 0."""
+    dataset, source, _, _, _ = teach_run
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "neuralpatch", "teach", str(dataset), "--source", str(source)]
+        + ["--headless", "--json", "--out", str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = json.loads(process.stdout.readline())  # waiting for its label now
+        assert first["frame"] == 0
+        process.send_signal(signal.SIGHUP)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "SIGHUP: saving" in err
+    assert len(list(out.glob("*.specialneurons"))) == len(list(out.glob("*.npsnapshot"))) == 1

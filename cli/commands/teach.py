@@ -1,8 +1,11 @@
 """`neuralpatch teach DATASET`: label frames from a camera, video or photo folder; train live.
 
 Without `--headless` it opens the teach screen. The patch being taught has the dataset's
-output categories (map order) plus a "background" output (none of these), created in the
-map if missing; it trains continuously on every photo of the dataset and on each new label.
+output categories (map order) plus a "background" output (none of these; its row joins
+map_clsloc.txt with its first photo); it trains continuously on every photo of the dataset
+and on each new label. Screen keys: 1-9 label as that output, b background, n new category,
+up/down learning rate x2 / /2, right/left weight decay x2 / /2, t everything / new labels
+only, p pause, e edit past labels, ctrl+s save, q quit.
 
 With `--headless --json` the same loop reads stdin: for every frame it prints one JSON
 object (one line) with these keys, then reads one line:
