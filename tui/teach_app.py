@@ -8,41 +8,40 @@ from __future__ import annotations
 
 import signal
 
-from textual.app import App
 from textual.binding import Binding
 
 from neuralpatch.engine.safe_text import printable
-from neuralpatch.tui.halfblock import Palette, detect_palette
-from neuralpatch.tui.quiet_output import app_log_path, quiet_output
+from neuralpatch.tui.app_shell import AppShell, run_in_terminal
+from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 from neuralpatch.tui.teach_screen import TeachScreen
 from neuralpatch.tui.teach_worker import TeachConfig
 
 __all__ = ["TeachApp", "TeachConfig", "make_teach_app", "run_teach_app"]
 
 
-class TeachApp(App[int]):
-    CSS_PATH = "neuralpatch.tcss"
+class TeachApp(AppShell):
     TITLE = "Neuralpatch teach"
-    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+q", "screen.quit", "Quit", priority=True, show=False)]
 
-    def __init__(self, config: TeachConfig, palette: Palette | None = None) -> None:
-        super().__init__()
-        self.teach_screen = TeachScreen(config, palette)
+    def __init__(self, screen: TeachScreen) -> None:
+        super().__init__(screen)
+        self.teach_screen = screen
         self.ended_by: str | None = None  # the signal that ended it, if one did
 
-    def on_mount(self) -> None:
-        self.push_screen(self.teach_screen)
-
-    def end_on_signal(self, signum: int) -> None:
-        """A signal handler: leave the app; the caller saves once it is gone."""
-        self.ended_by = signal.Signals(signum).name
+    def end_on_signal(self, signum: signal.Signals) -> None:
+        """Called from the signal handler: leave the app; the caller saves once it is gone."""
+        self.ended_by = signum.name
         self.teach_screen.shutdown()
         self.exit(0)
 
 
 def make_teach_app(config: TeachConfig, palette: Palette | None = None) -> TeachApp:
-    return TeachApp(config, palette or detect_palette())
+    """The app for a teach run. `palette`: image palette (default: detected, with a notice
+    when it falls back to 256 or 16 colours)."""
+    app = TeachApp(TeachScreen(config, palette or detect_palette()))
+    if palette is None:
+        app.palette_notice = palette_notice(detect_palette())
+    return app
 
 
 def run_teach_app(app: TeachApp) -> int:
@@ -51,8 +50,7 @@ def run_teach_app(app: TeachApp) -> int:
     The caller routes SIGHUP/SIGTERM to `app.end_on_signal`; a session ended that way is
     saved here, after the app has left the terminal.
     """
-    with quiet_output(app_log_path("teach.log")):
-        code = app.run()
+    code = run_in_terminal(app, "teach.log")
     screen = app.teach_screen
     session = screen.session
     if app.ended_by and session is not None and session.unsaved:
@@ -63,4 +61,4 @@ def run_teach_app(app: TeachApp) -> int:
         print(f"{app.ended_by}: saved the session")
     for path in screen.saved:
         print(f"saved     {printable(path)}")
-    return code or 0
+    return code

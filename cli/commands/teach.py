@@ -40,9 +40,13 @@ import sys
 import threading
 
 from neuralpatch.commands.options import add_base_options, load_base, require_terminal
-from neuralpatch.commands.teach_signals import SessionEnded, on_ending_signals
 
 JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless") :].replace("`", "")
+
+
+class SessionEnded(Exception):
+    """SIGHUP, SIGTERM or SIGINT ended the session (raised to unwind a blocking stdin read:
+    a handler that returned would have the read simply retried)."""
 
 
 def add_parser(sub) -> None:
@@ -87,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.headless:
         return run_headless(args)
     require_terminal("teach")
+    from neuralpatch.engine.stop_signals import stop_on_signals
     from neuralpatch.tui.teach_app import TeachConfig, make_teach_app, run_teach_app
 
     base = load_base(args)
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         base, args.dataset, args.source, args.patches, args.resume, args.out, args.interval
     )
     app = make_teach_app(config)
-    with on_ending_signals(app.end_on_signal):
+    with stop_on_signals(app.teach_screen.stop, app.end_on_signal):
         return run_teach_app(app)
 
 
@@ -117,6 +122,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from neuralpatch.engine.live_loop import LiveLoop
     from neuralpatch.engine.patch_system import PatchSystem
     from neuralpatch.engine.safe_text import json_text, printable
+    from neuralpatch.engine.stop_signals import stop_on_signals
 
     base = load_base(args)
     session = make_session(args, base)
@@ -147,9 +153,12 @@ def run_headless(args: argparse.Namespace) -> int:
         name = session.outputs[output].name
         _err(f"frame {live.index}: labelled {printable(name)} -> {printable(labelled.path)}")
 
+    def end(signum) -> None:
+        raise SessionEnded(signum.name)
+
     session.start()
     try:
-        with on_ending_signals():
+        with stop_on_signals(stop, end):
             loop.run(stop, on_result=on_result)
     except SessionEnded as ended:
         _err(f"{ended}: saving")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pilot_helpers import run_async, wait_for, wait_for_screen
 
+from neuralpatch.commands.camera import camera_config
 from neuralpatch.engine.patch_file import load_patch
 from neuralpatch.main import build_parser
 from neuralpatch.tui.camera_app import make_camera_app
@@ -90,7 +91,7 @@ async def test_the_camera_screen_turns_into_teach_mode(base_network, sample_data
     args = build_parser().parse_args(
         ["camera", "--source", str(source), "--dataset", str(root), "--interval", "0.5"]
     )
-    app = make_camera_app(args, base=base_network, palette="256")
+    app = make_camera_app(camera_config(args, base_network), palette="256")
     async with app.run_test(size=(140, 44)) as pilot:
         await wait_for(pilot, lambda: app.camera_screen.current is not None, "a camera frame")
         await pilot.press("t")
