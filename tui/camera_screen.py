@@ -28,6 +28,7 @@ from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.snap import SnapError, SnapTarget, find_targets, save_snap
+from neuralpatch.engine.teach_config import teach_config_for
 from neuralpatch.tui.camera_messages import (
     LayerReached,
     LoopFailed,
@@ -43,7 +44,6 @@ from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.live_text import frame_title, overlays_for, stats_line
 from neuralpatch.tui.snap_dialog import NO_TARGET_HELP, SnapChoice, SnapDialog
 from neuralpatch.tui.teach_screen import TeachScreen
-from neuralpatch.tui.teach_worker import teach_config_for
 
 log = logging.getLogger(__name__)
 LAYER_MESSAGE_INTERVAL_S = 1 / 30  # the bar cannot show more; thousands a second would flood
@@ -223,8 +223,7 @@ class CameraScreen(Screen[None]):
     async def action_teach(self) -> None:
         """Turn the live tester into teach mode for a loaded patch's dataset."""
         targets, _ = await asyncio.to_thread(self.snap_targets)
-        c = self.config
-        config = teach_config_for(c.base, c.source, c.patches, c.interval, self.system, targets)
+        config = teach_config_for(self.config, self.system, targets)
         if config is None:
             self.notify(NO_TARGET_HELP, title="Nothing to teach", severity="warning", timeout=10)
             return

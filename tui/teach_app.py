@@ -11,10 +11,10 @@ import signal
 from textual.binding import Binding
 
 from neuralpatch.engine.safe_text import printable
+from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.tui.app_shell import AppShell, run_in_terminal
 from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 from neuralpatch.tui.teach_screen import TeachScreen
-from neuralpatch.tui.teach_worker import TeachConfig
 
 __all__ = ["TeachApp", "TeachConfig", "make_teach_app", "run_teach_app"]
 

@@ -25,6 +25,7 @@ from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.safe_text import printable
+from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.engine.teach_session import TeachAnswer, TeachSession
 from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified_line
 from neuralpatch.tui.category_dialog import CategoryDialog
@@ -47,7 +48,7 @@ from neuralpatch.tui.teach_panels import (
     rates_line,
     status_line,
 )
-from neuralpatch.tui.teach_worker import TeachConfig, run_loop, start_session, watch_patches
+from neuralpatch.tui.teach_worker import run_loop, start_session, watch_patches
 
 STATUS_INTERVAL_S = 0.5
 STOP_WAIT_S = 5.0

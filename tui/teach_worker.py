@@ -10,61 +10,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from textual.message import Message
 
-from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
-from neuralpatch.engine.frame_source import DEFAULT_FOLDER_INTERVAL_S, make_source
+from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
-from neuralpatch.engine.snap import SnapTarget
-from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX
+from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.engine.teach_session import TeachSession
 from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupProgress, TeachFailed
 
 log = logging.getLogger(__name__)
 FRAME_MESSAGE_INTERVAL_S = 1 / 15
 Post = Callable[[Message], object]
-
-
-@dataclass
-class TeachConfig:
-    """What the screen runs: the options of `neuralpatch teach`, with the base loaded."""
-
-    base: BaseNetwork
-    dataset: str | Path
-    source: str = "0"
-    patches: str | None = None
-    resume: str | None = None
-    out: str | None = None
-    interval: float = DEFAULT_FOLDER_INTERVAL_S
-    realtime: bool = True
-
-
-def teach_config_for(
-    base: BaseNetwork,
-    source: str,
-    patches: str | None,
-    interval: float,
-    system: PatchSystem,
-    targets: list[SnapTarget],
-) -> TeachConfig | None:
-    """Teach mode from the camera screen: the dataset of a loaded patch (else the first
-    --dataset), starting from that patch's snapshot when it sits beside it."""
-    chosen = next((t for t in targets if t.patches), targets[0] if targets else None)
-    if chosen is None:
-        return None
-    snapshots = [
-        p.path.with_suffix(SNAPSHOT_SUFFIX)
-        for p in system.patches
-        if p.name in chosen.patches and p.path.with_suffix(SNAPSHOT_SUFFIX).is_file()
-    ]
-    resume = str(snapshots[0]) if snapshots else None
-    return TeachConfig(base, chosen.root, source, patches, resume, interval=interval)
 
 
 def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> TeachSession | None:

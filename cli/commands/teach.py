@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         return run_headless(args)
     require_terminal("teach")
     from neuralpatch.engine.stop_signals import stop_on_signals
-    from neuralpatch.tui.teach_app import TeachConfig, make_teach_app, run_teach_app
+    from neuralpatch.engine.teach_config import TeachConfig
+    from neuralpatch.tui.teach_app import make_teach_app, run_teach_app
 
     base = load_base(args)
     config = TeachConfig(

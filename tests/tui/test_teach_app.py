@@ -9,11 +9,12 @@ from pilot_helpers import run_async, wait_for, wait_for_screen
 
 from neuralpatch.commands.camera import camera_config
 from neuralpatch.engine.patch_file import load_patch
+from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.main import build_parser
 from neuralpatch.tui.camera_app import make_camera_app
 from neuralpatch.tui.category_dialog import CategoryDialog
 from neuralpatch.tui.dialogs import QuitDialog
-from neuralpatch.tui.teach_app import TeachConfig, make_teach_app
+from neuralpatch.tui.teach_app import make_teach_app
 from neuralpatch.tui.teach_edit_dialog import TeachEditDialog
 from neuralpatch.tui.teach_screen import TeachScreen
 
