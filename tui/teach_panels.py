@@ -69,6 +69,6 @@ def status_line(
     right, labels = rolling
     rate = f"{right}/{labels} = {right / labels:.0%}" if labels else "no labels yet"
     return (
-        f"labelled now: {new} · {published.steps_per_s:.0f} steps/s (step {published.step}) · "
-        f"right before you labelled it (last {labels}, end to end): {rate}"
+        f"right before you labelled it (last {labels}, end to end): {rate} · "
+        f"{published.steps_per_s:.0f} steps/s (step {published.step}) · labelled now: {new}"
     )
