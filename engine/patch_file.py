@@ -118,8 +118,9 @@ def patch_header(patch: PatchFile, path: str | Path) -> tuple[dict[str, Any], di
         "feature_dim": weights.shape[1],
         "base_fingerprint": patch.base_fingerprint,
         "min_confidence": float(patch.min_confidence),
-        "background_output": patch.background,
     }
+    if patch.background is not None:  # absent otherwise: other patches stay byte for byte
+        header["background_output"] = patch.background
     blobs = {"weights": weights, "bias": np.asarray(patch.bias), "icon": patch.icon_png}
     return header, blobs
 
