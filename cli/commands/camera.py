@@ -13,7 +13,8 @@ with `--json` one JSON object per line (JSON Lines) with these keys:
     patches       the patches that ran, as a tree: each {name, file, trigger: {tag, name},
                   output: {index, tag, name, probability}, identified, probabilities:
                   [{tag, name, probability}], icon, elapsed_ms, abstained (under its
-                  min_confidence, or its background output: it triggered but says none), children: [...]}
+                  min_confidence, or its background output: triggered, says none),
+                  children: [...]}
     timings       {base_ms, patches_ms, total_ms}: the base pass, the patch cascade, and
                   the frame's capture to the finished result (decoding included)
     fps           passes per second over the last two seconds

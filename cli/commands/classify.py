@@ -52,7 +52,8 @@ def add_parser(sub) -> None:
         "each image also has patches: the tree of patches that ran, each "
         "{name, file, trigger: {tag, name}, output: {index, tag, name, "
         "probability}, identified, probabilities: [{tag, name, probability}], "
-        "icon, elapsed_ms, abstained (under its min_confidence or its background output: shown as none), "
+        "icon, elapsed_ms, abstained (under its min_confidence or its background "
+        "output: shown as none), "
         "children: [...]}, and patches_ms; and the object "
         "has patch_folder: {folder, running: [names], disabled: [{file, "
         "reason}], rejected: [{file, reason}]}",
