@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from neuralpatch.commands.heatmap_output import HELP_KEYS, add_heatmap_options
 from neuralpatch.commands.options import add_base_options, load_base
 from neuralpatch.engine.safe_text import json_text, printable
 
@@ -56,18 +57,21 @@ def add_parser(sub) -> None:
         "output: shown as none), "
         "children: [...]}, and patches_ms; and the object "
         "has patch_folder: {folder, running: [names], disabled: [{file, "
-        "reason}], rejected: [{file, reason}]}",
+        "reason}], rejected: [{file, reason}]}. " + HELP_KEYS,
     )
+    add_heatmap_options(p)
     add_base_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from neuralpatch.commands.heatmap_output import HeatmapOutput, heatmap_lines
     from neuralpatch.engine.errors import ImageError
     from neuralpatch.engine.image_io import decode_image
 
     base = load_base(args)
     system = _patch_system(args, base) if args.patches else None
+    heatmaps = HeatmapOutput(args, base) if args.heatmap or args.occlusion else None
     results, errors = [], []
     decoded = []
     for path in args.images:
@@ -79,14 +83,18 @@ def run(args: argparse.Namespace) -> int:
     for start in range(0, len(decoded), BATCH):
         chunk = decoded[start : start + BATCH]
         out = base.run([rgb for _, rgb in chunk])
-        for (path, _), probs, features in zip(chunk, out.probabilities, out.features, strict=True):
+        for i, (path, rgb) in enumerate(chunk):
+            probs, features = out.probabilities[i], out.features[i]
             top = base.top_k(probs, max(1, args.top))
             item = {"path": path, "top": [p.__dict__ for p in top]}
+            tree = None
             if system is not None:
                 tree = system.classify(probs, features, max(1, args.top))
                 tree.abstain_below(args.min_confidence)
                 item["patches"] = [r.to_dict() for r in tree.patches]
                 item["patches_ms"] = tree.elapsed_ms
+            if heatmaps is not None:
+                heatmaps.add(item, path, rgb, out.feature_map[i], probs, tree)
             results.append(item)
     if args.json:
         report = {
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 print(printable(f"  {rank}. {p['name']:<28} {p['tag']}  {p['probability']:7.2%}"))
             if system is not None:
                 print("\n".join(map(printable, _tree_lines(item["patches"]))))
+            print("\n".join(heatmap_lines(item)), end="\n" if heatmaps else "")
     return 2 if errors else 0
 
 
