@@ -37,3 +37,19 @@ def photos() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def felix_patch(base_network: BaseNetwork, sample_data: Path):
+    """A cats patch trained on sample_data (domestic / small wild / big cat), cached features."""
+    import threading
+
+    from neuralpatch.engine.dataset import load_dataset
+    from neuralpatch.engine.trainer import HyperParams, Trainer
+    from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
+
+    dataset = load_dataset(sample_data, base_network.classes.tag_names())
+    trainer = Trainer(base_network, dataset, HyperParams(batch_size=8, lr=0.02))
+    trainer.prepare()
+    trainer.run(threading.Event(), steps=60)
+    return patch_from_trainer(trainer, PatchInfo("felix cats"))
