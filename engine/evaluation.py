@@ -26,6 +26,19 @@ from neuralpatch.engine.patch_system import PatchSystem
 BATCH = 16
 
 
+@dataclass(frozen=True)
+class ScoredPhoto:
+    """One photo as scored, for callers that look closer (the heat-map gallery)."""
+
+    path: Path
+    image: np.ndarray
+    feature_map: np.ndarray  # (h, w, D), the base pass's last map
+    probabilities: np.ndarray  # the base network's
+    true_index: int
+    predicted_index: int  # the patch's answer
+    fired: bool  # the patch triggered
+
+
 @dataclass
 class EvalReport:
     """Counts over the scored photos; `confusion[true][pred]`, last column = not triggered."""
@@ -88,11 +101,13 @@ def evaluate(
     on_progress: Callable[[int, int, str], None] | None = None,
     stop: threading.Event | None = None,
     masters: PatchSystem | None = None,
+    on_scored: Callable[[ScoredPhoto], None] | None = None,
 ) -> EvalReport:
     """Score `patch` on (photo, tag) pairs (default: every photo of the dataset).
 
     `masters`: the patches whose outputs may trigger this one; they run as the live cascade
     would, and the patch fires when one of them identifies one of its triggers.
+    `on_scored` hears about every photo scored.
     """
     if samples is None:
         samples = [(p, c.tag) for c in dataset.outputs for p in c.images]
@@ -111,11 +126,12 @@ def evaluate(
     for start in range(0, len(usable), BATCH):
         if stop is not None and stop.is_set():
             break
-        chunk, images = [], []
+        chunk, images, paths = [], [], []
         for path, label in usable[start : start + BATCH]:
             try:
                 images.append(decode_image(path))
                 chunk.append(label)
+                paths.append(path)
             except ImageError as exc:
                 report.skipped[str(path)] = exc.message
         if images:
@@ -129,6 +145,18 @@ def evaluate(
                 )
                 report.confusion[label, guess if fired else k] += 1
                 report.answers.append((label, int(guess) if fired else -1, float(probs[i, guess])))
+                if on_scored is not None:
+                    on_scored(
+                        ScoredPhoto(
+                            paths[i],
+                            images[i],
+                            out.feature_map[i],
+                            out.probabilities[i],
+                            int(label),
+                            int(guess),
+                            bool(fired),
+                        )
+                    )
         if on_progress:
             on_progress(min(start + BATCH, len(usable)), len(usable), "")
     return report

@@ -109,12 +109,17 @@ def write_heatmap_png(path: str | Path, photo: np.ndarray, heatmap: Heatmap, tit
 
 @dataclass(frozen=True)
 class GalleryTile:
-    """One photo of a gallery: its heat-map and two caption lines."""
+    """One photo of a gallery, its map already blended in (`tile_picture`), two captions."""
 
-    photo: np.ndarray
-    heatmap: Heatmap
+    picture: np.ndarray
     caption: str
     detail: str = ""
+
+
+def tile_picture(photo: np.ndarray, heatmap: Heatmap, side: int = 220) -> np.ndarray:
+    """The photo shrunk to fit `side` with its map blended over it (small enough to keep)."""
+    small, scale = shrink(photo, side)
+    return blend_over(small, heatmap, scale)
 
 
 def gallery_sheet(tiles: Sequence[GalleryTile], title: str, tile_side: int = 220) -> np.ndarray:
@@ -123,23 +128,28 @@ def gallery_sheet(tiles: Sequence[GalleryTile], title: str, tile_side: int = 220
     columns = max(1, min(4, len(tiles)))
     rows = max(1, -(-len(tiles) // columns))
     caption_h, header_h, gap = 34, 28, 8
-    width = columns * (tile_side + gap) + gap
+    width = max(columns * (tile_side + gap) + gap, round(_font().getlength(title)) + 2 * gap)
     height = header_h + rows * (tile_side + caption_h + gap) + gap
     sheet = Image.new("RGB", (width, height), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
     draw.text((gap, 7), title, fill=(235, 235, 235), font=_font())
     for n, tile in enumerate(tiles):
-        small, scale = shrink(tile.photo, tile_side)
-        picture = blend_over(small, tile.heatmap, scale)
+        picture = tile.picture[:tile_side, :tile_side]
         row, col = divmod(n, columns)
         x = gap + col * (tile_side + gap)
         y = header_h + row * (tile_side + caption_h + gap)
         ox, oy = (tile_side - picture.shape[1]) // 2, (tile_side - picture.shape[0]) // 2
         sheet.paste(Image.fromarray(picture), (x + ox, y + oy))
-        draw.text((x, y + tile_side + 2), _fit(tile.caption, 34), fill=(235, 235, 235), font=font)
-        draw.text((x, y + tile_side + 17), _fit(tile.detail, 34), fill=(170, 170, 170), font=font)
+        for line, (text, colour) in enumerate([(tile.caption, 235), (tile.detail, 170)]):
+            fitted = _fit(text, font, tile_side)
+            draw.text((x, y + tile_side + 2 + 15 * line), fitted, fill=(colour,) * 3, font=font)
     return np.asarray(sheet)
 
 
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _fit(text: str, font, width: int) -> str:
+    """`text` cut with an ellipsis to fit `width` pixels."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text + "…"

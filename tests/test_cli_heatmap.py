@@ -91,3 +91,22 @@ def test_occlusion_without_heatmap_is_a_clear_error(capsys, photos, tmp_path):
     Image.fromarray(photos["chelsea"]).save(path)
     assert main(["classify", str(path), "--occlusion"]) != 0
     assert "--occlusion needs --heatmap" in capsys.readouterr().err
+
+
+def test_eval_heatmaps_writes_a_gallery_of_the_misclassified(
+    capsys, sample_data, felix_dir, tmp_path
+):
+    patch = next(felix_dir.glob("*.specialneurons"))
+    folder = tmp_path / "gallery"
+    argv = ["eval", str(patch), str(sample_data), "--heatmaps", str(folder), "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    wrong = report["images"] - round(report["end_to_end_accuracy"] * report["images"])
+    assert wrong >= 1  # a 60-step patch on 41 photos: some are wrong or do not trigger
+    with Image.open(report["gallery"]) as sheet:
+        assert sheet.format == "PNG"
+        columns = min(4, wrong)
+        assert sheet.width >= columns * (220 + 8) + 8
+        rows = -(-wrong // columns)
+        assert sheet.height == 28 + rows * (220 + 34 + 8) + 8
+    assert [p.name for p in folder.iterdir()] == ["felix_cats-misclassified.png"]

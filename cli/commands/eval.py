@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from neuralpatch.commands.heatmap_output import add_gallery_option, make_gallery, write_gallery
 from neuralpatch.commands.options import (
     add_base_options,
     add_masters_option,
@@ -49,6 +50,7 @@ def add_parser(sub) -> None:
         "last column = not triggered; at_min_confidence and each risk_coverage row: "
         "{min_confidence, answered, abstained, coverage, accuracy, end_to_end_accuracy}",
     )
+    add_gallery_option(p)
     add_masters_option(p)
     add_base_options(p)
     p.set_defaults(run=run)
@@ -81,15 +83,24 @@ def run(args: argparse.Namespace) -> int:
         train, val = dataset.split(args.val_fraction, args.seed)
         outputs = dataset.outputs
         samples = [(p, outputs[k].tag) for p, k in (val if args.split == "val" else train)]
+    gallery = make_gallery(args, patch, base)
     with ProgressLine("evaluating") as bar:
-        report = evaluate(base, patch, dataset, samples, bar.update, masters=masters)
+        report = evaluate(
+            base,
+            patch,
+            dataset,
+            samples,
+            bar.update,
+            masters=masters,
+            on_scored=gallery.add if gallery else None,
+        )
     point, table = at_threshold(report, threshold), risk_coverage(report)
     if args.json:
         extra = {
             "min_confidence": threshold,
             "at_min_confidence": point.to_dict(),
             "risk_coverage": [row.to_dict() for row in table],
-        }
+        } | write_gallery(gallery, args)
         print(
             json_text(
                 {"patch": patch.name, "split": args.split} | report.to_dict() | extra, indent=2
@@ -129,4 +140,5 @@ def run(args: argparse.Namespace) -> int:
         )
     for path, reason in report.skipped.items():
         print(printable(f"skipped {path}: {reason}"))
+    write_gallery(gallery, args)
     return 0

@@ -93,3 +93,39 @@ def heatmap_lines(item: dict) -> list[str]:
                     f"{printable(heat['png'])}"
                 )
     return lines
+
+
+def add_gallery_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--heatmaps",
+        metavar="DIR",
+        help="write DIR/<patch>-misclassified.png: every photo the patch got wrong end to "
+        "end (wrong output or not triggered) with the heat-map of the output it gave; "
+        "--json then adds gallery: PATH",
+    )
+
+
+def make_gallery(args: argparse.Namespace, patch, base):
+    """The gallery collector for --heatmaps DIR, or None."""
+    from neuralpatch.engine.heatmap_gallery import MisclassifiedGallery
+
+    if not args.heatmaps:
+        return None
+    folder = Path(args.heatmaps)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(f"cannot create the heat-map folder {folder}: {exc.strerror}") from exc
+    return MisclassifiedGallery(patch, base.topology, base.classes)
+
+
+def write_gallery(gallery, args: argparse.Namespace) -> dict:
+    """Write the sheet; the keys to add to the JSON report ({} without --heatmaps)."""
+    from neuralpatch.engine.patch_file import safe_name
+
+    if gallery is None:
+        return {}
+    path = gallery.write(Path(args.heatmaps) / f"{safe_name(gallery.patch.name)}-misclassified.png")
+    if not args.json:
+        print(f"misclassified photos with their heat-maps ({gallery.wrong}): {printable(path)}")
+    return {"gallery": str(path)}

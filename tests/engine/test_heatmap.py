@@ -22,7 +22,12 @@ from neuralpatch.engine.heatmap import (
     patch_head,
     receptive_field_centres,
 )
-from neuralpatch.engine.heatmap_image import GalleryTile, gallery_sheet, write_heatmap_png
+from neuralpatch.engine.heatmap_image import (
+    GalleryTile,
+    gallery_sheet,
+    tile_picture,
+    write_heatmap_png,
+)
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.occlusion import occlusion_maps
 from neuralpatch.engine.patch_system import PatchSystem
@@ -235,7 +240,7 @@ def test_gallery_sheet_holds_every_tile(base_network, photos, classifier):
         heat = class_activation_map(
             out.feature_map[0], head, cam_geometry(image.shape, base_network.topology)
         )
-        tiles.append(GalleryTile(image, heat, name, "detail"))
+        tiles.append(GalleryTile(tile_picture(image, heat, 100), name, "detail"))
     sheet = gallery_sheet(tiles * 3, "six tiles", tile_side=100)
     assert sheet.shape[1] == 4 * 108 + 8 and sheet.shape[0] > 2 * 100
     assert sheet[:, :, :].std() > 10  # photos, not an empty canvas
