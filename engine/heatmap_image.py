@@ -53,9 +53,12 @@ def blend_over(photo: np.ndarray, heatmap: Heatmap, scale: float = 1.0) -> np.nd
     out[y0:y1, x0:x1] = region * (1 - ALPHA) + tint * ALPHA
     picture = np.clip(out, 0, 255).astype(np.uint8)
     px, py = (round(v * scale) for v in heatmap.peak())
-    arm = max(4, round(min(x1 - x0, y1 - y0) / 30))
-    cv2.drawMarker(picture, (px, py), (255, 255, 255), cv2.MARKER_CROSS, 2 * arm, 2)
-    cv2.drawMarker(picture, (px, py), (0, 0, 0), cv2.MARKER_CROSS, 2 * arm, 1)
+    arm = max(2, round(min(x1 - x0, y1 - y0) / 30))
+    if arm > 3:  # a photo-sized picture: a white cross with a black core
+        cv2.drawMarker(picture, (px, py), (255, 255, 255), cv2.MARKER_CROSS, 2 * arm, 2)
+        cv2.drawMarker(picture, (px, py), (0, 0, 0), cv2.MARKER_CROSS, 2 * arm, 1)
+    else:  # a few terminal cells: one thin white cross
+        cv2.drawMarker(picture, (px, py), (255, 255, 255), cv2.MARKER_CROSS, 2 * arm, 1)
     return picture
 
 

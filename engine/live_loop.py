@@ -60,6 +60,7 @@ class LiveResult:
     fps: float  # passes per second over the last couple of seconds
     dropped: int  # frames the source produced that never got a pass, so far
     features: np.ndarray | None = field(default=None, repr=False)  # pooled, for teach mode
+    feature_map: np.ndarray | None = None  # (h, w, D), the pass's last map: for heat-maps
 
     @property
     def image(self) -> np.ndarray:
@@ -206,6 +207,7 @@ class LiveLoop:
             fps=self._tick(t2),
             dropped=self.source.dropped,
             features=base_pass.features[0],
+            feature_map=base_pass.feature_map[0],
         )
         self.latest = live
         return live

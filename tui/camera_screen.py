@@ -40,6 +40,7 @@ from neuralpatch.tui.camera_messages import (
 )
 from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified_line
 from neuralpatch.tui.halfblock import Palette
+from neuralpatch.tui.heatmap_overlay import HeatmapOverlay
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.live_text import frame_title, overlays_for, stats_line
 from neuralpatch.tui.snap_dialog import NO_TARGET_HELP, SnapChoice, SnapDialog
@@ -59,6 +60,8 @@ class CameraScreen(Screen[None]):
         Binding("s", "snap", "Snap to dataset"),
         Binding("m", "market", "Market"),
         Binding("t", "teach", "Teach"),
+        Binding("h", "heatmap", "Heat-map"),
+        Binding("c", "cycle_heatmap", "Next map"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -74,6 +77,7 @@ class CameraScreen(Screen[None]):
         self.snapped: list[Path] = []
         self.status: SourceStatus | None = None
         self.dropped = 0
+        self.heat = HeatmapOverlay(config.base)
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -181,6 +185,23 @@ class CameraScreen(Screen[None]):
 
         self.app.push_screen(MarketScreen(self.config.patches, self.system, self.palette))
 
+    # -- heat-map ------------------------------------------------------------------------
+    def action_heatmap(self) -> None:
+        self.heat.toggle()
+        self._show_heat(self.current)
+
+    def action_cycle_heatmap(self) -> None:
+        if self.heat.cycle(self.current) is None:
+            self.notify("No patch ran on this frame: the map is the base network's.", timeout=3)
+        self.heat.enabled = True
+        self._show_heat(self.current)
+
+    def _show_heat(self, live: LiveResult | None) -> None:
+        view = self.query_one("#camera-view", ImageView)
+        layer = self.heat.layer_for(live)
+        view.set_layer(layer)
+        view.set_overlays((overlays_for(live) if live else []) + self.heat.overlays(layer))
+
     # -- snap flow -----------------------------------------------------------------------
     def action_snap(self) -> None:
         if self.frozen:
@@ -240,7 +261,7 @@ class CameraScreen(Screen[None]):
         self.current = live
         view = self.query_one("#camera-view", ImageView)
         view.set_image(live.image, frame_title(live))
-        view.set_overlays(overlays_for(live))
+        self._show_heat(live)
         self.query_one("#camera-identified", Label).update(identified_line(live.result))
         self.query_one("#camera-stats", Label).update(stats_line(live))
         if live.dropped != self.dropped:

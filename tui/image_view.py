@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import cv2
 import numpy as np
@@ -41,6 +41,12 @@ class Overlay:
             icon.dtype != np.uint8 or icon.ndim != 3 or icon.shape[2] not in (3, 4)
         ):
             raise ValueError(f"icon must be an H x W x 3|4 uint8 array, got {icon.shape}")
+
+
+class PixelLayer(Protocol):
+    """Something painted into the fitted pixels before icons and badges (a heat-map)."""
+
+    def blend(self, pixels: np.ndarray) -> np.ndarray: ...
 
 
 def composite_icons(pixels: np.ndarray, overlays: list[Overlay], top_margin: int = 0) -> None:
@@ -136,6 +142,7 @@ class ImageView(Widget):
         self._image: np.ndarray | None = None
         self._caption = ""
         self._overlays: list[Overlay] = []
+        self._layer: PixelLayer | None = None
         self._lines: list[Strip] = []
         self._lines_size: tuple[int, int] | None = None
         self._dirty = True
@@ -173,6 +180,13 @@ class ImageView(Widget):
         ):
             return
         self._overlays = list(overlays)
+        self._invalidate()
+
+    def set_layer(self, layer: PixelLayer | None) -> None:
+        """Paint `layer` into the image's pixels (None: the plain image)."""
+        if layer is self._layer:
+            return
+        self._layer = layer
         self._invalidate()
 
     def notify_style_update(self) -> None:
@@ -220,6 +234,8 @@ class ImageView(Widget):
         pixels = self._renderer.fit(self._image, width, height)
         if pixels.size == 0:
             return
+        if self._layer is not None:
+            pixels = self._layer.blend(pixels)
         labels = [o for o in self._overlays if o.label]
         if any(o.icon is not None for o in self._overlays):
             composite_icons(pixels, self._overlays, top_margin=2 if labels else 0)
