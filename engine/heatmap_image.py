@@ -38,20 +38,22 @@ def value_range(grid: np.ndarray) -> tuple[float, float]:
 
 def colorize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Float values → RGB uint8 via the colour map, `lo` blue and `hi` red."""
-    levels = np.clip((values - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
-    return COLORMAP[levels]
+    gain = 255.0 / (hi - lo)
+    levels = cv2.convertScaleAbs(np.asarray(values, np.float32), alpha=gain, beta=-lo * gain)
+    return COLORMAP[levels.reshape(np.shape(values))]
 
 
 def blend_over(photo: np.ndarray, heatmap: Heatmap, scale: float = 1.0) -> np.ndarray:
-    """A copy of `photo` with the map over its box; `scale` = photo pixels per original pixel."""
-    out = photo.astype(np.float32) * OUTSIDE_DIM
+    """A copy of `photo` with the map over its box; `scale` = photo pixels per original pixel.
+
+    uint8 OpenCV arithmetic throughout: the camera overlay runs this on every frame.
+    """
+    picture = cv2.convertScaleAbs(photo, alpha=OUTSIDE_DIM)
     x0, y0, x1, y1 = (round(v * scale) for v in heatmap.box)
     x1, y1 = min(max(x1, x0 + 1), photo.shape[1]), min(max(y1, y0 + 1), photo.shape[0])
-    raster = heatmap.upsample(y1 - y0, x1 - x0)
-    tint = colorize(raster, *value_range(heatmap.grid)).astype(np.float32)
-    region = photo[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = region * (1 - ALPHA) + tint * ALPHA
-    picture = np.clip(out, 0, 255).astype(np.uint8)
+    tint = colorize(heatmap.upsample(y1 - y0, x1 - x0), *value_range(heatmap.grid))
+    region = np.ascontiguousarray(photo[y0:y1, x0:x1])
+    picture[y0:y1, x0:x1] = cv2.addWeighted(region, 1 - ALPHA, tint, ALPHA, 0)
     px, py = (round(v * scale) for v in heatmap.peak())
     arm = max(2, round(min(x1 - x0, y1 - y0) / 30))
     if arm > 3:  # a photo-sized picture: a white cross with a black core

@@ -17,6 +17,7 @@ import numpy as np
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.heatmap import (
+    GridGeometry,
     Heatmap,
     base_classifier,
     base_head,
@@ -24,7 +25,7 @@ from neuralpatch.engine.heatmap import (
     class_activation_map,
     patch_head,
 )
-from neuralpatch.engine.heatmap_image import blend_over, colorize, value_range
+from neuralpatch.engine.heatmap_image import COLORMAP, blend_over, value_range
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.image_view import Overlay
@@ -44,9 +45,8 @@ class HeatLayer:
         if pixels.shape[1] <= LEGEND_COLUMNS:
             return pixels
         out = blend_over(pixels, self.heatmap, pixels.shape[1] / self.image_width)
-        lo, hi = value_range(self.heatmap.grid)
-        scale = np.linspace(hi, lo, out.shape[0], dtype=np.float32)[:, None]
-        out[:, -LEGEND_COLUMNS:] = colorize(scale, lo, hi)
+        levels = np.linspace(len(COLORMAP) - 1, 0, out.shape[0]).astype(np.intp)
+        out[:, -LEGEND_COLUMNS:] = COLORMAP[levels][:, None]  # top red = the highest cell
         return out
 
     def label(self) -> str:
@@ -66,6 +66,7 @@ class HeatmapOverlay:
         self.enabled = False
         self.selected: str | None = None  # a patch name; None: the first that ran
         self.last_ms = 0.0
+        self._geometry: tuple[tuple[int, ...], GridGeometry] | None = None
 
     def toggle(self) -> bool:
         self.enabled = not self.enabled
@@ -86,7 +87,10 @@ class HeatmapOverlay:
         if not self.enabled or live is None or live.feature_map is None:
             return None
         started = time.perf_counter()
-        geometry = cam_geometry(live.image.shape, self.base.topology)
+        shape = live.image.shape
+        if self._geometry is None or self._geometry[0] != shape:
+            self._geometry = (shape, cam_geometry(shape, self.base.topology))
+        geometry = self._geometry[1]
         results = [r for _, r in live.result.walk()]
         chosen = next((r for r in results if r.name == self.selected), None)
         chosen = chosen or (results[0] if results else None)
