@@ -11,6 +11,7 @@ import pytest
 from pilot_helpers import run_async, wait_for
 from textual.app import App, ComposeResult
 
+from neuralpatch.commands.camera import camera_config
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop
 from neuralpatch.engine.patch_file import save_patch
@@ -44,7 +45,7 @@ def felix_dir(felix_patch, tmp_path_factory) -> Path:
 
 def camera_app(base_network, *argv: str):
     args = build_parser().parse_args(["camera", *argv])
-    return make_camera_app(args, base=base_network, palette="256")
+    return make_camera_app(camera_config(args, base_network), palette="256")
 
 
 def first_pass(base_network, source: Path, patches: PatchSystem | None = None):
