@@ -58,9 +58,13 @@ def default_workers() -> int:
 
 
 def workers_for(workers: int | None, photos: int) -> int:
-    """Decode processes `extract` starts for this many photos (0: one helper thread)."""
-    count = default_workers() if workers is None else max(0, workers)
-    return count if photos >= MIN_POOL_PHOTOS else 0
+    """Decode processes `extract` starts for this many photos (0: one helper thread).
+
+    An explicit count is honoured; by default, small jobs are not worth a process start.
+    """
+    if workers is not None:
+        return max(0, workers)
+    return default_workers() if photos >= MIN_POOL_PHOTOS else 0
 
 
 def photo_files(roots: Iterable[str | Path]) -> list[Path]:
@@ -123,7 +127,10 @@ def extract(
 ) -> Iterator[Extracted]:
     """Features of every photo, in the order given, from the cache or the base pass.
 
-    `workers`: decode processes (None: `default_workers()`; 0: one thread, no processes).
+    `workers`: decode processes (None: `default_workers()` for big jobs, else none; 0: one
+    helper thread, no processes). Worker processes start from a fresh interpreter that
+    imports the caller's `__main__` module, so a script calling this needs the usual
+    `if __name__ == "__main__":` guard (the `neuralpatch` command has it).
     `on_progress(done, total, text)` is called as photos finish; the text gives the rate and
     the time left. Stops early, without error, when `stop` is set.
     """
