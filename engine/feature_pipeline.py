@@ -21,7 +21,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ BATCH = 32  # photos per base pass
 CHUNK = 8  # photos per worker job
 PREFETCH = 8  # worker jobs in flight: two batches decoded ahead of the base pass
 MIN_POOL_PHOTOS = 2 * BATCH  # fewer photos than this are not worth starting processes for
+
+_pools: dict[int, Executor] = {}
+_pools_lock = threading.Lock()
 
 
 @dataclass
@@ -161,11 +165,34 @@ def extract(
             if stop is not None and stop.is_set():
                 return
         yield from run.flush()
+    except BrokenProcessPool:
+        _forget(pool)  # a worker died (killed, out of memory): the next run starts afresh
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in inflight:  # only ours: the pool may serve another run too
+            future.cancel()
+        wait(inflight)
 
 
 def _executor(workers: int) -> Executor:
+    """The process's decode pool of this size, started on first use and kept: a second
+    extraction in the same process (prepare, then eval, then teach) starts no processes."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = _new_executor(workers)
+        return pool
+
+
+def _forget(pool: Executor) -> None:
+    with _pools_lock:
+        for key, known in list(_pools.items()):
+            if known is pool:
+                del _pools[key]
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _new_executor(workers: int) -> Executor:
     if workers == 0:
         return ThreadPoolExecutor(1, thread_name_prefix="neuralpatch-decode")
     # forkserver: the workers are forked from a clean server process, never from this one,
