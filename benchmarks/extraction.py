@@ -116,9 +116,12 @@ def cluster_rates(base: BaseNetwork, paths: list[Path]) -> dict | None:
 
     rates = {}
     for workers in (1, 2):
-        with distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster, distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             with tempfile.TemporaryDirectory() as folder:  # warm up: kernels, weights
                 list(extract_on_cluster(base, paths[:8], client, cache_folder=Path(folder)))
             with tempfile.TemporaryDirectory() as folder:

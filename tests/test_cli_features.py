@@ -66,6 +66,7 @@ def test_a_dask_cluster_fills_the_same_cache_as_a_local_run(
     capsys, data, tmp_path, monkeypatch, base_network
 ):
     import distributed  # in the test extra (pyproject.toml)
+
     local = fresh_cache(tmp_path / "local", monkeypatch)
     assert features_json(capsys, str(data), "--workers", "2")["extracted"] == 6
     remote = fresh_cache(tmp_path / "remote", monkeypatch)  # workers inherit this
