@@ -40,7 +40,7 @@ class LiveJsonEncoder:
         self.probabilities = probabilities
         # Keyed by the LoadedPatch itself: a reloaded file is a new object, so a stale entry
         # is never used; the table is bounded, so replaced patches are let go in the end.
-        self._patches: dict[LoadedPatch, tuple[str, list[str], str]] = {}
+        self._patches: dict[LoadedPatch, tuple[str, list[str], str, str]] = {}
         self._pairs: dict[tuple[str, str], str] = {}
         self._last_ms = (math.nan, "null")  # a block's patches share one elapsed_ms
 
@@ -70,8 +70,9 @@ class LiveJsonEncoder:
             fragment = self._pairs[key] = f'"tag": {_text(tag)}, "name": {_text(name)}'
         return fragment
 
-    def _static(self, loaded: LoadedPatch) -> tuple[str, list[str], str]:
-        """(`{"name": ..., "file": ...,`, each output's tag/name pair, `"icon": ...`)."""
+    def _static(self, loaded: LoadedPatch) -> tuple[str, list[str], str, str]:
+        """(`{"name": ..., "file": ...,`, each output's tag/name pair, `"icon": ...`, and the
+        `"probabilities": [...]` list with a `%s` where each number goes)."""
         parts = self._patches.get(loaded)
         if parts is None:
             if len(self._patches) >= _MAX_ENTRIES:
@@ -81,21 +82,20 @@ class LiveJsonEncoder:
                 f'"tag": {_text(o.tag)}, "name": {_text(o.name)}' for o in loaded.patch.outputs
             ]
             icon = f'"icon": {"true" if loaded.patch.icon_png is not None else "false"}'
-            parts = self._patches[loaded] = (head, outputs, icon)
+            listed = ", ".join(
+                f'{{{pair.replace("%", "%%")}, "probability": %s}}' for pair in outputs
+            )
+            parts = self._patches[loaded] = (head, outputs, icon, f'"probabilities": [{listed}], ')
         return parts
 
     def _nodes(self, nodes: list[PatchResult]) -> str:
         return ", ".join(self._node(n) for n in nodes)
 
     def _node(self, node: PatchResult) -> str:
-        head, outputs, icon = self._patches.get(node.loaded) or self._static(node.loaded)
+        head, outputs, icon, listed = self._patches.get(node.loaded) or self._static(node.loaded)
         probabilities = ""
         if self.probabilities:
-            listed = ", ".join(
-                f'{{{pair}, "probability": {_number(p)}}}'
-                for pair, p in zip(outputs, node.probabilities.tolist(), strict=True)
-            )
-            probabilities = f'"probabilities": [{listed}], '
+            probabilities = listed % tuple(map(_number, node.probabilities.tolist()))
         if node.elapsed_ms != self._last_ms[0]:
             self._last_ms = (node.elapsed_ms, _number(node.elapsed_ms))
         elapsed = self._last_ms[1]  # before the children replace it
