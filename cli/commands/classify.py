@@ -13,8 +13,6 @@ from pathlib import Path
 from neuralpatch.commands.options import add_base_options, load_base
 from neuralpatch.engine.safe_text import json_text, printable
 
-BATCH = 16
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -63,31 +61,25 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuralpatch.engine.errors import ImageError
-    from neuralpatch.engine.image_io import decode_image
+    from neuralpatch.engine.feature_pipeline import base_passes
 
     base = load_base(args)
     system = _patch_system(args, base) if args.patches else None
     results, errors = [], []
-    decoded = []
-    for path in args.images:
-        try:
-            decoded.append((path, decode_image(path)))
-        except ImageError as exc:
-            errors.append({"path": path, "error": str(exc)})
-            print(f"neuralpatch: error: {printable(exc)}", file=sys.stderr)
-    for start in range(0, len(decoded), BATCH):
-        chunk = decoded[start : start + BATCH]
-        out = base.run([rgb for _, rgb in chunk])
-        for (path, _), probs, features in zip(chunk, out.probabilities, out.features, strict=True):
-            top = base.top_k(probs, max(1, args.top))
-            item = {"path": path, "top": [p.__dict__ for p in top]}
-            if system is not None:
-                tree = system.classify(probs, features, max(1, args.top))
-                tree.abstain_below(args.min_confidence)
-                item["patches"] = [r.to_dict() for r in tree.patches]
-                item["patches_ms"] = tree.elapsed_ms
-            results.append(item)
+    # Decoded in worker processes for long lists, a few batches at a time, in order.
+    for path, out in zip(args.images, base_passes(base, args.images), strict=True):
+        if out.error is not None:
+            errors.append({"path": path, "error": f"{path}: {out.error}"})
+            print(f"neuralpatch: error: {printable(path)}: {printable(out.error)}", file=sys.stderr)
+            continue
+        top = base.top_k(out.probabilities, max(1, args.top))
+        item = {"path": path, "top": [p.__dict__ for p in top]}
+        if system is not None:
+            tree = system.classify(out.probabilities, out.features, max(1, args.top))
+            tree.abstain_below(args.min_confidence)
+            item["patches"] = [r.to_dict() for r in tree.patches]
+            item["patches_ms"] = tree.elapsed_ms
+        results.append(item)
     if args.json:
         report = {
             "base": {"name": base.topology.name, "fingerprint": base.fingerprint},
