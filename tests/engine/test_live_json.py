@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neuralpatch.engine.frame_source import Frame
+from neuralpatch.engine.frame import Frame
 from neuralpatch.engine.live_json import LiveJsonEncoder
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, PatchOutput

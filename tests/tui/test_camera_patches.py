@@ -29,7 +29,7 @@ def test_a_thousand_firing_patches_draw_like_forty():
     lines = cascade_lines(result).plain.splitlines()  # type: ignore[arg-type]
     assert len(lines) == 1 + MAX_CASCADE_LINES + 1
     assert lines[-1] == f"… and {1000 - MAX_CASCADE_LINES} more patches"
-    assert identified_line(result).endswith("patch 3: big cat 50%  ›  +996 more")  # type: ignore[arg-type]
+    assert identified_line(result).endswith("patch 3: big_cat 50%  ›  +996 more")  # type: ignore[arg-type]
     overlays = overlays_for(SimpleNamespace(result=result))  # type: ignore[arg-type]
     assert [o.label for o in overlays] == [f"patch {i}" for i in range(MAX_OVERLAYS)]
 
