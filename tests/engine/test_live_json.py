@@ -38,7 +38,7 @@ def results(base_network, photos):
     for i in range(200):
         outputs = [PatchOutput(f"n{91000000 + 10 * i + j}", f"sort_{i}_{j}%d") for j in range(3)]
         patches[f"/bench/p{i:03d}{PATCH_SUFFIX}"] = PatchFile(
-            "evil \x1b]0;title\x07 \ud800 %s name" if i == 7 else f"patch {i}",
+            "evil \x1b]0;title\x07 %s name" if i == 7 else f"patch {i}",
             cats,
             outputs,
             rng.normal(0, 0.05, (3, base_network.feature_dim)).astype(np.float32),
