@@ -1,6 +1,7 @@
 """Benchmark the headless live loop on real video: frames per second and the per-pass split.
 
-Usage: python benchmarks/camera_loop.py [--frames N] [--patches DIR] [--device SPEC] [--json]
+Usage: python benchmarks/camera_loop.py [--frames N] [--patches DIR] [--firing N] [--device SPEC]
+       [--json]
 
 Two real videos go through `LiveLoop` exactly as `neuralpatch camera --headless` runs it (every
 frame, no real-time pacing): `tree` is OpenCV's tree.avi (320×240 Cinepak, 68 frames, looped;
@@ -14,6 +15,12 @@ In the same run the same decoded frames go through `BaseNetwork.run` alone, back
 cascade, bookkeeping). The host is noisy, so both run in blocks of 20 passes taking turns
 (each loop block opens the video at its start) and the fps figures are the median block.
 Timing never fails anything.
+
+`firing` then loads `--firing` patches (default 1,000: the real one and synthetic ones with
+random weights, every one triggered by the 13 cat classes) and plays the cat frames of
+`cat_coffee`, so every patch fires on every frame, printing each record to /dev/null as
+`camera --headless --json` prints it: with the encoder it uses (`LiveJsonEncoder`), with
+`--probabilities`, and with the former `json.dumps(result.to_dict())`, in blocks taking turns.
 
 ``--json`` prints one object:
 
@@ -34,6 +41,13 @@ Timing never fails anything.
           "total_ms": {"median": float, "p90": float},    # capture to result
           "other_ms": float              # median of total - base - patches (decoding etc.)
         }
+      },
+      "firing": {
+        "patches": int, "fired_per_frame": int, "line_bytes": {way: int},
+        "fps": {way: float},             # way: "lean" (default), "probabilities", "to_dict",
+                                         # "no_output"; median block
+        "json_ms": {way: float},         # building one line, median
+        "patches_ms": float              # LiveResult.patches_ms, median
       }
     }
 """
@@ -42,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -57,8 +72,10 @@ from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.frame import quiet_opencv
 from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.live_json import LiveJsonEncoder
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.opencl_runtime import get_runtime
+from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, PatchOutput
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
@@ -79,6 +96,73 @@ def cat_coffee_video(folder: Path) -> Path:
         writer.write(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+def cat_video(folder: Path) -> Path:
+    path = folder / "cat.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
+    resized = cv2.resize(skimage.data.chelsea(), (400, 300), interpolation=cv2.INTER_AREA)
+    for _ in range(24):
+        writer.write(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def firing_system(base: BaseNetwork, real: PatchSystem, count: int) -> PatchSystem:
+    """The real patches plus synthetic ones until `count`, all triggered by the cat classes."""
+    rng = np.random.default_rng(0)
+    cats = list(base.classes.tags[281:294])
+    system = PatchSystem.for_base(base)
+    patches = {p.path: p.patch for p in real.patches}
+    for i in range(count - len(patches)):
+        outputs = [PatchOutput(f"n{90000000 + 10 * i + j}", f"made_up_{i}_{j}") for j in range(3)]
+        weights = rng.normal(0, 0.02, (3, base.feature_dim)).astype(np.float32)
+        patches[f"/bench/{i:04d}{PATCH_SUFFIX}"] = PatchFile(
+            f"synthetic {i}", cats, outputs, weights, np.zeros(3, np.float32), base.fingerprint
+        )
+    system.add_all(patches)
+    return system
+
+
+def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: int) -> dict:
+    """fps of the headless JSON loop with every patch firing, by way of writing the line."""
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    lean, full = LiveJsonEncoder(), LiveJsonEncoder(probabilities=True)
+    ways = {
+        "lean": lean.encode,
+        "probabilities": full.encode,
+        "to_dict": lambda r: json.dumps(r.to_dict()),
+        "no_output": None,
+    }
+    fps: dict[str, list[float]] = {w: [] for w in ways}
+    json_ms: dict[str, list[float]] = {w: [] for w in ways if ways[w]}
+    patches_ms: list[float] = []
+    loop = LiveLoop(base, VideoFileSource(video), system, give_up_after=0)
+    loop.run(threading.Event(), max_frames=WARM_UP)
+    sample = loop.latest
+    for _ in range(max(1, frames // BLOCK)):
+        for way, encode in ways.items():
+
+            def show(r: LiveResult, encode=encode, way=way) -> None:
+                patches_ms.append(r.patches_ms)
+                if encode is not None:
+                    t0 = time.perf_counter()
+                    line = encode(r)
+                    json_ms[way].append((time.perf_counter() - t0) * 1e3)
+                    print(line, file=sink, flush=True)
+
+            started = time.perf_counter()
+            loop.run(threading.Event(), max_frames=BLOCK, on_result=show)
+            fps[way].append(BLOCK / (time.perf_counter() - started))
+    sink.close()
+    return {
+        "patches": len(system.index.enabled),
+        "fired_per_frame": len(sample.result.fired()),
+        "line_bytes": {w: len(e(sample)) for w, e in ways.items() if e},
+        "fps": {w: statistics.median(v) for w, v in fps.items()},
+        "json_ms": {w: statistics.median(v) for w, v in json_ms.items()},
+        "patches_ms": statistics.median(patches_ms),
+    }
 
 
 def patch_system(base: BaseNetwork, folder: str | None) -> PatchSystem:
@@ -161,10 +245,25 @@ def print_table(report: dict) -> None:
         )
 
 
+def print_firing(f: dict) -> None:
+    print(
+        f"\n{f['patches']} patches, {f['fired_per_frame']} firing on every frame; headless "
+        f"--json to /dev/null; patches {f['patches_ms']:.2f} ms a frame"
+    )
+    print(f"{'line':>14} {'fps':>7} {'json ms':>8} {'bytes':>9}")
+    for way, fps in f["fps"].items():
+        ms, size = f["json_ms"].get(way), f["line_bytes"].get(way)
+        print(
+            f"{way:>14} {fps:7.1f} {'' if ms is None else f'{ms:8.2f}'} "
+            f"{'' if size is None else f'{size:9d}'}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=200, help="passes timed per video")
     parser.add_argument("--patches", metavar="DIR", help="patch folder (default: train one)")
+    parser.add_argument("--firing", type=int, default=1000, help="patches in the firing scene")
     parser.add_argument("--device", help="OpenCL device for the base pass")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -176,6 +275,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         videos = {"tree": TREE, "cat_coffee": cat_coffee_video(Path(tmp))}
         scenes = {name: measure(base, system, video, args.frames) for name, video in videos.items()}
+        many = firing_system(base, system, args.firing)
+        firing = measure_firing(base, many, cat_video(Path(tmp)), args.frames)
     report = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -183,11 +284,13 @@ def main() -> None:
         "device": get_runtime(args.device).describe(),
         "patches": [p.name for p in system.patches],
         "scenes": scenes,
+        "firing": firing,
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_table(report)
+        print_firing(report["firing"])
 
 
 if __name__ == "__main__":

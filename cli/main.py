@@ -18,6 +18,7 @@ COMMANDS = (
     "classify",
     "base",
     "dataset",
+    "features",
     "train",
     "eval",
     "patches",

@@ -62,10 +62,14 @@ def read_photo_bytes(path: str | Path) -> bytes:
     return data
 
 
-def decode_image(path: str | Path, data: bytes | None = None) -> np.ndarray:
+def decode_image(
+    path: str | Path, data: bytes | None = None, *, draft: tuple[int, int] | None = None
+) -> np.ndarray:
     """Decode an image file to RGB, upright as the camera meant it (EXIF orientation applied).
 
     `data`: the file's bytes, already read (so what is decoded is exactly what was hashed).
+    `draft`: (width, height) a JPEG may be decoded down to, by libjpeg's DCT scaling (1/2,
+    1/4, 1/8), never below it; other formats ignore it (see engine/input_pixels.py).
     Raises ImageError naming the file for a missing, empty, truncated, oversized or
     non-image file, so a single bad photo can be reported and skipped instead of stopping
     feature extraction.
@@ -75,6 +79,8 @@ def decode_image(path: str | Path, data: bytes | None = None) -> np.ndarray:
         data = read_photo_bytes(path)
     try:
         with _open(io.BytesIO(data), path) as img:
+            if draft is not None and img.format == "JPEG":
+                img.draft(img.mode, draft)
             rgb = _to_rgb(ImageOps.exif_transpose(_decoded(img)))
     except _DECODE_ERRORS as exc:
         raise ImageError(f"cannot decode image: {exc}", path) from exc

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from neuralpatch.engine.patch_result import ImageResult, PatchResult
 from neuralpatch.engine.patch_rules import cycle_reasons, supersede_by_name
 
 MERGED_BYTES = 64 << 20  # weights copied into per-tag merged blocks, per index
+_THREADED_BLAS_FROM = 1 << 16  # block size (weights) from which the matmul avoids BLAS threads
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +46,13 @@ class _Block:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Each member's soft-max, side by side: a segmented soft-max over one matmul."""
-        logits = self.weights @ features + self.bias
+        if self.weights.size >= _THREADED_BLAS_FROM:
+            # einsum's own loop, single-threaded: a multithreaded BLAS gemv this small spends
+            # more waking its threads, against the base pass's, than computing (13.5 ms vs
+            # 6.5 ms a frame with 1,000 patches firing, measured in benchmarks/camera_loop.py)
+            logits = np.einsum("kd,d->k", self.weights, features) + self.bias
+        else:
+            logits = self.weights @ features + self.bias
         if len(self.sizes) == 1:  # the common case, kept scalar: this runs every frame
             top = logits.max()
             if not math.isfinite(top):
@@ -58,6 +66,23 @@ class _Block:
             top = np.maximum.reduceat(logits, self.starts)
         e = np.exp(logits - np.repeat(top, self.sizes))
         return e / np.repeat(np.add.reduceat(e, self.starts), self.sizes)
+
+    @cached_property
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+        """(gather (members, widest), valid mask, starts, sizes): to read every member's top
+        output with a few array operations rather than a numpy call per member."""
+        widest = int(self.sizes.max())
+        offsets = np.arange(widest)
+        valid = offsets[None, :] < self.sizes[:, None]
+        gather = np.where(valid, self.starts[:, None] + offsets[None, :], 0)
+        return gather, valid, self.starts.tolist(), self.sizes.tolist()
+
+    def top_outputs(self, probs: np.ndarray) -> tuple[list[int], list[float]]:
+        """Each member's top output (first on a tie, as argmax) and its probability."""
+        gather, valid, _, _ = self._layout
+        padded = np.where(valid, probs[gather], -1.0)
+        best = padded.argmax(axis=1)
+        return best.tolist(), padded[np.arange(len(best)), best].tolist()
 
 
 class _MergedBlocks:
@@ -128,16 +153,15 @@ class PatchIndex:
                     continue
                 t0 = time.perf_counter()
                 probs = block.probabilities(features)
-                share = (time.perf_counter() - t0) / len(fresh)
+                tops, best = block.top_outputs(probs)
+                _, _, starts, sizes = block._layout
+                nodes = []
                 for i in fresh:
-                    t1 = time.perf_counter()
                     member = block.members[i]
                     ran.add(member)
-                    start = int(block.starts[i])
-                    own = probs[start : start + int(block.sizes[i])]
-                    k = int(own.argmax())
+                    k, start = tops[i], starts[i]
                     # Unsure (under its min_confidence), or sure it is "none of these".
-                    abstained = bool(own[k] < member.patch.min_confidence) or (
+                    abstained = bool(best[i] < member.patch.min_confidence) or (
                         member.patch.background == k
                     )
                     node = PatchResult(
@@ -145,15 +169,19 @@ class PatchIndex:
                         tag,
                         tag_name,
                         k,
-                        float(own[k]),
-                        own,
-                        identified=bool(own[k] >= self.min_probability) and not abstained,
+                        best[i],
+                        probs[start : start + sizes[i]],
+                        identified=best[i] >= self.min_probability and not abstained,
                         abstained=abstained,
                     )
-                    siblings.append(node)
+                    nodes.append(node)
                     if node.identified and not node.abstained:  # "none of these" wakes no slave
-                        queue.append((node.tag, node.output_name, node.children))
-                    node.elapsed_ms = (share + time.perf_counter() - t1) * 1e3
+                        output = member.patch.outputs[k]
+                        queue.append((output.tag, output.name, node.children))
+                siblings += nodes
+                share = (time.perf_counter() - t0) * 1e3 / len(nodes)
+                for node in nodes:
+                    node.elapsed_ms = share
         return ImageResult(top, identified, roots, _ms_since(started))
 
 

@@ -30,7 +30,7 @@ class PatchResult:
     index: int  # its top output neuron
     probability: float
     probabilities: np.ndarray  # (K,), one per output, in the patch's output order
-    elapsed_ms: float = 0.0  # its share of its block's matmul plus its own soft-max read-out
+    elapsed_ms: float = 0.0  # its share of its block's matmul and read-out (split evenly)
     children: list[PatchResult] = field(default_factory=list)
     identified: bool = True  # probability reached the minimum, so it could trigger others
     abstained: bool = False  # under its min_confidence, or its background output: "none"

@@ -62,6 +62,7 @@ def test_json_lines_per_frame_with_the_patch_tree(capsys, cat_coffee_video, patc
             "--frames",
             "12",
             "--json",
+            "--probabilities",
         ]
     )
     captured = capsys.readouterr()

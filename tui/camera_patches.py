@@ -45,12 +45,26 @@ def patch_lines(patches: tuple[LoadedPatch, ...], rejected: dict, folder: str | 
     return text
 
 
-def cascade_lines(result: ImageResult) -> Text:
-    """The base class, then each patch that ran under it, one level of indent per cascade."""
+MAX_CASCADE_LINES = 40  # more than a side panel shows: the rest is counted, not drawn
+MAX_IDENTIFIED = 4  # patches named on the one-line answer
+
+
+def cascade_lines(result: ImageResult, limit: int = MAX_CASCADE_LINES) -> Text:
+    """The base class, then each patch that ran under it, one level of indent per cascade.
+
+    With more than `limit` patches firing the rest is one "… and N more" line, so a frame
+    with 1,000 firing patches costs no more to draw than one with 40.
+    """
     text = Text()
     best = result.top[0]
     text.append(f"{printable(best.name)} {best.probability:.1%}", style="bold")
+    shown = 0
     for depth, r in result.walk():
+        if shown == limit:
+            more = sum(1 for _ in result.walk()) - limit
+            text.append(f"\n… and {more} more patches", style="dim italic")
+            break
+        shown += 1
         text.append("\n" + "  " * depth + "└ ")
         text.append(printable(r.name), style="bold cyan")
         answer = f" → {printable(r.answer_name)} {r.probability:.1%}"
@@ -60,11 +74,17 @@ def cascade_lines(result: ImageResult) -> Text:
     return text
 
 
-def identified_line(result: ImageResult) -> str:
+def identified_line(result: ImageResult, limit: int = MAX_IDENTIFIED) -> str:
     """`name 45.3%  ›  patch: sub-category 91.2%  ›  …`: the main object, then the cascade."""
     best = result.top[0]
     parts = [f"{best.name}  {best.probability:.1%}"]
-    parts += [f"{r.name}: {r.answer_name} {r.probability:.0%}" for _, r in result.walk()]
+    ran = 0
+    for _, r in result.walk():
+        if ran < limit:
+            parts.append(f"{r.name}: {r.answer_name} {r.probability:.0%}")
+        ran += 1
+    if ran > limit:
+        parts.append(f"+{ran - limit} more")
     return printable("  ›  ".join(parts))
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -78,6 +79,7 @@ class CameraScreen(Screen[None]):
         self.status: SourceStatus | None = None
         self.dropped = 0
         self.heat = HeatmapOverlay(config.base)
+        self._shown: dict[str, str] = {}  # selector -> text last drawn there
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -262,13 +264,21 @@ class CameraScreen(Screen[None]):
         view = self.query_one("#camera-view", ImageView)
         view.set_image(live.image, frame_title(live))
         self._show_heat(live)
-        self.query_one("#camera-identified", Label).update(identified_line(live.result))
+        self._update_if_changed("#camera-identified", identified_line(live.result))
         self.query_one("#camera-stats", Label).update(stats_line(live))
         if live.dropped != self.dropped:
             self.dropped = live.dropped
             self._show_status()
-        self.query_one("#camera-cascade", Static).update(cascade_lines(live.result))
+        self._update_if_changed("#camera-cascade", cascade_lines(live.result))
         self.query_one(ProgressBar).update(progress=self.config.base.layer_count)
+
+    def _update_if_changed(self, selector: str, content: str | Text) -> None:
+        """Redraw a text widget only when what it says changed (a steady scene repaints
+        nothing there, however many patches fire)."""
+        plain = content.plain if isinstance(content, Text) else content
+        if self._shown.get(selector) != plain:
+            self._shown[selector] = plain
+            self.query_one(selector, Static).update(content)
 
     def on_layer_reached(self, message: LayerReached) -> None:
         if self.frozen:

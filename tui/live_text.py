@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.image_view import Overlay
@@ -21,9 +23,13 @@ def frame_title(result: LiveResult) -> str:
     return title + (f" · ↻ loop {frame.loop + 1}" if frame.loop else "")
 
 
-def overlays_for(result: LiveResult) -> list[Overlay]:
-    """Each patch that ran: its icon over the frame, or its name in a badge without one."""
+MAX_OVERLAYS = 12  # icons stack in the corners and badges share one row: more never fit
+
+
+def overlays_for(result: LiveResult, limit: int = MAX_OVERLAYS) -> list[Overlay]:
+    """Each patch that ran (the first `limit`): its icon over the frame, or its name in a
+    badge without one."""
     return [
         Overlay(icon=r.icon_rgba) if r.icon_rgba is not None else Overlay(label=printable(r.name))
-        for _, r in result.result.walk()
+        for _, r in itertools.islice(result.result.walk(), limit)
     ]

@@ -11,10 +11,10 @@ with `--json` one JSON object per line (JSON Lines) with these keys:
     base          the base network's top class: {index, tag, name, probability}
     identified    whether that class reached --min-probability (patches only run if so)
     patches       the patches that ran, as a tree: each {name, file, trigger: {tag, name},
-                  output: {index, tag, name, probability}, identified, probabilities:
-                  [{tag, name, probability}], icon, elapsed_ms, abstained (under its
-                  min_confidence, or its background output: triggered, says none),
-                  children: [...]}
+                  output: {index, tag, name, probability}, identified, icon, elapsed_ms,
+                  abstained (under its min_confidence, or its background output:
+                  triggered, says none), children: [...]}; with --probabilities each also
+                  has probabilities: [{tag, name, probability}] (every output's, in order)
     timings       {base_ms, patches_ms, total_ms}: the base pass, the patch cascade, and
                   the frame's capture to the finished result (decoding included)
     fps           passes per second over the last two seconds
@@ -31,7 +31,7 @@ import sys
 import threading
 
 from neuralpatch.commands.options import add_base_options, load_base, require_terminal
-from neuralpatch.engine.safe_text import json_text, printable
+from neuralpatch.engine.safe_text import printable
 
 # The docstring's record format doubles as `--help`'s epilog, so the two never disagree.
 JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless`") :].replace("`", "")
@@ -103,6 +103,12 @@ def add_parser(sub) -> None:
     p.add_argument("--headless", action="store_true", help="no screen: print each frame")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N frames (headless)")
     p.add_argument("--json", action="store_true", help="JSON Lines output (headless)")
+    p.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="with --json: every output's probability for each patch that ran (left out by "
+        "default: with many patches firing it is most of each line)",
+    )
     add_base_options(p)
     p.set_defaults(run=run)
 
@@ -141,6 +147,7 @@ def camera_config(args: argparse.Namespace, base):
 def run_headless(args: argparse.Namespace) -> int:
     """The live loop without a screen, printing each frame until --frames or Ctrl-C."""
     from neuralpatch.engine.frame_source import make_source
+    from neuralpatch.engine.live_json import LiveJsonEncoder
     from neuralpatch.engine.live_loop import LiveLoop
     from neuralpatch.engine.patch_system import PatchSystem
     from neuralpatch.engine.patch_watcher import PatchWatcher
@@ -164,11 +171,11 @@ def run_headless(args: argparse.Namespace) -> int:
             lambda e: _err(f"patch {e.kind}: {e.path.name}" + (f": {e.reason}" if e.reason else ""))
         )
         watcher.start()
-    show = (
-        (lambda r: print(json_text(r.to_dict()), flush=True))
-        if args.json
-        else (lambda r: print(printable(format_result(r)), flush=True))
-    )
+    if args.json:
+        encoder = LiveJsonEncoder(probabilities=args.probabilities)
+        show = lambda r: print(encoder.encode(r), flush=True)  # noqa: E731
+    else:
+        show = lambda r: print(printable(format_result(r)), flush=True)  # noqa: E731
     try:
         loop.run(threading.Event(), max_frames=args.frames, on_result=show, on_status=_print_status)
     finally:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from neuralpatch.commands.heatmap_output import HELP_KEYS, add_heatmap_options
 from neuralpatch.commands.options import add_base_options, load_base
 from neuralpatch.engine.safe_text import json_text, printable
 
-BATCH = 16
+BATCH = 16  # photos per base pass when heat-maps need the decoded photo
 
 
 def add_parser(sub) -> None:
@@ -66,36 +70,27 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neuralpatch.commands.heatmap_output import HeatmapOutput, heatmap_lines
-    from neuralpatch.engine.errors import ImageError
-    from neuralpatch.engine.image_io import decode_image
 
     base = load_base(args)
     system = _patch_system(args, base) if args.patches else None
     heatmaps = HeatmapOutput(args, base) if args.heatmap or args.occlusion else None
     results, errors = [], []
-    decoded = []
-    for path in args.images:
-        try:
-            decoded.append((path, decode_image(path)))
-        except ImageError as exc:
-            errors.append({"path": path, "error": str(exc)})
-            print(f"neuralpatch: error: {printable(exc)}", file=sys.stderr)
-    for start in range(0, len(decoded), BATCH):
-        chunk = decoded[start : start + BATCH]
-        out = base.run([rgb for _, rgb in chunk])
-        for i, (path, rgb) in enumerate(chunk):
-            probs, features = out.probabilities[i], out.features[i]
-            top = base.top_k(probs, max(1, args.top))
-            item = {"path": path, "top": [p.__dict__ for p in top]}
-            tree = None
-            if system is not None:
-                tree = system.classify(probs, features, max(1, args.top))
-                tree.abstain_below(args.min_confidence)
-                item["patches"] = [r.to_dict() for r in tree.patches]
-                item["patches_ms"] = tree.elapsed_ms
-            if heatmaps is not None:
-                heatmaps.add(item, path, rgb, out.feature_map[i], probs, tree)
-            results.append(item)
+    for path, out in _passes(base, args.images, with_maps=heatmaps is not None):
+        if out.error is not None:
+            errors.append({"path": path, "error": f"{path}: {out.error}"})
+            print(f"neuralpatch: error: {printable(path)}: {printable(out.error)}", file=sys.stderr)
+            continue
+        top = base.top_k(out.probabilities, max(1, args.top))
+        item = {"path": path, "top": [p.__dict__ for p in top]}
+        tree = None
+        if system is not None:
+            tree = system.classify(out.probabilities, out.features, max(1, args.top))
+            tree.abstain_below(args.min_confidence)
+            item["patches"] = [r.to_dict() for r in tree.patches]
+            item["patches_ms"] = tree.elapsed_ms
+        if heatmaps is not None:
+            heatmaps.add(item, path, out.rgb, out.feature_map, out.probabilities, tree)
+        results.append(item)
     if args.json:
         report = {
             "base": {"name": base.topology.name, "fingerprint": base.fingerprint},
@@ -114,6 +109,42 @@ def run(args: argparse.Namespace) -> int:
                 print("\n".join(map(printable, _tree_lines(item["patches"]))))
             print("\n".join(heatmap_lines(item)), end="\n" if heatmaps else "")
     return 2 if errors else 0
+
+
+@dataclass
+class _Pass:
+    """One photo through the base pass; `rgb` and `feature_map` only for heat-maps."""
+
+    probabilities: np.ndarray | None = None
+    features: np.ndarray | None = None
+    error: str | None = None
+    rgb: np.ndarray | None = None
+    feature_map: np.ndarray | None = None
+
+
+def _passes(base, paths: list[str], *, with_maps: bool) -> Iterator[tuple[str, _Pass]]:
+    """Base passes in order. Long lists are decoded ahead in worker processes; heat-maps
+    need the full-size photo and the feature map, so those decode here, a batch at a time."""
+    from neuralpatch.engine.errors import ImageError
+    from neuralpatch.engine.feature_pipeline import base_passes
+    from neuralpatch.engine.image_io import decode_image
+
+    if not with_maps:
+        for path, out in zip(paths, base_passes(base, paths), strict=True):
+            yield path, _Pass(out.probabilities, out.features, out.error)
+        return
+    for start in range(0, len(paths), BATCH):
+        chunk = []
+        for path in paths[start : start + BATCH]:
+            try:
+                chunk.append((path, decode_image(path)))
+            except ImageError as exc:
+                yield path, _Pass(error=exc.message)
+        if not chunk:
+            continue
+        out = base.run([rgb for _, rgb in chunk])
+        for i, (path, rgb) in enumerate(chunk):
+            yield path, _Pass(out.probabilities[i], out.features[i], None, rgb, out.feature_map[i])
 
 
 def _patch_system(args: argparse.Namespace, base):
