@@ -54,11 +54,14 @@ def check_dataset(
     masters: PatchSystem | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     stop: threading.Event | None = None,
+    top_k: int = 1,
 ) -> DatasetReport:
-    """Decode every photo (through the cache), then measure coverage and balance."""
+    """Decode every photo (through the cache), then measure coverage and balance; a photo is
+    covered as a patch with this `trigger_top_k` would be triggered by it."""
     paths = [p for c in dataset.outputs for p in c.images]
     found = FeatureCache(base).features_for(paths, on_progress, stop)
-    coverage = trigger_coverage(BaseHead.for_base(base), dataset, found.features, masters=masters)
+    head = BaseHead.for_base(base)
+    coverage = trigger_coverage(head, dataset, found.features, None, masters, top_k)
     problems = list(dataset.problems)
     problems += [
         f"{_relative(path, dataset.root)}: {reason} (left out of training)"

@@ -1,8 +1,9 @@
 """Scoring a plugin file on a dataset folder through the real pipeline.
 
-Each photo goes through the base pass; the patch runs only if the base network's top class
-is one of its triggers, or (for a slave patch, given its masters) a master patch identified one
-of its triggers, as it would live; its answer is compared with the photo's tag.
+Each photo goes through the base pass; the patch runs only if one of the base network's
+`trigger_top_k` best classes (the top one for most patches) is one of its triggers, or (for a
+slave patch, given its masters) a master patch identified one of its triggers, as it would
+live; its answer is compared with the photo's tag.
 """
 
 from __future__ import annotations
@@ -136,11 +137,12 @@ def evaluate(
                 report.skipped[str(path)] = exc.message
         if images:
             out = base.run(images)
-            top = out.probabilities.argmax(axis=1)
+            # The patch's own rule: its trigger_top_k best base classes, best first.
+            top = np.argsort(-out.probabilities, axis=1, kind="stable")[:, : patch.trigger_top_k]
             probs = model.probabilities(out.features)
             predicted = probs.argmax(axis=1)
             for i, (label, guess) in enumerate(zip(chunk, predicted, strict=True)):
-                fired = tag_key(base.classes.tags[top[i]]) in triggers or (
+                fired = any(tag_key(base.classes.tags[j]) in triggers for j in top[i]) or (
                     masters is not None and _a_master_fires(masters, out, i, triggers)
                 )
                 report.confusion[label, guess if fired else k] += 1

@@ -39,6 +39,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # (the base network's pooled ReLU6 features lie in [0, 6]). Trained patches are near 1e3.
 MAX_ROW_L1 = 1e30
 PATCH_BLOBS = ("weights", "bias", "icon")
+# A patch may trigger on any of the base network's k best classes (docs/patch-system.md);
+# past 10 the base's guesses are near noise, and a patch would wake on most photos.
+MAX_TRIGGER_TOP_K = 10
 
 
 def now_iso() -> str:
@@ -71,6 +74,8 @@ class PatchFile:
     min_confidence: float = 0.0
     # The output that means "none of these" (teach mode's background): answering it abstains.
     background: int | None = None
+    # It triggers when one of the base network's `trigger_top_k` best classes is a trigger.
+    trigger_top_k: int = 1
 
     @property
     def feature_dim(self) -> int:
@@ -121,6 +126,8 @@ def patch_header(patch: PatchFile, path: str | Path) -> tuple[dict[str, Any], di
     }
     if patch.background is not None:  # absent otherwise: other patches stay byte for byte
         header["background_output"] = patch.background
+    if patch.trigger_top_k != 1:  # likewise: a top-1 patch is written as before
+        header["trigger_top_k"] = patch.trigger_top_k
     blobs = {"weights": weights, "bias": np.asarray(patch.bias), "icon": patch.icon_png}
     return header, blobs
 
@@ -176,6 +183,7 @@ def read_patch_fields(c: Container) -> PatchFile:
         base_fingerprint=c.string("base_fingerprint", 256),
         min_confidence=_min_confidence(c),
         background=background,
+        trigger_top_k=_trigger_top_k(c),
     )
 
 
@@ -187,6 +195,13 @@ def _min_confidence(c: Container) -> float:
     if not 0.0 <= value <= 1.0:
         raise c.error(f"min_confidence = {value:g} is outside [0, 1]")
     return value
+
+
+def _trigger_top_k(c: Container) -> int:
+    """Optional (files written before it existed trigger on the base's top-1 only)."""
+    if "trigger_top_k" not in c.header:
+        return 1
+    return c.integer("trigger_top_k", 1, MAX_TRIGGER_TOP_K)
 
 
 def check_icon(data: bytes, c: Container) -> None:

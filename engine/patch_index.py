@@ -124,6 +124,7 @@ class PatchIndex:
     enabled: tuple[LoadedPatch, ...]
     by_tag: Mapping[int, tuple[_Block, ...]]  # by tag_key: `n7` and `n007` wake the same
     cycles: tuple[tuple[str, ...], ...]  # patch names around each cycle, first one repeated
+    deepest: int = 1  # the largest `trigger_top_k` of an enabled patch: base ranks looked at
     _merged: _MergedBlocks = field(default_factory=_MergedBlocks, init=False, repr=False)
 
     def classify(
@@ -141,13 +142,20 @@ class PatchIndex:
         if identified.probability < self.min_probability:
             return ImageResult(top, None, [], _ms_since(started))
         roots: list[PatchResult] = []
-        # Breadth first, so each patch runs once per image, under its shallowest master.
-        queue = deque([(identified.tag, identified.name, roots)])
+        # Breadth first, so each patch runs once per image, under its shallowest master; the
+        # base's k best classes come first, best first, so a patch is woken by its best one.
+        ranked = [identified]
+        if self.deepest > 1:
+            deeper = top_predictions(self.classes, probabilities, self.deepest)
+            ranked += [
+                p for p in deeper if p.index != best and p.probability >= self.min_probability
+            ][: self.deepest - 1]
+        queue = deque((p.tag, p.name, roots, rank) for rank, p in enumerate(ranked))
         ran: set[LoadedPatch] = set()
         while queue:
-            tag, tag_name, siblings = queue.popleft()
+            tag, tag_name, siblings, rank = queue.popleft()
             key = tag_key(tag)
-            for block in self._merged.blocks(key, self.by_tag.get(key, ())):
+            for block in self._blocks_for(key, rank):
                 fresh = [i for i, m in enumerate(block.members) if m not in ran]
                 if not fresh:
                     continue
@@ -177,12 +185,20 @@ class PatchIndex:
                     nodes.append(node)
                     if node.identified and not node.abstained:  # "none of these" wakes no slave
                         output = member.patch.outputs[k]
-                        queue.append((output.tag, output.name, node.children))
+                        queue.append((output.tag, output.name, node.children, 0))
                 siblings += nodes
                 share = (time.perf_counter() - t0) * 1e3 / len(nodes)
                 for node in nodes:
                     node.elapsed_ms = share
         return ImageResult(top, identified, roots, _ms_since(started))
+
+    def _blocks_for(self, key: int, rank: int) -> tuple[_Block, ...]:
+        """The blocks a tag wakes when it is the base's `rank`-th class (0: its top-1, or a
+        master's answer, which wakes every patch): at a lower rank only the blocks of
+        patches whose `trigger_top_k` reaches it (blocks share one k, see `build_index`)."""
+        if rank == 0:
+            return self._merged.blocks(key, self.by_tag.get(key, ()))
+        return tuple(b for b in self.by_tag.get(key, ()) if b.members[0].patch.trigger_top_k > rank)
 
 
 def build_index(
@@ -202,13 +218,15 @@ def build_index(
     reasons, cycles = cycle_reasons(running)
     patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p for p in patches]
     enabled = tuple(p for p in patches if p.disabled is None)
-    by_set: dict[frozenset[int], list[LoadedPatch]] = {}
+    # One block per trigger set and top-k, so a block woken at a lower base rank is woken whole.
+    by_set: dict[tuple[frozenset[int], int], list[LoadedPatch]] = {}
     for p in enabled:
-        by_set.setdefault(frozenset(map(tag_key, p.patch.triggers)), []).append(p)
+        triggers = frozenset(map(tag_key, p.patch.triggers))
+        by_set.setdefault((triggers, p.patch.trigger_top_k), []).append(p)
     # Members are the very LoadedPatch objects `previous` holds, so their ids are stable.
     reusable = {tuple(map(id, b.members)): b for b in _blocks(previous)}
     by_tag: dict[int, list[_Block]] = {}
-    for triggers, members in by_set.items():
+    for (triggers, _), members in by_set.items():
         block = reusable.get(tuple(map(id, members))) or _stack(members)
         for key in sorted(triggers):
             by_tag.setdefault(key, []).append(block)
@@ -219,6 +237,7 @@ def build_index(
         enabled,
         {t: tuple(b) for t, b in by_tag.items()},
         tuple(cycles),
+        max((p.patch.trigger_top_k for p in enabled), default=1),
     )
 
 

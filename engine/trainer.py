@@ -106,6 +106,7 @@ class Trainer:
         self._elapsed = 0.0
         self.masters = masters  # a slave's masters: they decide which photos trigger it
         self.val_fired = np.zeros(0, bool)  # which validation photos trigger the patch
+        self.trigger_top_k = 1  # the patch triggers on the base's k best classes
         self.coverage: TriggerCoverage | None = None  # of all decoded photos, after prepare
         # run() with no step count stops by itself with this (None: trains until stopped).
         self.early_stopping: EarlyStopping | None = EarlyStopping()
@@ -134,9 +135,10 @@ class Trainer:
         if not self.train_samples:
             raise DatasetError("no training image could be decoded", self.dataset.root)
         head = BaseHead.for_base(self.base)
-        self.coverage = trigger_coverage(head, self.dataset, self.features, masters=self.masters)
+        k = self.trigger_top_k
+        self.coverage = trigger_coverage(head, self.dataset, self.features, None, self.masters, k)
         val = self.features.rows[: len(self._val)]
-        self.val_fired = fired_mask(head, val, self.dataset.triggers, self.masters)
+        self.val_fired = fired_mask(head, val, self.dataset.triggers, self.masters, k)
 
     @property
     def epoch(self) -> float:

@@ -47,6 +47,7 @@ class PatchInfo:
     description: str = ""
     icon_png: bytes | None = None
     min_confidence: float = 0.0  # below this top probability the patch abstains
+    trigger_top_k: int = 1  # it triggers on the base network's k best classes
 
 
 @dataclass
@@ -84,6 +85,7 @@ def patch_from_trainer(trainer: Trainer, info: PatchInfo) -> PatchFile:
         bias=patch.bias.copy(),
         base_fingerprint=trainer.base.fingerprint,
         min_confidence=info.min_confidence,
+        trigger_top_k=info.trigger_top_k,
     )
 
 
@@ -183,7 +185,11 @@ def resume_from(path: str | Path) -> Resumed:
         output_tags=[o.tag for o in snap.patch.outputs],
     )
     info = PatchInfo(
-        snap.patch.name, snap.patch.description, snap.patch.icon_png, snap.patch.min_confidence
+        snap.patch.name,
+        snap.patch.description,
+        snap.patch.icon_png,
+        snap.patch.min_confidence,
+        snap.patch.trigger_top_k,
     )
     return Resumed(
         state,

@@ -22,7 +22,7 @@ from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.early_stopping import DEFAULT_PATIENCE, EarlyStopping
 from neuralpatch.engine.errors import SettingError
 from neuralpatch.engine.hyper_params import HyperParams
-from neuralpatch.engine.patch_file import MAX_NAME_LEN
+from neuralpatch.engine.patch_file import MAX_NAME_LEN, MAX_TRIGGER_TOP_K
 from neuralpatch.engine.patch_naming import default_patch_name
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.trainer import Trainer
@@ -56,6 +56,7 @@ class TrainingOptions:
     # keeping the best weights (0: train until stopped).
     patience: int = DEFAULT_PATIENCE
     min_confidence: float | None = None  # stored in the patch; None: the snapshot's, else 0
+    trigger_top_k: int | None = None  # stored in the patch; None: the snapshot's, else 1
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -73,6 +74,11 @@ class TrainingOptions:
         confidence = self.min_confidence
         if confidence is not None and not (math.isfinite(confidence) and 0 <= confidence <= 1):
             raise SettingError("--min-confidence must be in [0, 1]")
+        k = self.trigger_top_k
+        if k is not None and (isinstance(k, bool) or not 1 <= k <= MAX_TRIGGER_TOP_K):
+            raise SettingError(
+                f"--trigger-top-k must be a whole number from 1 to {MAX_TRIGGER_TOP_K}"
+            )
 
     def replace(self, **changes: Any) -> TrainingOptions:
         return dataclasses.replace(self, **changes)
@@ -131,8 +137,10 @@ def plan_training(options: TrainingOptions, base: BaseNetwork) -> TrainingPlan:
         options.description or info.description,
         read_icon(Path(options.icon).expanduser()) if options.icon else info.icon_png,
         info.min_confidence if options.min_confidence is None else options.min_confidence,
+        info.trigger_top_k if options.trigger_top_k is None else options.trigger_top_k,
     )
     trainer = Trainer(base, dataset, options.params, state, seed, val_fraction, masters)
+    trainer.trigger_top_k = info.trigger_top_k  # validation and coverage use the patch's rule
     forced = options.steps is not None or options.epochs is not None
     stops = options.patience and not forced
     trainer.early_stopping = EarlyStopping(options.patience) if stops else None

@@ -1,8 +1,9 @@
 """Trigger coverage: the share of an output's photos that would wake the patch at all.
 
-A patch runs only when the base network's top-1 class (or a master patch's answer) is one of
-its triggers, so a photo outside that set is a miss whatever the patch learnt. Coverage is the
-ceiling of end-to-end accuracy; it is computed from cached features through `BaseHead`.
+A patch runs only when the base network's top-1 class (or one of its `trigger_top_k` best, or
+a master patch's answer) is one of its triggers, so a photo outside that set is a miss
+whatever the patch learnt. Coverage is the ceiling of end-to-end accuracy; it is computed
+from cached features through `BaseHead`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def fired_mask(
     """(N,) bool: which photos wake a patch with these triggers, as the live cascade would.
 
     `top_k` > 1 counts a photo as triggered when any of the base's k best classes is a
-    trigger (measured in docs/patch-system.md; the live system uses top-1).
+    trigger, as a patch with that `trigger_top_k` is triggered live; a master's output still
+    counts only when it is that master's answer (docs/patch-system.md).
     """
     triggers = set(triggers)
     features = np.atleast_2d(features)

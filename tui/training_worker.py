@@ -103,6 +103,7 @@ def suggested_triggers(trainer: Trainer) -> TriggerSuggestion | None:
         trainer.dataset,
         trainer.features,
         trainer.base.classes.tag_names(),
+        top_k=trainer.trigger_top_k,
     )
 
 

@@ -21,7 +21,7 @@ CHECK_JSON_HELP = (
     "print {root, outputs: [{tag, index, name, images}], triggers, trigger_names, problems, "
     "problem_count, trigger_coverage: {coverage, covered, images, top_k, outputs: [{tag, name, "
     "images, covered, coverage}]}, unreadable: [{file, reason}]}; coverage is the share of "
-    "photos whose base top-1 (or master output) is a trigger"
+    "photos whose base top-1 (top-K with --trigger-top-k) or master output is a trigger"
 )
 SUGGEST_JSON_HELP = (
     "print {target, added: [{tag, name, photos, covers: {output name: photos}}], before, "
@@ -41,13 +41,15 @@ def add_parser(sub) -> None:
     )
     check.add_argument("folder", metavar="DIR")
     check.add_argument("--json", action="store_true", help=CHECK_JSON_HELP)
+    _add_top_k(check)
     add_masters_option(check)
     add_base_options(check)
     check.set_defaults(run=run_check)
     suggest = actions.add_parser(
         "suggest-triggers",
         help="base categories that make the photos trigger the patch",
-        description="From the base network's top-1 on each output's photos, the smallest set "
+        description="From the base network's top-1 (or top-K) on each output's photos, the "
+        "smallest set "
         "of base categories that reaches the target trigger coverage for every output.",
     )
     suggest.add_argument("folder", metavar="DIR")
@@ -70,21 +72,37 @@ def add_parser(sub) -> None:
     suggest.add_argument("--val-fraction", type=float, default=0.2)
     suggest.add_argument("--seed", type=int, default=0)
     suggest.add_argument("--json", action="store_true", help=SUGGEST_JSON_HELP)
+    _add_top_k(suggest)
     add_base_options(suggest)
     suggest.set_defaults(run=run_suggest, masters=None)
+
+
+def _add_top_k(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trigger-top-k",
+        type=int,
+        default=1,
+        metavar="K",
+        help="count a photo as triggering when any of the base's K best classes is a trigger, "
+        "as a patch trained with `train --trigger-top-k K` is triggered (1)",
+    )
 
 
 def _checked(args: argparse.Namespace):
     from neuralpatch.commands.progress import ProgressLine
     from neuralpatch.engine.dataset import load_dataset
     from neuralpatch.engine.dataset_report import check_dataset
+    from neuralpatch.engine.errors import SettingError
+    from neuralpatch.engine.patch_file import MAX_TRIGGER_TOP_K
 
+    if not 1 <= args.trigger_top_k <= MAX_TRIGGER_TOP_K:
+        raise SettingError(f"--trigger-top-k must be from 1 to {MAX_TRIGGER_TOP_K}")
     base = load_base(args)
     masters = load_masters(args, base)
     tags = known_tags(base, masters)
     dataset = load_dataset(args.folder, tags)
     with ProgressLine("decoding photos") as bar:
-        report = check_dataset(base, dataset, masters, bar.update)
+        report = check_dataset(base, dataset, masters, bar.update, top_k=args.trigger_top_k)
     return base, tags, report
 
 
@@ -128,6 +146,7 @@ def run_suggest(args: argparse.Namespace) -> int:
         report.features,
         base.classes.tag_names(),
         args.coverage,
+        args.trigger_top_k,
     )
     written = None
     if args.write and suggestion.added:

@@ -57,6 +57,14 @@ def add_parser(sub) -> None:
         help="stored in the patch: it abstains (answers none) when its top output's "
         "probability is under P (default 0: always answers; a resumed snapshot's value)",
     )
+    p.add_argument(
+        "--trigger-top-k",
+        type=int,
+        metavar="K",
+        help="stored in the patch: it triggers when any of the base network's K most probable "
+        "classes is a trigger; validation and coverage count photos the same way (default 1: "
+        "the top class only; a resumed snapshot's value; at most 10)",
+    )
     p.add_argument("--batch-size", type=int, help="images per SGD step (16)")
     p.add_argument("--lr", type=float, help="learning rate (0.01)")
     p.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
@@ -116,6 +124,7 @@ def training_options(args: argparse.Namespace) -> TrainingOptions:
         epochs=args.epochs,
         patience=args.patience,
         min_confidence=args.min_confidence,
+        trigger_top_k=args.trigger_top_k,
         **optional,
     )
 
