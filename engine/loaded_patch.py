@@ -21,6 +21,7 @@ class LoadedPatch:
     icon_rgba: np.ndarray | None = None  # decoded once at load, (h, w, 4) uint8, read-only
     signature: tuple[int, ...] | None = None  # (mtime_ns, size, inode, ctime_ns) of the file read
     disabled: str | None = None  # why it does not run, or None when it does
+    chosen: str | None = None  # why it runs when other files have its name (pinned, newest)
 
     @property
     def name(self) -> str:

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -206,14 +207,16 @@ def build_index(
     classes: BaseClasses,
     min_probability: float = 0.0,
     previous: PatchIndex | None = None,
+    pinned: Mapping[Path, str] | None = None,
 ) -> PatchIndex:
-    """Decide which patches run, then index them by trigger tag.
+    """Decide which patches run (`pinned`: the user's pins, path -> patch name), then index
+    them by trigger tag.
 
     Blocks of `previous` whose patches are all unchanged are reused rather than stacked
     again, so reloading one file among a thousand costs little.
     """
     patches = sorted(loaded, key=lambda p: str(p.path))
-    patches = supersede_by_name(patches)
+    patches = supersede_by_name(patches, pinned=pinned)
     running = [p for p in patches if p.disabled is None]
     reasons, cycles = cycle_reasons(running)
     patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p for p in patches]

@@ -1,12 +1,14 @@
 """Which loaded patches run: one file per patch name, and none on a trigger cycle.
 
 Both rules only ever disable a patch, with a reason that `neuralpatch patches` and the
-camera screen show; `patch_index.build_index` applies them before indexing.
+camera screen show (the file that wins a name says why in `chosen`); `patch_index.build_index`
+applies them before indexing.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,25 +17,38 @@ from neuralpatch.engine.class_map import tag_key
 from neuralpatch.engine.loaded_patch import LoadedPatch
 
 
-def supersede_by_name(patches: list[LoadedPatch], now: datetime | None = None) -> list[LoadedPatch]:
-    """A patch name identifies a patch: of several files with one name, the newest runs.
+def supersede_by_name(
+    patches: list[LoadedPatch],
+    now: datetime | None = None,
+    pinned: Mapping[Path, str] | None = None,
+) -> list[LoadedPatch]:
+    """A patch name identifies a patch: of several files with one name, one runs.
 
-    Newest by `created`, but only a believable one: a time later than the file's own
-    modification time (when it was written or copied here, which the user controls) or than
-    the clock, each by more than FUTURE_SLACK, is a claim anyone can write into a shared
-    file. Such a file loses to every file with a believable time, whatever it claims, so a
-    plugin dated 2099 can never take over the user's own patch of the same name.
+    A file the user pinned for its name (`pinned`: path -> patch name, see patch_pins.py)
+    runs. Otherwise the newest by `created`, but only a believable one: a time later than the
+    file's own modification time (when it was written or copied here, which the user
+    controls) or than the clock, each by more than FUTURE_SLACK, is a claim anyone can write
+    into a shared file. Such a file loses to every file with a believable time, whatever it
+    claims, so a plugin dated 2099 can never take over the user's own patch of the same name.
+    The file that runs says why in `chosen`, the others in `disabled`.
     """
-    now = now or datetime.now(UTC)
-    newest: dict[str, LoadedPatch] = {}
+    now, pinned = now or datetime.now(UTC), pinned or {}
+    groups: dict[str, list[LoadedPatch]] = {}
     for p in patches:
-        best = newest.get(p.name)
-        if best is None or _rank(p, now) > _rank(best, now):
-            newest[p.name] = p
-    return [
-        p if newest[p.name] is p else replace(p, disabled=_why(p, newest[p.name], now))
-        for p in patches
-    ]
+        groups.setdefault(p.name, []).append(p)
+    newest = {
+        name: max(group, key=lambda p: _rank(p, now, pinned)) for name, group in groups.items()
+    }
+    out = []
+    for p in patches:
+        winner, group = newest[p.name], groups[p.name]
+        if len(group) == 1:
+            out.append(p)
+        elif winner is p:
+            out.append(replace(p, chosen=_why_chosen(p, group, now, pinned)))
+        else:
+            out.append(replace(p, disabled=_why(p, winner, now, pinned)))
+    return out
 
 
 FUTURE_SLACK = timedelta(days=1)  # clock skew between machines is not a lie
@@ -57,17 +72,41 @@ def _future_claim(p: LoadedPatch, now: datetime) -> str | None:
     return None
 
 
-def _rank(p: LoadedPatch, now: datetime) -> tuple[bool, datetime, int, str]:
+def _is_pinned(p: LoadedPatch, pinned: Mapping[Path, str]) -> bool:
+    return pinned.get(p.path) == p.name  # a pinned file that now holds another name: no pin
+
+
+def _rank(
+    p: LoadedPatch, now: datetime, pinned: Mapping[Path, str]
+) -> tuple[bool, bool, datetime, int, str]:
     believable = _future_claim(p, now) is None
     when = _created(p) if believable else (_modified(p) or now)
-    return (believable, when, p.signature[0] if p.signature else 0, p.path.name)
+    mtime = p.signature[0] if p.signature else 0
+    return (_is_pinned(p, pinned), believable, when, mtime, p.path.name)
 
 
-def _why(loser: LoadedPatch, winner: LoadedPatch, now: datetime) -> str:
+def _why_chosen(
+    p: LoadedPatch, group: list[LoadedPatch], now: datetime, pinned: Mapping[Path, str]
+) -> str:
+    others = len(group) - 1
+    files = f"{others} other file{'s' if others > 1 else ''} with this patch name"
+    if _is_pinned(p, pinned):
+        return f"pinned here by the user: runs instead of the {files}"
+    text = f"the newest of {others + 1} files with this patch name (by created time)"
+    ignored = [q.path.name for q in group if _future_claim(q, now) is not None]
+    if ignored:
+        text += f"; the future created time of {', '.join(ignored)} was ignored"
+    return text
+
+
+def _why(loser: LoadedPatch, winner: LoadedPatch, now: datetime, pinned: Mapping[Path, str]) -> str:
+    if _is_pinned(winner, pinned):
+        return f"superseded by {winner.path.name}, which the user pinned for this patch name"
     text = f"superseded by {winner.path.name} (same patch name, created {winner.patch.created}"
     if (claim := _future_claim(loser, now)) is not None:
         return (
-            f"{text}): this file's created time {loser.patch.created} {claim}, so it is not newer"
+            f"{text}): this file's created time {loser.patch.created} {claim}, so it is "
+            "not newer (future date ignored)"
         )
     if _created(winner) == _created(loser):
         return f"{text}, as this file; that file was written here later)"

@@ -17,55 +17,25 @@ import os
 import stat
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuralpatch.engine.classes import BaseClasses
 from neuralpatch.engine.errors import NeuralpatchError, PatchFormatError, SettingError
 from neuralpatch.engine.loaded_patch import LoadedPatch, decode_icon
-from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, load_patch, patch_bytes
+from neuralpatch.engine.patch_events import PatchEvent, is_patch_file, status_changes
+from neuralpatch.engine.patch_file import PatchFile, load_patch, patch_bytes
 from neuralpatch.engine.patch_index import PatchIndex, build_index
+from neuralpatch.engine.patch_pins import PINS_NAME, Pins, is_pins_file, read_pins
 from neuralpatch.engine.patch_result import ImageResult
 
 if TYPE_CHECKING:
     from neuralpatch.engine.base_network import BaseNetwork, BasePass
 
-EventKind = Literal["loaded", "replaced", "removed", "rejected", "disabled", "enabled"]
 Signature = tuple[int, int, int, int]  # mtime_ns, size, inode, ctime_ns
-
-
-@dataclass(frozen=True)
-class PatchEvent:
-    """One change to the patch system, as listeners and `neuralpatch patches --watch` see it.
-
-    `loaded`/`replaced`: the file now runs (a new path / a new version of a known path).
-    `removed`: the file is gone and no longer runs. `rejected`: the file cannot be used
-    (`reason` says why); a previous version of it, if any, keeps running. `disabled`/`enabled`:
-    a loaded patch stopped or started running because of another one (a trigger cycle, or a
-    newer file with the same patch name); `reason` says why.
-    """
-
-    kind: EventKind
-    path: Path
-    name: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "event": self.kind,
-            "file": str(self.path),
-            "name": self.name,
-            "reason": self.reason,
-        }
-
-
-def is_patch_file(path: str | Path) -> bool:
-    """A `*.specialneurons` name that is not hidden (write_atomic's temp files are)."""
-    name = Path(path).name
-    return name.endswith(PATCH_SUFFIX) and not name.startswith(".")
 
 
 class PatchSystem:
@@ -85,6 +55,7 @@ class PatchSystem:
         self._lock = threading.Lock()
         self._loaded: dict[Path, LoadedPatch] = {}
         self._rejected: dict[Path, tuple[str, Signature | None]] = {}
+        self._pins: dict[Path, Pins] = {}  # by folder, read by load_dir and on their change
         self._index = build_index([], base_classes, min_probability)
 
     @classmethod
@@ -106,6 +77,11 @@ class PatchSystem:
     def rejected(self) -> dict[Path, str]:
         """Files that cannot be used, with the reason (a previous version may still run)."""
         return {path: reason for path, (reason, _) in sorted(self._rejected.items())}
+
+    @property
+    def pins(self) -> tuple[Pins, ...]:
+        """The pins of every folder loaded (`patch_pins.py`): which file of a name runs."""
+        return tuple(self._pins.values())
 
     def output_tags(self) -> dict[str, str]:
         """Tag → display name of every output of a running patch: what can wake a slave."""
@@ -192,21 +168,26 @@ class PatchSystem:
             raise NeuralpatchError(f"cannot list the patch folder: {exc.strerror}", folder) from exc
         with self._lock:
             known = {p for p in [*self._loaded, *self._rejected] if p.parent == folder}
-            return self._refresh(on_disk | known)
+            return self._refresh(on_disk | known | {folder / PINS_NAME})
 
     def refresh(self, paths: Iterable[str | Path]) -> list[PatchEvent]:
         """Look at these files again: load new or changed ones, drop deleted ones.
 
         A file whose size, time and inode are those already seen is skipped, so a burst of
-        file-system events about one unchanged file costs nothing.
+        file-system events about one unchanged file costs nothing. A folder's pins file
+        (`patch_pins.PINS_NAME`) among them is read again.
         """
         with self._lock:
             return self._refresh(paths)
 
     # -- internals (called with the lock held) -----------------------------------------
     def _refresh(self, paths: Iterable[str | Path]) -> list[PatchEvent]:
-        changes = [self._look_at(path) for path in sorted({_absolute(p) for p in paths})]
-        return self._commit([c for c in changes if c is not None])
+        paths = sorted({_absolute(p) for p in paths})
+        pins = {p.parent: read_pins(p.parent) for p in paths if is_pins_file(p)}
+        repin = any(self._pins.get(folder) != value for folder, value in pins.items())
+        self._pins |= pins
+        changes = [self._look_at(path) for path in paths if not is_pins_file(path)]
+        return self._commit([c for c in changes if c is not None], repin)
 
     def _look_at(self, path: Path) -> tuple[str, Path, Any] | None:
         try:
@@ -248,7 +229,9 @@ class PatchSystem:
             return ("reject", path, (reason, signature))
         return ("load", path, LoadedPatch(path, patch, decode_icon(patch.icon_png), signature))
 
-    def _commit(self, changes: list[tuple[str, Path, Any]]) -> list[PatchEvent]:
+    def _commit(
+        self, changes: list[tuple[str, Path, Any]], repin: bool = False
+    ) -> list[PatchEvent]:
         # Copies, swapped in at the end: readers iterate these dicts without the lock.
         loaded, rejected = dict(self._loaded), dict(self._rejected)
         events: list[PatchEvent] = []
@@ -271,26 +254,18 @@ class PatchSystem:
                 changed |= loaded.pop(path, None) is not None
                 if previous is not None or was_rejected is not None:
                     events.append(PatchEvent("removed", path, previous and previous.name))
-        if changed:  # build first: if that fails, nothing has changed
+        if changed or repin:  # build first: if that fails, nothing has changed
+            pinned = {
+                path: name for pins in self._pins.values() for path, name in pins.paths().items()
+            }
             index = build_index(
-                loaded.values(), self.classes, self.min_probability, previous=self._index
+                loaded.values(), self.classes, self.min_probability, self._index, pinned
             )
             before = {p.path: p.disabled for p in self._index.patches}
             self._loaded, self._index = loaded, index
-            events += _status_changes(before, index)
+            events += status_changes(before, index)
         self._rejected = rejected
         return events
-
-
-def _status_changes(before: dict[Path, str | None], index: PatchIndex) -> list[PatchEvent]:
-    """`disabled`/`enabled` events for patches whose running state changed."""
-    events = []
-    for p in index.patches:
-        if p.disabled is not None and before.get(p.path) != p.disabled:
-            events.append(PatchEvent("disabled", p.path, p.name, p.disabled))
-        elif p.disabled is None and before.get(p.path) is not None:
-            events.append(PatchEvent("enabled", p.path, p.name))
-    return events
 
 
 def _absolute(path: str | Path) -> Path:

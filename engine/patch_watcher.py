@@ -24,6 +24,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.patch_pins import is_pins_file
 from neuralpatch.engine.patch_system import PatchEvent, PatchSystem, is_patch_file
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,11 @@ MAX_DELAY_S = 2.0
 FOLDER_CHECK_S = 1.0
 # Reads (ours included) show up as opened / closed-without-writing: they change nothing.
 _CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
+
+
+def _watched(name: str) -> bool:
+    """A patch file, or the folder's pins file (a pin changes which file of a name runs)."""
+    return is_patch_file(name) or is_pins_file(name)
 
 
 class _Recorder(FileSystemEventHandler):
@@ -54,7 +60,7 @@ class _Recorder(FileSystemEventHandler):
         if event.event_type not in _CHANGES:
             return
         names = [event.src_path, getattr(event, "dest_path", "")]
-        paths = {Path(os.fsdecode(p)) for p in names if p and is_patch_file(os.fsdecode(p))}
+        paths = {Path(os.fsdecode(p)) for p in names if p and _watched(os.fsdecode(p))}
         if paths:
             self._record(paths)
 

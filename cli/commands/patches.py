@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from datetime import datetime
@@ -16,8 +17,10 @@ JSON_HELP = (
     "print one JSON object: {folder, base: {name, fingerprint}, patches: [{name, file, "
     "description, created, status: running|disabled, reason, triggers: [{tag, name, source: "
     "base|patch|none, from: [patch names]}], outputs: [{tag, name}], icon}], rejected: "
-    "[{file, reason}], cycles: [[patch names]], warnings: [str]} (each patch also has "
-    "min_confidence); warnings name files that share a name but not their outputs. "
+    "[{file, reason}], cycles: [[patch names]], pins: [{name, file}], warnings: [str]} (each "
+    "patch also has min_confidence, trigger_top_k: it triggers on the base's k best classes, "
+    "pinned: bool, chosen: why it runs when other files share its name, or null); warnings "
+    "name files that share a name but not their outputs, and pins that pin nothing. "
     "With --watch: that object on one line, then "
     "one line per event: {time, event: loaded|replaced|removed|rejected|disabled|enabled, "
     "file, name, reason}"
@@ -33,6 +36,18 @@ def add_parser(sub) -> None:
     )
     p.add_argument("folder", metavar="DIR", help="folder of .specialneurons files")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
+    pins = p.add_mutually_exclusive_group()
+    pins.add_argument(
+        "--pin",
+        metavar="FILE",
+        help="run this file of its patch name in DIR, whatever the other files' dates "
+        "(kept in DIR/.neuralpatch-pins.json), then list",
+    )
+    pins.add_argument(
+        "--unpin",
+        metavar="NAME",
+        help="drop the pin of this patch name (or file name) in DIR, then list",
+    )
     p.add_argument(
         "--watch",
         action="store_true",
@@ -45,6 +60,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from neuralpatch.engine.patch_system import PatchSystem
 
+    change_pins(args)
     base = load_base(args)
     system = PatchSystem.for_base(base)
     if args.watch:
@@ -56,6 +72,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("\n".join(map(printable, listing_lines(listing))))
     return 2 if listing["rejected"] else 0
+
+
+def change_pins(args: argparse.Namespace) -> None:
+    """`--pin FILE` (a file name in DIR, or a path to one) / `--unpin NAME`; says so on stderr."""
+    import sys
+
+    from neuralpatch.engine.errors import SettingError
+    from neuralpatch.engine.patch_pins import pin, unpin
+
+    folder = Path(os.path.abspath(Path(args.folder).expanduser()))
+    if args.pin:
+        path = Path(args.pin).expanduser()
+        path = Path(os.path.abspath(folder / path if len(path.parts) == 1 else path))
+        if path.parent != folder:
+            raise SettingError(f"--pin must name a file directly in {folder}", path)
+        name, _ = pin(path)
+        print(printable(f"pinned {path.name} for the patch name {name!r}"), file=sys.stderr)
+    elif args.unpin:
+        names = unpin(folder, args.unpin)
+        print(printable(f"unpinned {', '.join(map(repr, names))}"), file=sys.stderr)
 
 
 def watch(args: argparse.Namespace, base, system) -> int:
@@ -115,6 +151,7 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
     from neuralpatch.engine.name_collisions import name_collisions
 
     index = system.index
+    pinned = {path: name for pins in system.pins for path, name in pins.paths().items()}
     outputs_of: dict[int, list[tuple[str, str]]] = {}  # tag_key -> [(patch, output name)]
     for p in index.enabled:
         for o in p.patch.outputs:
@@ -146,6 +183,9 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
                 "outputs": [{"tag": o.tag, "name": o.name} for o in p.patch.outputs],
                 "icon": p.patch.icon_png is not None,
                 "min_confidence": p.patch.min_confidence,
+                "trigger_top_k": p.patch.trigger_top_k,
+                "pinned": pinned.get(p.path) == p.name,
+                "chosen": p.chosen,
             }
         )
     return {
@@ -156,8 +196,23 @@ def patch_listing(system, folder: str | Path, base) -> dict[str, Any]:
             {"file": str(path), "reason": reason} for path, reason in system.rejected.items()
         ],
         "cycles": [list(c) for c in index.cycles],
-        "warnings": name_collisions(index.patches),
+        "pins": [{"name": name, "file": str(path)} for path, name in pinned.items()],
+        "warnings": name_collisions(index.patches) + pin_problems(system),
     }
+
+
+def pin_problems(system) -> list[str]:
+    """Pins that pin nothing: a broken pins file, or a pinned file gone or renamed inside."""
+    loaded = {p.path: p.name for p in system.patches}
+    problems = [pins.problem for pins in system.pins if pins.problem]
+    for pins in system.pins:
+        for path, name in pins.paths().items():
+            if loaded.get(path) != name:
+                problems.append(
+                    f"the pin of {name!r} names {path.name}, which is not a loaded patch of "
+                    "that name: the newest file of that name runs"
+                )
+    return problems
 
 
 def listing_lines(listing: dict[str, Any]) -> list[str]:
@@ -173,7 +228,11 @@ def listing_lines(listing: dict[str, Any]) -> list[str]:
         lines.append(f"  file      {Path(p['file']).name}")
         if p["reason"]:
             lines.append(f"  disabled  {p['reason']}")
-        lines.append("  triggers  " + ", ".join(_trigger_text(t) for t in p["triggers"]))
+        if p["chosen"]:
+            lines.append(f"  runs      {p['chosen']}")
+        top = p["trigger_top_k"]
+        on = f"any of the base's {top} best classes is: " if top > 1 else ""
+        lines.append(f"  triggers  {on}" + ", ".join(_trigger_text(t) for t in p["triggers"]))
         lines.append("  outputs   " + ", ".join(f"{o['name']} ({o['tag']})" for o in p["outputs"]))
         if p["min_confidence"]:
             lines.append(f"  abstains  under {p['min_confidence']:g} top probability")
