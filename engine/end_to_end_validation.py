@@ -104,3 +104,30 @@ def per_class_end_to_end(report: EvalReport) -> list[float | None]:
         float(rows[k, k] / rows[k].sum()) if rows[k].sum() else None
         for k in range(len(report.outputs))
     ]
+
+
+def per_output_json(report: EvalReport, tags: list[str]) -> dict:
+    """`eval --json`'s per-class keys, one entry per output even when two share a name.
+
+    `per_output` lists every output in neuron order: {tag, name, images, accuracy (when
+    triggered), end_to_end_accuracy}. `per_class_accuracy` stays an object keyed by display
+    name (as documented before); a name that several outputs share is keyed `name (tag)`
+    for each of them, so no entry overwrites another.
+    """
+    names = report.outputs
+    when, e2e = report.per_class_accuracy(), per_class_end_to_end(report)
+    shared = {n for n in names if names.count(n) > 1}
+    keys = [f"{n} ({t})" if n in shared else n for n, t in zip(names, tags, strict=True)]
+    return {
+        "per_class_accuracy": dict(zip(keys, when, strict=True)),
+        "per_output": [
+            {
+                "tag": tag,
+                "name": name,
+                "images": int(report.confusion[k].sum()),
+                "accuracy": when[k],
+                "end_to_end_accuracy": e2e[k],
+            }
+            for k, (tag, name) in enumerate(zip(tags, names, strict=True))
+        ],
+    }

@@ -45,8 +45,11 @@ def add_parser(sub) -> None:
         "--json",
         action="store_true",
         help="print {patch, split, images, triggered, not_triggered, accuracy, "
-        "end_to_end_accuracy, outputs, per_class_accuracy, confusion, "
-        "skipped, min_confidence, at_min_confidence, risk_coverage}; confusion[true][predicted], "
+        "end_to_end_accuracy, outputs, per_class_accuracy, per_output, confusion, "
+        "skipped, min_confidence, at_min_confidence, risk_coverage}; per_class_accuracy is keyed "
+        "by output name ('name (tag)' for a name several outputs share); per_output: [{tag, "
+        "name, images, accuracy, end_to_end_accuracy}] in neuron order; "
+        "confusion[true][predicted], "
         "last column = not triggered; at_min_confidence and each risk_coverage row: "
         "{min_confidence, answered, abstained, coverage, accuracy, end_to_end_accuracy}",
     )
@@ -96,11 +99,17 @@ def run(args: argparse.Namespace) -> int:
         )
     point, table = at_threshold(report, threshold), risk_coverage(report)
     if args.json:
-        extra = {
-            "min_confidence": threshold,
-            "at_min_confidence": point.to_dict(),
-            "risk_coverage": [row.to_dict() for row in table],
-        } | write_gallery(gallery, args)
+        from neuralpatch.engine.end_to_end_validation import per_output_json
+
+        extra = (
+            per_output_json(report, [o.tag for o in patch.outputs])
+            | {
+                "min_confidence": threshold,
+                "at_min_confidence": point.to_dict(),
+                "risk_coverage": [row.to_dict() for row in table],
+            }
+            | write_gallery(gallery, args)
+        )
         print(
             json_text(
                 {"patch": patch.name, "split": args.split} | report.to_dict() | extra, indent=2
