@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
 
 from neuralpatch.engine.patch_file import save_patch
 from neuralpatch.engine.patch_pins import PINS_NAME
@@ -71,3 +76,30 @@ def test_a_stale_pin_is_a_warning(capsys, felix_patch, tmp_path):
     assert any(
         "the pin of 'felix cats' names mine.specialneurons" in w for w in listing["warnings"]
     )
+
+
+def test_patches_watch_follows_a_pin_made_while_it_runs(felix_patch, tmp_path):
+    """The real command in a subprocess; the pin is made by a second command."""
+    folder = _folder(felix_patch, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuralpatch", "patches", str(folder), "--watch", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    try:
+        listing = json.loads(lines.get(timeout=60))
+        running = [p["file"] for p in listing["patches"] if p["status"] == "running"]
+        assert running == [str(folder / "shared.specialneurons")]
+        assert main(["patches", str(folder), "--pin", "mine.specialneurons"]) == 0
+        events = {json.loads(lines.get(timeout=10))["event"] for _ in range(2)}
+        assert events == {"enabled", "disabled"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
