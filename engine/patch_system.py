@@ -185,9 +185,10 @@ class PatchSystem:
         paths = sorted({_absolute(p) for p in paths})
         pins = {p.parent: read_pins(p.parent) for p in paths if is_pins_file(p)}
         repin = any(self._pins.get(folder) != value for folder, value in pins.items())
-        self._pins |= pins
         changes = [self._look_at(path) for path in paths if not is_pins_file(path)]
-        return self._commit([c for c in changes if c is not None], repin)
+        return self._commit(
+            [c for c in changes if c is not None], self._pins | pins if repin else None
+        )
 
     def _look_at(self, path: Path) -> tuple[str, Path, Any] | None:
         try:
@@ -230,8 +231,9 @@ class PatchSystem:
         return ("load", path, LoadedPatch(path, patch, decode_icon(patch.icon_png), signature))
 
     def _commit(
-        self, changes: list[tuple[str, Path, Any]], repin: bool = False
+        self, changes: list[tuple[str, Path, Any]], pins: dict[Path, Pins] | None = None
     ) -> list[PatchEvent]:
+        """Apply `changes` (and new `pins`, by folder) with one index build and one swap."""
         # Copies, swapped in at the end: readers iterate these dicts without the lock.
         loaded, rejected = dict(self._loaded), dict(self._rejected)
         events: list[PatchEvent] = []
@@ -254,15 +256,14 @@ class PatchSystem:
                 changed |= loaded.pop(path, None) is not None
                 if previous is not None or was_rejected is not None:
                     events.append(PatchEvent("removed", path, previous and previous.name))
-        if changed or repin:  # build first: if that fails, nothing has changed
-            pinned = {
-                path: name for pins in self._pins.values() for path, name in pins.paths().items()
-            }
+        if changed or pins is not None:  # build first: if that fails, nothing has changed
+            pins = self._pins if pins is None else pins
+            pinned = {path: name for p in pins.values() for path, name in p.paths().items()}
             index = build_index(
                 loaded.values(), self.classes, self.min_probability, self._index, pinned
             )
             before = {p.path: p.disabled for p in self._index.patches}
-            self._loaded, self._index = loaded, index
+            self._loaded, self._index, self._pins = loaded, index, pins
             events += status_changes(before, index)
         self._rejected = rejected
         return events
