@@ -219,7 +219,10 @@ def build_index(
     patches = supersede_by_name(patches, pinned=pinned)
     running = [p for p in patches if p.disabled is None]
     reasons, cycles = cycle_reasons(running)
-    patches = [replace(p, disabled=reasons[p.path]) if p.path in reasons else p for p in patches]
+    patches = [
+        replace(p, disabled=reasons[p.path], chosen=None) if p.path in reasons else p
+        for p in patches
+    ]
     enabled = tuple(p for p in patches if p.disabled is None)
     # One block per trigger set and top-k, so a block woken at a lower base rank is woken whole.
     by_set: dict[tuple[frozenset[int], int], list[LoadedPatch]] = {}
