@@ -61,12 +61,15 @@ def read_pins(folder: str | Path) -> Pins:
     except OSError as exc:
         return Pins(folder, problem=f"{path}: cannot read: {exc.strerror}; pins ignored")
     try:
-        return Pins(folder, _parse(raw, path))
+        return Pins(folder, parse_pins(raw, path))
     except PatchFormatError as exc:
         return Pins(folder, problem=f"{path}: {exc.message}; pins ignored")
 
 
-def _parse(raw: bytes, path: Path) -> dict[str, str]:
+def parse_pins(raw: bytes, path: Path) -> dict[str, str]:
+    """Patch name -> file name from a pins file's bytes; PatchFormatError when it is not one."""
+    if len(raw) > MAX_PINS_BYTES:
+        raise PatchFormatError(f"over {MAX_PINS_BYTES} bytes", path)
     header = parse_header(raw, path)  # strict JSON: the same reader as the plugin headers
     pins = header.get("pins")
     if not isinstance(pins, dict):

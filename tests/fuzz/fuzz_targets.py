@@ -24,6 +24,7 @@ from neuralpatch.engine.class_map import parse_map
 from neuralpatch.engine.container import PATCH_MAGIC, SNAPSHOT_MAGIC, parse_container
 from neuralpatch.engine.errors import DatasetError, ImageError, PatchFormatError
 from neuralpatch.engine.image_io import decode_image
+from neuralpatch.engine.patch_events import is_patch_file
 from neuralpatch.engine.patch_file import (
     MAX_PATCH_BYTES,
     PATCH_BLOBS,
@@ -32,6 +33,7 @@ from neuralpatch.engine.patch_file import (
     patch_bytes,
     read_patch_fields,
 )
+from neuralpatch.engine.patch_pins import parse_pins
 from neuralpatch.engine.safe_text import json_text, printable
 from neuralpatch.engine.snapshot import (
     MAX_SNAPSHOT_BYTES,
@@ -251,6 +253,21 @@ def parse_map_bytes(data: bytes) -> str:
     return "ok"
 
 
+def parse_pins_bytes(data: bytes) -> str:
+    try:
+        pins = parse_pins(data, HERE)
+    except PatchFormatError as exc:
+        _shown(exc)
+        return "refused"
+    _shown(*pins, *pins.values())
+    assert all(is_patch_file(file) and Path(file).name == file for file in pins.values())
+    return "ok"
+
+
+def pins_seed() -> bytes:
+    return b'{"pins": {"felix cats": "felix_cats_0188a0b1c2d3.specialneurons"}}'
+
+
 def decode_image_bytes(data: bytes) -> str:
     try:
         rgb = decode_image(HERE, data)
@@ -268,4 +285,5 @@ TARGETS: dict[str, tuple[Target, Callable[[], list[bytes]], bool]] = {
     "snapshot": (load_snapshot_bytes, lambda: [snapshot_seed()], True),
     "map": (parse_map_bytes, lambda: [map_seed()], False),
     "image": (decode_image_bytes, image_seeds, False),
+    "pins": (parse_pins_bytes, lambda: [pins_seed()], False),
 }
