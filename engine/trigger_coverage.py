@@ -82,7 +82,7 @@ class TriggerCoverage:
         for o in self.outputs:
             if o.fraction is not None and o.fraction < threshold:
                 lines.append(
-                    f"trigger coverage of {o.name} ({o.tag}) is {o.fraction:.0%}: "
+                    f"trigger coverage{self._rule} of {o.name} ({o.tag}) is {o.fraction:.0%}: "
                     f"{o.images - o.covered} of {o.images} photos do not trigger the patch "
                     "(`neuralpatch dataset suggest-triggers` finds triggers that do)"
                 )
@@ -92,12 +92,17 @@ class TriggerCoverage:
         """Human-readable summary, one line overall then one per output."""
         overall = "—" if self.fraction is None else f"{self.fraction:.1%}"
         out = [
-            f"Trigger coverage {overall} ({self.covered}/{self.images} photos trigger the patch)"
+            f"Trigger coverage{self._rule} {overall} ({self.covered}/{self.images} photos "
+            "trigger the patch)"
         ]
         for o in self.outputs:
             share = "—" if o.fraction is None else f"{o.fraction:.1%}"
             out.append(f"  {o.name}: {share} ({o.covered}/{o.images})")
         return out
+
+    @property
+    def _rule(self) -> str:
+        return f" (base top-{self.top_k})" if self.top_k > 1 else ""
 
     def to_dict(self) -> dict:
         return {
