@@ -147,7 +147,9 @@ class PatchIndex:
         # base's k best classes come first, best first, so a patch is woken by its best one.
         ranked = [identified]
         if self.deepest > 1:
-            deeper = top_predictions(self.classes, probabilities, self.deepest)
+            deeper = top  # already sorted for the result, unless the caller asked for fewer
+            if len(deeper) < self.deepest:
+                deeper = top_predictions(self.classes, probabilities, self.deepest)
             ranked += [
                 p for p in deeper if p.index != best and p.probability >= self.min_probability
             ][: self.deepest - 1]
