@@ -49,13 +49,11 @@ def read_pins(folder: str | Path) -> Pins:
     folder = Path(folder)
     path = folder / PINS_NAME
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            return Pins(folder, problem=f"{path}: not a regular file; pins ignored")
-        if st.st_size > MAX_PINS_BYTES:
-            return Pins(folder, problem=f"{path}: over {MAX_PINS_BYTES} bytes; pins ignored")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_PINS_BYTES + 1)
+        # O_NONBLOCK and fstat: a FIFO or device put in its place is refused, never waited on.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return Pins(folder, problem=f"{path}: not a regular file; pins ignored")
+            raw = f.read(MAX_PINS_BYTES + 1)  # parse_pins refuses anything longer
     except FileNotFoundError:
         return Pins(folder)
     except OSError as exc:

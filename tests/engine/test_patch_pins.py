@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from neuralpatch.engine.errors import PatchFormatError, SettingError
 from neuralpatch.engine.patch_file import save_patch
-from neuralpatch.engine.patch_pins import PINS_NAME, pin, read_pins, unpin
+from neuralpatch.engine.patch_pins import MAX_PINS_BYTES, PINS_NAME, pin, read_pins, unpin
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
 
@@ -138,3 +139,11 @@ def _wait(condition) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def test_a_fifo_or_an_oversized_pins_file_is_ignored_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / PINS_NAME)
+    assert "not a regular file" in read_pins(tmp_path).problem
+    (tmp_path / PINS_NAME).unlink()
+    (tmp_path / PINS_NAME).write_bytes(b" " * (MAX_PINS_BYTES + 1))
+    assert "over 1048576 bytes" in read_pins(tmp_path).problem
