@@ -172,3 +172,28 @@ def test_the_option_is_checked_before_training(sample_data):
     for bad in (0, 11, True):
         with pytest.raises(SettingError, match="--trigger-top-k"):
             TrainingOptions(data=str(sample_data), trigger_top_k=bad)
+
+
+def test_a_masters_lower_outputs_never_wake_a_top_k_slave(
+    base_network, felix_patch, sample_data, tmp_path
+):
+    """k reaches into the base network's ranks only: a slave woken by the master's
+    domestic_cat output runs under the master's answer, never under its 2nd or 3rd output."""
+    domestic = felix_patch.outputs[0].tag
+    slave = dataclasses.replace(
+        felix_patch, name="cat detail", triggers=[domestic], trigger_top_k=3
+    )
+    slave.outputs = [
+        dataclasses.replace(o, tag=f"n9000000{i}") for i, o in enumerate(slave.outputs)
+    ]
+    save_patch(felix_patch, tmp_path / "master.specialneurons")
+    save_patch(slave, tmp_path / "slave.specialneurons")
+    system = PatchSystem.for_base(base_network)
+    system.load_dir(tmp_path)
+    photos = [sample_data / "n02121808_115.jpg", sample_data / "n02127808_316.jpg"]  # snow leopard
+    cat, leopard = system.classify_pass(base_network.run([decode_image(p) for p in photos]))
+    (master,) = cat.patches
+    assert master.tag == domestic and [c.name for c in master.children] == ["cat detail"]
+    (master,) = leopard.patches
+    assert master.tag != domestic and master.children == []
+    assert not any(r.name == "cat detail" for _, r in leopard.walk())
