@@ -17,7 +17,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from neuralpatch.engine import opencl_runtime
+from neuralpatch.engine import opencl_programs, opencl_runtime
 from neuralpatch.engine.base_network import default_base_path
 from neuralpatch.engine.errors import BaseNetworkError, DeviceError, KernelBuildError
 from neuralpatch.engine.opencl_kernels import (
@@ -210,7 +210,7 @@ def launch(
 def test_kernel_table_lists_each_kernels_parameters_in_order():
     """The named arguments next to the table are the `.cl` signature, in the same order."""
     for spec in KERNELS.values():
-        source = opencl_runtime.kernel_source(spec.file)
+        source = opencl_programs.kernel_source(spec.file)
         signature = re.search(rf"__kernel void {spec.name}\s*\(([^)]*)\)", source)[1]
         names = tuple(re.findall(r"(\w+)\s*(?:,|$)", signature.strip()))
         assert names == spec.args, spec.file
@@ -480,9 +480,9 @@ def test_bad_device_spec_raises_device_error(monkeypatch, spec):
 
 def test_build_error_names_the_file_and_line(runtime, monkeypatch):
     source = "__kernel void broken(__global float *x)\n{\n    x[0] = y;\n}\n"
-    real = opencl_runtime.kernel_source
+    real = opencl_programs.kernel_source
     monkeypatch.setattr(
-        opencl_runtime, "kernel_source", lambda name: source if name == "broken.cl" else real(name)
+        opencl_programs, "kernel_source", lambda name: source if name == "broken.cl" else real(name)
     )
     with pytest.raises(KernelBuildError) as info:
         runtime.program("broken.cl")
