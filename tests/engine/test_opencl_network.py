@@ -229,7 +229,8 @@ def relu6(x: np.ndarray) -> np.ndarray:
         (GEMM_ROWS * 3, 5, 33, 5, True, False),
     ],
 )
-def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
+@pytest.mark.parametrize("cols", [1, 2, 8])
+def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add, cols):
     rng = np.random.default_rng(m * k + n)
     a = rng.normal(0, 1, (m, lda)).astype(np.float32)
     w = rng.normal(0, 1, (k, n)).astype(np.float32)
@@ -239,7 +240,7 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
     out = launch(
         runtime,
         "pwconv",
-        (-(-m // GEMM_ROWS), np_ // 16),
+        (-(-m // GEMM_ROWS), -(-np_ // 16 // cols)),
         {
             "in": a,
             "lda": i32(lda),
@@ -251,6 +252,7 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
             "M": i32(m),
             "K": i32(k),
             "relu6": i32(act),
+            "cols": i32(cols),
         },
         "out",
         (m, np_),
