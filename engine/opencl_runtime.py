@@ -257,7 +257,8 @@ class Runtime:
             "global_memory_mb": self.device.global_mem_size // 2**20,
             "cache_dir": str(self.cache_folder),
             "cache_mechanism": (
-                f"PoCL kernel cache (POCL_CACHE_DIR={os.environ.get('POCL_CACHE_DIR')})"
+                f"PoCL kernel cache (POCL_CACHE_DIR={os.environ.get('POCL_CACHE_DIR')}) and "
+                f"program binaries in {self.binary_folder}"
                 if self.is_pocl
                 else "pyopencl binary cache"
             ),
