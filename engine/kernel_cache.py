@@ -77,10 +77,22 @@ def _read_manifest(root: Path) -> dict[str, str]:
 
 
 def record(root: Path) -> None:
-    """Write the manifest of the cache as it is now (call after builds and first launches)."""
+    """Write the manifest of the cache as it is now (call after builds and first launches).
+
+    Nothing is hashed when the manifest already lists exactly the files there are (PoCL adds
+    files, never rewrites one; `heal` drops what it deletes from the manifest): every start
+    calls this after its first launch, and hashing a large cache would cost every start.
+    """
     if not root.is_dir():
         return
-    files = {rel: digest for rel, path in _files(root).items() if (digest := _digest(path))}
+    present = _files(root)
+    if present and set(present) == set(_read_manifest(root)):
+        return
+    files = {rel: digest for rel, path in present.items() if (digest := _digest(path))}
+    _write_manifest(root, files)
+
+
+def _write_manifest(root: Path, files: dict[str, str]) -> None:
     payload = json.dumps({"version": 1, "files": files}, indent=0, sort_keys=True)
     write_atomic(root / MANIFEST, payload.encode())
 
@@ -110,6 +122,9 @@ def heal(root: Path, now: float | None = None) -> list[str]:
             (root / rel).unlink(missing_ok=True)
             removed.append(rel)
     if removed:
+        gone = tuple(f"{program}/" for program in bad_programs)
+        kept = {k: v for k, v in manifest.items() if k not in stray and not k.startswith(gone)}
+        _write_manifest(root, kept)
         log.warning("kernel cache %s: rebuilt %d damaged entries: %s", root, len(removed), removed)
     return removed
 

@@ -51,7 +51,7 @@ KERNELS = {
     "pwconv": KernelSpec(
         "pointwise_conv.cl",
         "pointwise_conv",
-        ("in", "lda", "w", "bias", "residual", "out", "ldc", "M", "K", "relu6"),
+        ("in", "lda", "w", "bias", "residual", "out", "ldc", "M", "K", "relu6", "cols"),
     ),
     "gap": KernelSpec("global_average_pool.cl", "global_average_pool", ("in", "out", "HW", "C")),
     "softmax": KernelSpec("softmax.cl", "softmax", ("in", "out", "classes", "ld")),
@@ -69,6 +69,7 @@ class Tiles:
     conv_pixels: int = 7  # output pixels per work-item in conv2d.cl (OWT)
     chunk: int = 4  # images that go through all layers together (see docs/performance.md)
     fc_one_row: bool = True  # a chunk of one image runs the FC with a one-row tile
+    gemm_cols: int = 8  # 16-wide column panels per 1x1-conv work-item (the FC's: 1)
 
     def fc_rows(self, images: int) -> int:
         """The FC's register tile: a chunk of one image computes one row, not `gemm_rows`."""

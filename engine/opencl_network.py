@@ -4,10 +4,9 @@ Weights are packed for the kernels and uploaded once. Activations are NHWC with 
 padded to a multiple of 16 (the padded channels hold zeros), so every kernel works on whole
 `chan16` vectors (16 float32 channels). A depthwise conv whose output only feeds the next 1x1
 conv runs fused with it (`depthwise_project_conv.cl`), so the expanded map is written once,
-not three times (see `opencl_plan.py`).
-A batch runs in chunks of `chunk` images that go through all layers while their activations
-are still in the CPU cache; chunks reuse the same buffers. Kernel arguments are bound once
-per chunk size, so a forward pass is a run of enqueues and one wait.
+not three times (see `opencl_plan.py`). A batch runs in chunks of `chunk` images that go
+through all layers while their activations are still in the CPU cache; chunks reuse the same
+buffers. Kernel arguments are bound once per chunk size: a pass is enqueues and one wait.
 """
 
 from __future__ import annotations
@@ -184,14 +183,16 @@ class OpenCLNetwork:
         elif kind in ("pwconv", "fc"):
             rows = n * oh * ow
             tm = tiles.fc_rows(n) if kind == "fc" else tiles.gemm_rows
+            cols = min(tiles.gemm_cols, cp_out // VEC) if kind == "pwconv" else 1
             args |= {
                 "lda": i32(cp_in),
                 "ldc": i32(cp_out),
                 "M": i32(rows),
                 "K": i32(layer.cin),
                 "relu6": i32(layer.act == "relu6"),
+                "cols": i32(cols),
             }
-            size = (-(-rows // tm), cp_out // VEC)
+            size = (-(-rows // tm), -(-cp_out // VEC // cols))
         elif kind == "gap":
             args |= {"HW": i32(ih * iw), "C": i32(cp_in)}
             size = (cp_in // VEC, n)

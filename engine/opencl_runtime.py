@@ -11,13 +11,14 @@ platform or device name ("pocl", "nvidia", "epyc").
 Build caches live in `cache_dir("opencl")`, so a second start skips the compiler:
 - PoCL caches builds itself (pyopencl skips its binary cache for PoCL); `POCL_CACHE_DIR` is
   pointed at `cache_dir("opencl", "pocl")` before PoCL initialises. PoCL also compiles each
-  kernel's work-group function on first launch and caches that in the same folder.
+  kernel's work-group function on first launch and caches that in the same folder. Program
+  binaries are also stored in `cache_dir("opencl", "binaries")`, checksummed: building from
+  one skips even PoCL's cached build (`opencl_programs.py`).
 - Other drivers use pyopencl's binary cache, given `cache_dir("opencl", "pyopencl")`.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 import re
 import threading
@@ -27,14 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neuralpatch.engine import kernel_cache
-from neuralpatch.engine.errors import DeviceError, KernelBuildError
+from neuralpatch.engine.errors import DeviceError
+from neuralpatch.engine.opencl_programs import build_program
 from neuralpatch.engine.paths import cache_dir
 
 if TYPE_CHECKING:
     import pyopencl as cl
 
-KERNEL_PACKAGE = "neuralpatch.kernels"
-COMMON_SOURCE = "common.cl"  # macros and types every kernel shares, prepended to each
 DEVICE_ENV = "NEURALPATCH_DEVICE"
 NO_PLATFORM_HELP = (
     "no OpenCL platform found: `pip install pocl-binary-distribution` gives a "
@@ -72,24 +72,6 @@ def _import_pyopencl():
     import pyopencl
 
     return pyopencl
-
-
-def kernel_source(filename: str) -> str:
-    """Text of a `.cl` file shipped in `neuralpatch.kernels`."""
-    try:
-        return importlib.resources.files(KERNEL_PACKAGE).joinpath(filename).read_text("utf-8")
-    except (FileNotFoundError, OSError) as exc:
-        raise KernelBuildError(f"kernel source not found: {exc}", filename) from exc
-
-
-def program_source(filename: str) -> str:
-    """A kernel's source with the shared `common.cl` in front (`#line 1` keeps error lines)."""
-    return f"{kernel_source(COMMON_SOURCE)}\n#line 1\n{kernel_source(filename)}"
-
-
-def kernel_path(filename: str) -> Path:
-    """Where a `.cl` file lives (for error messages)."""
-    return Path(str(importlib.resources.files(KERNEL_PACKAGE).joinpath(filename)))
 
 
 def list_devices() -> list[tuple[int, int, str, str]]:
@@ -161,6 +143,7 @@ class Runtime:
         self._free: dict[int, list[cl.Buffer]] = defaultdict(list)
         self._lock = threading.Lock()
         self.cache_folder = cache_dir("opencl")
+        self.binary_folder = cache_dir("opencl", "binaries")
 
     # -- queues -------------------------------------------------------------------------------
     @property
@@ -180,33 +163,27 @@ class Runtime:
         with self._lock:
             if key in self._programs:
                 return self._programs[key]
-        source = program_source(filename)
         before = self._pocl_entries() if self.is_pocl else set()
         start = time.perf_counter()
-        program = None
-        try:
-            program = self.cl.Program(self.context, source)
-            if self.is_pocl:
-                program.build(options=options)
-            else:
-                program.build(options=options, cache_dir=str(cache_dir("opencl", "pyopencl")))
-        except self.cl.Error as exc:
-            try:
-                log = (
-                    program.get_build_info(self.device, self.cl.program_build_info.LOG)
-                    if program is not None
-                    else ""
-                )
-            except self.cl.Error:
-                log = ""
-            raise _build_error(filename, options, log.strip() or str(exc)) from exc
-        seconds = time.perf_counter() - start
-        if self.is_pocl:
-            from_cache = not (self._pocl_entries() - before)
-            if not from_cache:
-                self.record_kernel_cache()
+        if self.is_pocl:  # stored binaries (PoCL skips pyopencl's binary cache)
+            program, from_binary = build_program(
+                self.cl, self.context, self.device, filename, options, self.binary_folder
+            )
+            from_cache = from_binary or not (self._pocl_entries() - before)
         else:
+            program, _ = build_program(
+                self.cl,
+                self.context,
+                self.device,
+                filename,
+                options,
+                None,
+                cache_dir=str(cache_dir("opencl", "pyopencl")),
+            )
             from_cache = bool(getattr(program, "_build_duration_info", (None, False))[1])
+        seconds = time.perf_counter() - start
+        if self.is_pocl and not from_cache:
+            self.record_kernel_cache()
         with self._lock:
             self._programs.setdefault(key, program)
             self._build_log.append(
@@ -280,21 +257,11 @@ class Runtime:
             "global_memory_mb": self.device.global_mem_size // 2**20,
             "cache_dir": str(self.cache_folder),
             "cache_mechanism": (
-                f"PoCL kernel cache (POCL_CACHE_DIR={os.environ.get('POCL_CACHE_DIR')})"
+                f"PoCL kernel cache (POCL_CACHE_DIR={os.environ.get('POCL_CACHE_DIR')}) and "
+                f"program binaries in {self.binary_folder}"
                 if self.is_pocl
                 else "pyopencl binary cache"
             ),
             "cache_state": state,
             "builds": builds,
         }
-
-
-def _build_error(filename: str, options: str, log: str) -> KernelBuildError:
-    """A KernelBuildError naming the `.cl` file, its first error line and the build log."""
-    log = re.sub(r"\S*(?:tempfile_\w+\.cl|<source>)", filename, log)  # compiler's temp name
-    match = re.search(re.escape(filename) + r":(\d+):\d+", log)
-    return KernelBuildError(
-        f"OpenCL build failed (options: {options or 'none'}):\n{log}",
-        kernel_path(filename),
-        int(match[1]) if match else None,
-    )

@@ -86,3 +86,24 @@ def test_unlisted_entries_are_checked_by_structure(cache: Path):
     assert run.returncode == 0 and "mean ok" in run.stdout, run.stderr
     manifest = json.loads((root / kernel_cache.MANIFEST).read_text())
     assert any(name.endswith("program.bc") for name in manifest["files"])
+
+
+def test_record_rehashes_only_when_the_files_change(cache: Path):
+    """Every start records after its first launch: an unchanged cache is not hashed again,
+    and entries `heal` deletes leave the manifest, so their rebuild is recorded."""
+    root = cache / "opencl" / "pocl"
+    kernel_cache.record(root)
+    manifest = root / kernel_cache.MANIFEST
+    before = manifest.stat().st_ino
+    kernel_cache.record(root)
+    assert manifest.stat().st_ino == before  # not rewritten (write_atomic makes a new inode)
+    so = pocl_files(cache, "*.so")[0]
+    program = "/".join(so.relative_to(root).parts[:2])
+    so.write_bytes(so.read_bytes()[:-100])
+    assert kernel_cache.heal(root) == [program]
+    listed = json.loads(manifest.read_text())["files"]
+    assert not any(name.startswith(f"{program}/") for name in listed)
+    run = run_child(cache)
+    assert run.returncode == 0 and "mean ok" in run.stdout, run.stderr
+    listed = json.loads(manifest.read_text())["files"]
+    assert any(name.startswith(f"{program}/") for name in listed)

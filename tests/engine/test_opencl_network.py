@@ -17,7 +17,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from neuralpatch.engine import opencl_runtime
+from neuralpatch.engine import opencl_programs, opencl_runtime
 from neuralpatch.engine.base_network import default_base_path
 from neuralpatch.engine.errors import BaseNetworkError, DeviceError, KernelBuildError
 from neuralpatch.engine.opencl_kernels import (
@@ -210,7 +210,7 @@ def launch(
 def test_kernel_table_lists_each_kernels_parameters_in_order():
     """The named arguments next to the table are the `.cl` signature, in the same order."""
     for spec in KERNELS.values():
-        source = opencl_runtime.kernel_source(spec.file)
+        source = opencl_programs.kernel_source(spec.file)
         signature = re.search(rf"__kernel void {spec.name}\s*\(([^)]*)\)", source)[1]
         names = tuple(re.findall(r"(\w+)\s*(?:,|$)", signature.strip()))
         assert names == spec.args, spec.file
@@ -229,7 +229,8 @@ def relu6(x: np.ndarray) -> np.ndarray:
         (GEMM_ROWS * 3, 5, 33, 5, True, False),
     ],
 )
-def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
+@pytest.mark.parametrize("cols", [1, 2, 8])
+def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add, cols):
     rng = np.random.default_rng(m * k + n)
     a = rng.normal(0, 1, (m, lda)).astype(np.float32)
     w = rng.normal(0, 1, (k, n)).astype(np.float32)
@@ -239,7 +240,7 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
     out = launch(
         runtime,
         "pwconv",
-        (-(-m // GEMM_ROWS), np_ // 16),
+        (-(-m // GEMM_ROWS), -(-np_ // 16 // cols)),
         {
             "in": a,
             "lda": i32(lda),
@@ -251,6 +252,7 @@ def test_pointwise_conv_kernel(runtime, m, k, n, lda, act, add):
             "M": i32(m),
             "K": i32(k),
             "relu6": i32(act),
+            "cols": i32(cols),
         },
         "out",
         (m, np_),
@@ -480,9 +482,9 @@ def test_bad_device_spec_raises_device_error(monkeypatch, spec):
 
 def test_build_error_names_the_file_and_line(runtime, monkeypatch):
     source = "__kernel void broken(__global float *x)\n{\n    x[0] = y;\n}\n"
-    real = opencl_runtime.kernel_source
+    real = opencl_programs.kernel_source
     monkeypatch.setattr(
-        opencl_runtime, "kernel_source", lambda name: source if name == "broken.cl" else real(name)
+        opencl_programs, "kernel_source", lambda name: source if name == "broken.cl" else real(name)
     )
     with pytest.raises(KernelBuildError) as info:
         runtime.program("broken.cl")
