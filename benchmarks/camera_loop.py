@@ -19,8 +19,10 @@ Timing never fails anything.
 `firing` then loads `--firing` patches (default 1,000: the real one and synthetic ones with
 random weights, every one triggered by the 13 cat classes) and plays the cat frames of
 `cat_coffee`, so every patch fires on every frame, printing each record to /dev/null as
-`camera --headless --json` prints it: with the encoder it uses (`LiveJsonEncoder`), with
-`--probabilities`, and with the former `json.dumps(result.to_dict())`, in blocks taking turns.
+`camera --headless --json` prints it: as it runs (`LiveJsonEncoder`, the next frame's base pass
+overlapping this frame's cascade and JSON), the same one frame at a time, with
+`--probabilities`, with the former `json.dumps(result.to_dict())`, and with no output at all,
+in blocks taking turns.
 
 ``--json`` prints one object:
 
@@ -44,8 +46,10 @@ random weights, every one triggered by the 13 cat classes) and plays the cat fra
       },
       "firing": {
         "patches": int, "fired_per_frame": int, "line_bytes": {way: int},
-        "fps": {way: float},             # way: "lean" (default), "probabilities", "to_dict",
-                                         # "no_output"; median block
+        "fps": {way: float},             # way: "lean" (camera --json: overlapped), "serial"
+                                         # (same lines, one frame at a time),
+                                         # "probabilities" (overlapped), "to_dict",
+                                         # "no_output" (both one at a time); median block
         "json_ms": {way: float},         # building one line, median
         "patches_ms": float              # LiveResult.patches_ms, median
       }
@@ -125,23 +129,33 @@ def firing_system(base: BaseNetwork, real: PatchSystem, count: int) -> PatchSyst
 
 
 def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: int) -> dict:
-    """fps of the headless JSON loop with every patch firing, by way of writing the line."""
+    """fps of the headless JSON loop with every patch firing, by way of writing the line.
+
+    `lean` is what `camera --headless --json` does: the base pass of the next frame overlaps
+    the cascade and the JSON of this one (`LiveLoop(overlap=True)`); the other ways run one
+    frame at a time, as the loop did before (`serial`: the same encoder).
+    """
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     lean, full = LiveJsonEncoder(), LiveJsonEncoder(probabilities=True)
     ways = {
-        "lean": lean.encode,
-        "probabilities": full.encode,
-        "to_dict": lambda r: json.dumps(r.to_dict()),
-        "no_output": None,
+        "lean": (lean.encode, True),
+        "serial": (lean.encode, False),
+        "probabilities": (full.encode, True),
+        "to_dict": (lambda r: json.dumps(r.to_dict()), False),
+        "no_output": (None, False),
     }
     fps: dict[str, list[float]] = {w: [] for w in ways}
-    json_ms: dict[str, list[float]] = {w: [] for w in ways if ways[w]}
+    json_ms: dict[str, list[float]] = {w: [] for w, (e, _) in ways.items() if e}
     patches_ms: list[float] = []
-    loop = LiveLoop(base, VideoFileSource(video), system, give_up_after=0)
-    loop.run(threading.Event(), max_frames=WARM_UP)
-    sample = loop.latest
+    loops = {
+        overlap: LiveLoop(base, VideoFileSource(video), system, give_up_after=0, overlap=overlap)
+        for overlap in (False, True)
+    }
+    for loop in loops.values():
+        loop.run(threading.Event(), max_frames=WARM_UP)
+    sample = loops[False].latest
     for _ in range(max(1, frames // BLOCK)):
-        for way, encode in ways.items():
+        for way, (encode, overlap) in ways.items():
 
             def show(r: LiveResult, encode=encode, way=way) -> None:
                 patches_ms.append(r.patches_ms)
@@ -152,13 +166,13 @@ def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: 
                     print(line, file=sink, flush=True)
 
             started = time.perf_counter()
-            loop.run(threading.Event(), max_frames=BLOCK, on_result=show)
+            loops[overlap].run(threading.Event(), max_frames=BLOCK, on_result=show)
             fps[way].append(BLOCK / (time.perf_counter() - started))
     sink.close()
     return {
         "patches": len(system.index.enabled),
         "fired_per_frame": len(sample.result.fired()),
-        "line_bytes": {w: len(e(sample)) for w, e in ways.items() if e},
+        "line_bytes": {w: len(e(sample)) for w, (e, _) in ways.items() if e},
         "fps": {w: statistics.median(v) for w, v in fps.items()},
         "json_ms": {w: statistics.median(v) for w, v in json_ms.items()},
         "patches_ms": statistics.median(patches_ms),
