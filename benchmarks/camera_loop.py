@@ -51,7 +51,9 @@ in blocks taking turns.
                                          # "probabilities" (overlapped), "to_dict",
                                          # "no_output" (both one at a time); median block
         "json_ms": {way: float},         # building one line, median
-        "patches_ms": float              # LiveResult.patches_ms, median
+        "patches_ms": float,             # LiveResult.patches_ms, median
+        "bare_fps": float,               # BaseNetwork.run alone on the frame, median block
+        "lean_vs_bare": float            # fps["lean"] / bare_fps: what 1,000 patches cost
       }
     }
 """
@@ -147,6 +149,7 @@ def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: 
     fps: dict[str, list[float]] = {w: [] for w in ways}
     json_ms: dict[str, list[float]] = {w: [] for w, (e, _) in ways.items() if e}
     patches_ms: list[float] = []
+    bare: list[float] = []  # the base pass alone on the same frame, same blocks
     loops = {
         overlap: LiveLoop(base, VideoFileSource(video), system, give_up_after=0, overlap=overlap)
         for overlap in (False, True)
@@ -168,7 +171,12 @@ def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: 
             started = time.perf_counter()
             loops[overlap].run(threading.Event(), max_frames=BLOCK, on_result=show)
             fps[way].append(BLOCK / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for _ in range(BLOCK):
+            base.run([sample.image])
+        bare.append(BLOCK / (time.perf_counter() - started))
     sink.close()
+    lean_fps = statistics.median(fps["lean"])
     return {
         "patches": len(system.index.enabled),
         "fired_per_frame": len(sample.result.fired()),
@@ -176,6 +184,8 @@ def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: 
         "fps": {w: statistics.median(v) for w, v in fps.items()},
         "json_ms": {w: statistics.median(v) for w, v in json_ms.items()},
         "patches_ms": statistics.median(patches_ms),
+        "bare_fps": statistics.median(bare),
+        "lean_vs_bare": lean_fps / statistics.median(bare),
     }
 
 
@@ -262,7 +272,8 @@ def print_table(report: dict) -> None:
 def print_firing(f: dict) -> None:
     print(
         f"\n{f['patches']} patches, {f['fired_per_frame']} firing on every frame; headless "
-        f"--json to /dev/null; patches {f['patches_ms']:.2f} ms a frame"
+        f"--json to /dev/null; patches {f['patches_ms']:.2f} ms a frame; base pass alone "
+        f"{f['bare_fps']:.1f} fps (lean {f['lean_vs_bare']:.2f}x of it)"
     )
     print(f"{'line':>14} {'fps':>7} {'json ms':>8} {'bytes':>9}")
     for way, fps in f["fps"].items():
