@@ -56,8 +56,15 @@ class Extracted:
 
 
 def default_workers() -> int:
-    """Decode processes to start: one core is left to the base pass's own threads."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """Decode processes to start (0: one decode thread in this process instead).
+
+    On 2 cores a decode process lost to one decode thread in every interleaved run of
+    benchmarks/extraction.py (docs/scaling.md): the base pass already keeps both cores
+    busy, and Pillow releases the GIL while it decodes and resizes. With more cores, one is
+    left to the base pass's own threads.
+    """
+    cores = os.cpu_count() or 2
+    return 0 if cores <= 2 else min(4, cores - 1)
 
 
 def workers_for(workers: int | None, photos: int) -> int:
