@@ -58,10 +58,10 @@ class Extracted:
 def default_workers() -> int:
     """Decode processes to start (0: one decode thread in this process instead).
 
-    On 2 cores a decode process lost to one decode thread in every interleaved run of
-    benchmarks/extraction.py (docs/scaling.md): the base pass already keeps both cores
-    busy, and Pillow releases the GIL while it decodes and resizes. With more cores, one is
-    left to the base pass's own threads.
+    On 2 cores one decode thread beat a decode process in three of four interleaved runs
+    of benchmarks/extraction.py (docs/scaling.md) and costs no start-up: the base pass
+    already keeps both cores busy, and Pillow releases the GIL while it decodes and
+    resizes. With more cores, one is left to the base pass's own threads.
     """
     cores = os.cpu_count() or 2
     return 0 if cores <= 2 else min(4, cores - 1)
