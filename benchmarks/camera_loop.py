@@ -19,8 +19,10 @@ Timing never fails anything.
 `firing` then loads `--firing` patches (default 1,000: the real one and synthetic ones with
 random weights, every one triggered by the 13 cat classes) and plays the cat frames of
 `cat_coffee`, so every patch fires on every frame, printing each record to /dev/null as
-`camera --headless --json` prints it: with the encoder it uses (`LiveJsonEncoder`), with
-`--probabilities`, and with the former `json.dumps(result.to_dict())`, in blocks taking turns.
+`camera --headless --json` prints it: as it runs (`LiveJsonEncoder`, the next frame's base pass
+overlapping this frame's cascade and JSON), the same one frame at a time, with
+`--probabilities`, with the former `json.dumps(result.to_dict())`, and with no output at all,
+in blocks taking turns.
 
 ``--json`` prints one object:
 
@@ -44,10 +46,14 @@ random weights, every one triggered by the 13 cat classes) and plays the cat fra
       },
       "firing": {
         "patches": int, "fired_per_frame": int, "line_bytes": {way: int},
-        "fps": {way: float},             # way: "lean" (default), "probabilities", "to_dict",
-                                         # "no_output"; median block
+        "fps": {way: float},             # way: "lean" (camera --json: overlapped), "serial"
+                                         # (same lines, one frame at a time),
+                                         # "probabilities" (overlapped), "to_dict",
+                                         # "no_output" (both one at a time); median block
         "json_ms": {way: float},         # building one line, median
-        "patches_ms": float              # LiveResult.patches_ms, median
+        "patches_ms": float,             # LiveResult.patches_ms, median
+        "bare_fps": float,               # BaseNetwork.run alone on the frame, median block
+        "lean_vs_bare": float            # fps["lean"] / bare_fps: what 1,000 patches cost
       }
     }
 """
@@ -56,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import tempfile
@@ -67,15 +72,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import skimage.data
+from camera_firing import BLOCK, WARM_UP, cat_video, firing_system, measure_firing, print_firing
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.frame import quiet_opencv
 from neuralpatch.engine.hyper_params import HyperParams
-from neuralpatch.engine.live_json import LiveJsonEncoder
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.opencl_runtime import get_runtime
-from neuralpatch.engine.patch_file import PATCH_SUFFIX, PatchFile, PatchOutput
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, patch_from_trainer
@@ -84,8 +88,6 @@ from neuralpatch.engine.video_source import VideoFileSource
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"
 TREE = REPO / ".." / "shared" / "video" / "tree.avi"
-WARM_UP = 5
-BLOCK = 20  # passes per timed block; each block reopens the video at its start
 
 
 def cat_coffee_video(folder: Path) -> Path:
@@ -96,73 +98,6 @@ def cat_coffee_video(folder: Path) -> Path:
         writer.write(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
-
-
-def cat_video(folder: Path) -> Path:
-    path = folder / "cat.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
-    resized = cv2.resize(skimage.data.chelsea(), (400, 300), interpolation=cv2.INTER_AREA)
-    for _ in range(24):
-        writer.write(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
-
-
-def firing_system(base: BaseNetwork, real: PatchSystem, count: int) -> PatchSystem:
-    """The real patches plus synthetic ones until `count`, all triggered by the cat classes."""
-    rng = np.random.default_rng(0)
-    cats = list(base.classes.tags[281:294])
-    system = PatchSystem.for_base(base)
-    patches = {p.path: p.patch for p in real.patches}
-    for i in range(count - len(patches)):
-        outputs = [PatchOutput(f"n{90000000 + 10 * i + j}", f"made_up_{i}_{j}") for j in range(3)]
-        weights = rng.normal(0, 0.02, (3, base.feature_dim)).astype(np.float32)
-        patches[f"/bench/{i:04d}{PATCH_SUFFIX}"] = PatchFile(
-            f"synthetic {i}", cats, outputs, weights, np.zeros(3, np.float32), base.fingerprint
-        )
-    system.add_all(patches)
-    return system
-
-
-def measure_firing(base: BaseNetwork, system: PatchSystem, video: Path, frames: int) -> dict:
-    """fps of the headless JSON loop with every patch firing, by way of writing the line."""
-    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
-    lean, full = LiveJsonEncoder(), LiveJsonEncoder(probabilities=True)
-    ways = {
-        "lean": lean.encode,
-        "probabilities": full.encode,
-        "to_dict": lambda r: json.dumps(r.to_dict()),
-        "no_output": None,
-    }
-    fps: dict[str, list[float]] = {w: [] for w in ways}
-    json_ms: dict[str, list[float]] = {w: [] for w in ways if ways[w]}
-    patches_ms: list[float] = []
-    loop = LiveLoop(base, VideoFileSource(video), system, give_up_after=0)
-    loop.run(threading.Event(), max_frames=WARM_UP)
-    sample = loop.latest
-    for _ in range(max(1, frames // BLOCK)):
-        for way, encode in ways.items():
-
-            def show(r: LiveResult, encode=encode, way=way) -> None:
-                patches_ms.append(r.patches_ms)
-                if encode is not None:
-                    t0 = time.perf_counter()
-                    line = encode(r)
-                    json_ms[way].append((time.perf_counter() - t0) * 1e3)
-                    print(line, file=sink, flush=True)
-
-            started = time.perf_counter()
-            loop.run(threading.Event(), max_frames=BLOCK, on_result=show)
-            fps[way].append(BLOCK / (time.perf_counter() - started))
-    sink.close()
-    return {
-        "patches": len(system.index.enabled),
-        "fired_per_frame": len(sample.result.fired()),
-        "line_bytes": {w: len(e(sample)) for w, e in ways.items() if e},
-        "fps": {w: statistics.median(v) for w, v in fps.items()},
-        "json_ms": {w: statistics.median(v) for w, v in json_ms.items()},
-        "patches_ms": statistics.median(patches_ms),
-    }
 
 
 def patch_system(base: BaseNetwork, folder: str | None) -> PatchSystem:
@@ -242,20 +177,6 @@ def print_table(report: dict) -> None:
             f"{s['loop_vs_bare']:6.2f} {s['base_ms']['median']:7.1f} "
             f"{s['base_ms']['p90']:6.1f} {s['patches_ms']['median']:8.3f} "
             f"{s['total_ms']['median']:8.1f} {s['other_ms']:6.2f}"
-        )
-
-
-def print_firing(f: dict) -> None:
-    print(
-        f"\n{f['patches']} patches, {f['fired_per_frame']} firing on every frame; headless "
-        f"--json to /dev/null; patches {f['patches_ms']:.2f} ms a frame"
-    )
-    print(f"{'line':>14} {'fps':>7} {'json ms':>8} {'bytes':>9}")
-    for way, fps in f["fps"].items():
-        ms, size = f["json_ms"].get(way), f["line_bytes"].get(way)
-        print(
-            f"{way:>14} {fps:7.1f} {'' if ms is None else f'{ms:8.2f}'} "
-            f"{'' if size is None else f'{size:9d}'}"
         )
 
 

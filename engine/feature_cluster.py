@@ -28,10 +28,11 @@ from neuralpatch.engine.errors import (
     SettingError,
 )
 from neuralpatch.engine.feature_entry import read_entry, write_entry
-from neuralpatch.engine.feature_pipeline import BATCH, Extracted, Progress, RateClock
+from neuralpatch.engine.feature_pipeline import BATCH, Extracted
 from neuralpatch.engine.input_pixels import input_pixels
 from neuralpatch.engine.photo_loader import read_photo
 from neuralpatch.engine.preprocess import to_input
+from neuralpatch.engine.rate_clock import Progress, RateClock
 
 CONNECT_TIMEOUT_S = 20
 IN_FLIGHT_PER_WORKER = 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
+import threading
 import zlib
 from pathlib import Path
 
@@ -64,21 +64,37 @@ def write_entry(folder: Path, digest: str, vector: np.ndarray) -> bool:
     """Write one entry atomically without fsync; False (nothing written) for non-finite values.
 
     A full disk or a read-only cache costs the cache, never the run: the error is swallowed
-    and the features are simply recomputed next time.
+    and the features are simply recomputed next time. The temp file is named after the
+    process and thread (a unique writer at any moment) rather than by `mkstemp`, and each
+    `<2 hex>` folder is created once per process: together a third of an entry's cost.
     """
     if not np.isfinite(vector).all():
         return False
     path = entry_path(folder, digest)
+    data = encode_entry(digest, vector)
     try:
-        path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if path.parent not in _made:
+            path.parent.mkdir(exist_ok=True)
+            _made.add(path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(encode_entry(digest, vector))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            _replace(path, data)
+        except FileNotFoundError:  # the folder went away (a cleared cache): make it again
+            path.parent.mkdir(exist_ok=True)
+            _replace(path, data)
     except OSError:
         return False
     return True
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_made: set[Path] = set()  # `<2 hex>` folders this process created or found

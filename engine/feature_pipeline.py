@@ -18,9 +18,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from neuralpatch.engine.dataset import IMAGE_EXTENSIONS
 from neuralpatch.engine.feature_entry import write_entry
 from neuralpatch.engine.photo_loader import LoadedPhoto, LoadSpec, load_chunk
 from neuralpatch.engine.preprocess import to_input
+from neuralpatch.engine.rate_clock import Progress, RateClock
 
-Progress = Callable[[int, int, str], None]
 BATCH = 32  # photos per base pass
 CHUNK = 8  # photos per worker job
 PREFETCH = 8  # worker jobs in flight: two batches decoded ahead of the base pass
@@ -57,8 +56,15 @@ class Extracted:
 
 
 def default_workers() -> int:
-    """Decode processes to start: one core is left to the base pass's own threads."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """Decode processes to start (0: one decode thread in this process instead).
+
+    On 2 cores one decode thread beat a decode process in three of four interleaved runs
+    of benchmarks/extraction.py (docs/scaling.md) and costs no start-up: the base pass
+    already keeps both cores busy, and Pillow releases the GIL while it decodes and
+    resizes. With more cores, one is left to the base pass's own threads.
+    """
+    cores = os.cpu_count() or 2
+    return 0 if cores <= 2 else min(4, cores - 1)
 
 
 def workers_for(workers: int | None, photos: int) -> int:
@@ -172,6 +178,7 @@ def extract(
         for future in inflight:  # only ours: the pool may serve another run too
             future.cancel()
         wait(inflight)
+        run.written()  # the cache holds every entry once the caller has the last result
 
 
 def _executor(workers: int) -> Executor:
@@ -193,6 +200,8 @@ def _forget(pool: Executor) -> None:
 
 
 def _new_executor(workers: int) -> Executor:
+    if workers == -1:
+        return ThreadPoolExecutor(1, thread_name_prefix="neuralpatch-cache-write")
     if workers == 0:
         return ThreadPoolExecutor(1, thread_name_prefix="neuralpatch-decode")
     # forkserver: the workers are forked from a clean server process, never from this one,
@@ -200,32 +209,6 @@ def _new_executor(workers: int) -> Executor:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["neuralpatch.engine.photo_loader"])
     return ProcessPoolExecutor(workers, mp_context=context)
-
-
-class RateClock:
-    """Counts finished photos and reports them with the rate and the time left.
-
-    Reports at most every `interval` seconds, and always for the last photo.
-    """
-
-    def __init__(self, total: int, on_progress: Progress | None, interval: float = 0.1):
-        self.total, self.on_progress, self.interval = total, on_progress, interval
-        self.done = 0
-        self.started = self._last = time.perf_counter()
-
-    def tick(self, item: Extracted) -> Extracted:
-        self.done += 1
-        now = time.perf_counter()
-        if self.on_progress is not None and (
-            self.done >= self.total or now - self._last >= self.interval
-        ):
-            self._last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            left = (self.total - self.done) / max(rate, 1e-9)
-            self.on_progress(
-                self.done, self.total, f"{rate:.0f} photos/s, {format_duration(left)} left"
-            )
-        return item
 
 
 class _Run:
@@ -244,6 +227,18 @@ class _Run:
         self.clock = RateClock(len(paths), on_progress)
         self.pending: list[LoadedPhoto] = []
         self.to_compute = 0
+        self.writes: deque[Future] = deque()  # cache writes of the last batches
+
+    def _write(self, entries: list[tuple[str, np.ndarray]]) -> None:
+        """Write a batch's entries on the writer thread, overlapping the next base pass; at
+        most two batches wait, so their features are never held for long."""
+        self.writes.append(_writer().submit(_write_entries, self.cache_folder, entries))
+        while len(self.writes) > 2:
+            self.writes.popleft().result()
+
+    def written(self) -> None:
+        while self.writes:
+            self.writes.popleft().result()
 
     def take(self, loaded: list[LoadedPhoto]) -> Iterator[Extracted]:
         self.pending += loaded
@@ -259,8 +254,10 @@ class _Run:
             out = self.base.run_tensor(to_input([p.pixels for p in batch], self.base.topology))
             for photo, probs, features in zip(batch, out.probabilities, out.features, strict=True):
                 computed[photo.index] = (probs, features)
-                if self.cache_folder is not None and photo.digest is not None:
-                    write_entry(self.cache_folder, photo.digest, features)
+            if self.cache_folder is not None:
+                self._write(
+                    [(p.digest, f) for p, f in zip(batch, out.features, strict=True) if p.digest]
+                )
         for photo in pending:
             path = self.paths[photo.index]
             if photo.error is not None:
@@ -279,9 +276,11 @@ class _Run:
             yield self.clock.tick(item)
 
 
-def format_duration(seconds: float) -> str:
-    """`0:42`, `12:05`, `3:02:10`: short enough for a progress line."""
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+def _writer() -> Executor:
+    """The process's cache-writing thread (the file system calls release the GIL)."""
+    return _executor(-1)
+
+
+def _write_entries(folder: Path, entries: list[tuple[str, np.ndarray]]) -> None:
+    for digest, features in entries:
+        write_entry(folder, digest, features)

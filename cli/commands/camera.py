@@ -21,6 +21,7 @@ with `--json` one JSON object per line (JSON Lines) with these keys:
     dropped       frames the source produced that never got a pass (camera, --realtime)
 
 Source and patch-folder messages go to stderr, so stdout stays one record per frame.
+Headless, the next frame's base pass runs while a frame's patches and line are worked out.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def run_headless(args: argparse.Namespace) -> int:
         top_k=max(1, args.top),
         give_up_after=retries,
         min_confidence=args.min_confidence,
+        overlap=True,  # the cascade and printing of 1,000 firing patches hide behind a pass
     )
     watcher = None
     if args.patches:

@@ -36,8 +36,8 @@ def add_parser(sub) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="decode processes beside the base pass (default: cores - 1, at most 4; 0: one "
-        "thread); not with --scheduler",
+        help="decode processes beside the base pass (default: one decode thread on 2 cores, "
+        "else cores - 1 processes, at most 4; 0: one thread); not with --scheduler",
     )
     p.add_argument(
         "--scheduler",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import struct
 import zlib
 
@@ -71,3 +72,18 @@ def test_non_finite_features_are_never_written(tmp_path):
     assert write_entry(tmp_path, digest, np.array([1.0, 2.0], np.float32))
     assert read_entry(tmp_path, digest, 2)[0].tolist() == [1.0, 2.0]
     assert not list(tmp_path.rglob("*.tmp"))  # no temp file left behind
+
+
+def test_a_cleared_cache_folder_is_made_again(tmp_path):
+    """Folders are created once per process; a cache cleared meanwhile still gets its entry."""
+    digest, vector = "cd" * 32, np.array([3.0, 4.0], np.float32)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    assert write_entry(cache, digest, vector)
+    shutil.rmtree(cache)
+    cache.mkdir()
+    assert write_entry(cache, digest, vector)
+    assert read_entry(cache, digest, 2)[0].tolist() == [3.0, 4.0]
+    assert not list(cache.rglob("*.tmp"))
+    shutil.rmtree(cache)  # the cache folder itself gone: nothing written, no error
+    assert not write_entry(cache, digest, vector)

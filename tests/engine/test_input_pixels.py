@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from neuralpatch.engine.errors import ImageError
 from neuralpatch.engine.image_io import decode_image
-from neuralpatch.engine.input_pixels import DRAFT_MARGIN, draft_scale, input_pixels
+from neuralpatch.engine.input_pixels import (
+    DRAFT_MARGIN,
+    _boxes,
+    _plain_pixels,
+    draft_scale,
+    input_pixels,
+)
 from neuralpatch.engine.preprocess import centre_crop_resize
 
 
@@ -48,6 +55,31 @@ def test_drafted_photos_stay_within_a_fraction_of_a_grey_level(jpegs, side, scal
         means.append(np.abs(got - want).mean())
         assert means[-1] < 0.8 and np.abs(got - want).max() <= 14
     assert np.mean(means) < 0.4
+
+
+@pytest.mark.parametrize("side, scale", [(224, 1), (64, 2), (32, 4)])
+def test_the_plain_jpeg_path_gives_the_general_paths_pixels(jpegs, side, scale):
+    """Cropping and resizing a Pillow image (no EXIF copy, no array round trip) changes
+    no pixel: the same as decode_image, the array crop and the resize, at every scale."""
+    for data in jpegs:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        rgb = decode_image("x.jpg", data, draft=(width // scale, height // scale))
+        if scale == 1:
+            want = centre_crop_resize(rgb, (side, side))
+        else:
+            outer, inner = _boxes(width, height, scale)
+            rows, cols = slice(outer[1], outer[3]), slice(outer[0], outer[2])
+            crop = Image.fromarray(np.ascontiguousarray(rgb[rows, cols]))
+            want = np.asarray(crop.resize((side, side), Image.Resampling.BICUBIC, box=inner))
+        got = _plain_pixels(data, (width, height), scale, (side, side))
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(input_pixels("x.jpg", data, (side, side)), want)
+
+
+def test_a_truncated_jpeg_is_still_named(jpegs):
+    with pytest.raises(ImageError, match="x.jpg"):
+        input_pixels("x.jpg", jpegs[0][: len(jpegs[0]) // 2], (224, 224))
 
 
 def test_the_margin_keeps_common_photos_undrafted():

@@ -109,6 +109,25 @@ def test_patch_fires_on_the_cat_frames_and_not_on_the_coffee(
     assert set(record["timings"]) == {"base_ms", "patches_ms", "total_ms"}
 
 
+def test_overlapped_loop_gives_the_same_results_in_order(base_network, cat_coffee_video, patch_dir):
+    """Two frames in flight (the next base pass in a helper thread) changes no answer."""
+    system = PatchSystem.for_base(base_network)
+    system.load_dir(patch_dir)
+    answers = {}
+    for overlap in (False, True):
+        results: list[LiveResult] = []
+        loop = LiveLoop(base_network, VideoFileSource(cat_coffee_video), system, overlap=overlap)
+        assert loop.run(threading.Event(), max_frames=9, on_result=results.append) == 9
+        assert [r.index for r in results] == list(range(9))
+        assert [r.frame.number for r in results] == list(range(9))
+        assert all(r.base_ms > 0 and r.total_ms >= r.base_ms for r in results)
+        answers[overlap] = [
+            (r.result.top[0].index, r.result.fired(), r.features.tobytes()) for r in results
+        ]
+    assert answers[True] == answers[False]
+    assert answers[True][0][1] == ["cats"] and answers[True][-1][1] == []
+
+
 def test_layer_progress_runs_through_every_layer(base_network):
     calls: list[tuple[int, int]] = []
     loop = LiveLoop(base_network, VideoFileSource(TREE))
