@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from neuralpatch.engine.safe_text import printable
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 TTY_INTERVAL_S = 0.1
 LOG_INTERVAL_S = 2.0
@@ -74,6 +66,18 @@ class ProgressLine:
 
     def _draw(self, done: int, total: int, what: str) -> None:
         if self._progress is None:
+            # rich costs 0.1 s to import: only a bar that is drawn on a terminal pays for it
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            from neuralpatch.commands.stderr_console import StderrConsole
+
             progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -81,7 +85,7 @@ class ProgressLine:
                 TextColumn("{task.fields[what]}", markup=False),  # a file name is not markup
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=_StderrConsole(file=self.stream),
+                console=StderrConsole(file=self.stream),
                 auto_refresh=False,  # drawn from update() only: no thread to die on a closed pipe
                 redirect_stdout=False,  # prints stay prints: stdout may be --json or a pipe
                 redirect_stderr=False,
@@ -102,14 +106,6 @@ class ProgressLine:
                 self._progress.stop()
             except (OSError, ValueError):
                 self._broken = True
-
-
-class _StderrConsole(Console):
-    """Rich's console, except that a broken pipe is an OSError to catch: rich's own answer
-    (redirect stdout to /dev/null and exit) would end the command before it saves."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError("the progress stream was closed")
 
 
 def _isatty(stream: TextIO) -> bool:
