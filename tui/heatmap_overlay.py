@@ -1,8 +1,9 @@
-"""The camera screen's heat-map overlay: where the selected patch looks, over the live frame.
+"""The live screens' heat-map overlay: where the selected patch looks, over the live frame.
 
-`HeatmapOverlay` holds the user's choice (on or off; which triggered patch, kept by name so
-it survives from frame to frame) and turns a `LiveResult` into a `HeatLayer`, the CAM of that
-patch's answer (the base network's top class when nothing triggered). `ImageView` asks the
+`HeatmapOverlay` holds the user's choice (on or off; which patch, kept by name so it survives
+from frame to frame) and turns a `LiveResult` into a `HeatLayer`, the CAM of that patch's
+answer: in teach mode the taught patch comes first, then the patches that triggered, and the
+base network's top class when there is none. `ImageView` asks the
 layer to blend itself into the pixels it is about to draw, at cell resolution, so the cost is
 one 1280-long dot product per cell plus a blend of a few thousand pixels — measured in
 `benchmarks/heatmap_cost.py`.
@@ -11,6 +12,7 @@ one 1280-long dot product per cell plus a blend of a few thousand pixels — mea
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +20,9 @@ import numpy as np
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.heatmap import (
     GridGeometry,
+    Head,
     Heatmap,
+    Subject,
     base_classifier,
     base_head,
     cam_geometry,
@@ -27,7 +31,9 @@ from neuralpatch.engine.heatmap import (
 )
 from neuralpatch.engine.heatmap_image import COLORMAP, blend_over, value_range
 from neuralpatch.engine.live_loop import LiveResult
+from neuralpatch.engine.online_trainer import Published
 from neuralpatch.engine.safe_text import printable
+from neuralpatch.engine.teach_session import TeachOutput
 from neuralpatch.tui.image_view import Overlay
 
 LEGEND_COLUMNS = 2  # pixel columns of the colour scale at the right edge of the frame
@@ -58,7 +64,7 @@ class HeatLayer:
 
 
 class HeatmapOverlay:
-    """Which heat-map the camera screen shows, if any; `last_ms` is its cost on the frame."""
+    """Which heat-map a live screen shows, if any; `last_ms` is its cost on the frame."""
 
     def __init__(self, base: BaseNetwork):
         self.base = base
@@ -72,9 +78,9 @@ class HeatmapOverlay:
         self.enabled = not self.enabled
         return self.enabled
 
-    def cycle(self, live: LiveResult | None) -> str | None:
+    def cycle(self, live: LiveResult | None, taught: Head | None = None) -> str | None:
         """Select the next patch that ran on `live` (wrapping round); returns its name."""
-        names = _ran(live)
+        names = [h.subject.source for h in _heads(live, taught)]
         if not names:
             self.selected = None
             return None
@@ -82,8 +88,9 @@ class HeatmapOverlay:
         self.selected = names[(at + 1) % len(names)]
         return self.selected
 
-    def layer_for(self, live: LiveResult | None) -> HeatLayer | None:
-        """The CAM layer of the selected patch on this frame, or None when off."""
+    def layer_for(self, live: LiveResult | None, taught: Head | None = None) -> HeatLayer | None:
+        """The CAM layer of the selected patch on this frame, or None when off; `taught` is
+        the taught patch's head in teach mode."""
         if not self.enabled or live is None or live.feature_map is None:
             return None
         started = time.perf_counter()
@@ -91,12 +98,10 @@ class HeatmapOverlay:
         if self._geometry is None or self._geometry[0] != shape:
             self._geometry = (shape, cam_geometry(shape, self.base.topology))
         geometry = self._geometry[1]
-        results = [r for _, r in live.result.walk()]
-        chosen = next((r for r in results if r.name == self.selected), None)
-        chosen = chosen or (results[0] if results else None)
-        if chosen is not None:
-            head = patch_head(chosen)
-        else:
+        heads = _heads(live, taught)
+        chosen = next((h for h in heads if h.subject.source == self.selected), None)
+        head = chosen or (heads[0] if heads else None)
+        if head is None:
             top = live.result.top[0].index
             head = base_head(self.classifier, self.base.classes, top)
         heat = class_activation_map(live.feature_map, head, geometry)
@@ -107,5 +112,17 @@ class HeatmapOverlay:
         return [] if layer is None else [Overlay(label=layer.label(), corner="top-left")]
 
 
-def _ran(live: LiveResult | None) -> list[str]:
-    return [r.name for _, r in live.result.walk()] if live is not None else []
+def taught_head(
+    name: str, outputs: Sequence[TeachOutput], published: Published, index: int
+) -> Head | None:
+    """Output `index` of the patch being taught, with the weights training last published;
+    None while a category added this instant has no row yet."""
+    if index >= min(len(outputs), len(published.bias)):
+        return None
+    subject = Subject(name, index, outputs[index].tag, outputs[index].name)
+    return Head(subject, published.weights[index], float(published.bias[index]))
+
+
+def _heads(live: LiveResult | None, taught: Head | None) -> list[Head]:
+    ran = [patch_head(r) for _, r in live.result.walk()] if live is not None else []
+    return [taught, *ran] if taught is not None else ran

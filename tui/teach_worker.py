@@ -14,6 +14,7 @@ from collections.abc import Callable
 from textual.message import Message
 
 from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.frame import FrameSource, FrameSourceError
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
@@ -25,6 +26,16 @@ from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupPro
 log = logging.getLogger(__name__)
 FRAME_MESSAGE_INTERVAL_S = 1 / 15
 Post = Callable[[Message], object]
+
+
+def open_source(config: TeachConfig, post: Post) -> FrameSource | None:
+    """The frame source, made before the dataset loads: a mistyped video or folder is said at
+    once (posted as a "source" failure), not after the features are read."""
+    try:
+        return make_source(config.source, realtime=config.realtime, interval=config.interval)
+    except FrameSourceError as exc:
+        post(TeachFailed("source", exc))
+        return None
 
 
 def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> TeachSession | None:
@@ -61,6 +72,7 @@ def watch_patches(
 
 def run_loop(
     config: TeachConfig,
+    source: FrameSource,
     session: TeachSession,
     system: PatchSystem,
     post: Post,
@@ -77,7 +89,6 @@ def run_loop(
             post(FrameAnswered(live, session.answer(live.features, live.result.top[0].tag)))
 
     try:
-        source = make_source(config.source, realtime=config.realtime, interval=config.interval)
         LiveLoop(config.base, source, system).run(stop, on_result=on_result)
     except Exception as exc:  # a bug or an OpenCL failure must not take the app down
         log.exception("the teach loop failed")

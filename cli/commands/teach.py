@@ -125,6 +125,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from neuralpatch.engine.safe_text import json_text, printable
     from neuralpatch.engine.stop_signals import stop_on_signals
 
+    source = make_source(args.source)  # a mistyped path is said before features are read
     base = load_base(args)
     session = make_session(args, base)
     system = PatchSystem.for_base(base)
@@ -132,7 +133,6 @@ def run_headless(args: argparse.Namespace) -> int:
         for event in system.load_dir(args.patches):
             if event.kind in ("rejected", "disabled"):
                 _err(f"warning: {event.kind} {printable(event.path)}: {printable(event.reason)}")
-    source = make_source(args.source)
     loop = LiveLoop(base, source, system, give_up_after=None if source.is_device else 0)
     stop = threading.Event()
 

@@ -31,7 +31,6 @@ from neuralpatch.tui.camera_screen import CameraScreen
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.snap_dialog import SnapDialog
 
-TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 SIZE = (100, 30)
 
 
@@ -179,7 +178,7 @@ async def test_a_failed_snap_is_an_error_notification(
 
 
 @run_async
-async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path):
+async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path, tree_video):
     video = tmp_path / "later.avi"
     app = camera_app(base_network, "--source", str(video))
     async with app.run_test(size=SIZE) as pilot:
@@ -193,7 +192,7 @@ async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path
         await pilot.press("s")  # nothing to snap: a warning, not a dialog
         await pilot.pause()
         assert seen and seen[-1][1].get("severity") == "warning"
-        shutil.copy(TREE, video)  # the camera is back
+        shutil.copy(tree_video, video)  # the camera is back
         await wait_for(pilot, lambda: screen.current is not None)
         assert view.image is not None and "●" in str(status.content)
 
@@ -223,8 +222,8 @@ async def test_patch_list_follows_the_folder(base_network, cat_video, patch_dir)
 
 
 @run_async
-async def test_a_looping_video_says_so_in_the_frame_title(base_network):
-    app = camera_app(base_network, "--source", str(TREE))
+async def test_a_looping_video_says_so_in_the_frame_title(base_network, tree_video):
+    app = camera_app(base_network, "--source", str(tree_video))
     async with app.run_test(size=SIZE) as pilot:
         view = app.camera_screen.query_one("#camera-view", ImageView)
         await wait_for(pilot, lambda: "↻ loop 2" in view.caption)
