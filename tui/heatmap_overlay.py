@@ -33,7 +33,7 @@ from neuralpatch.engine.heatmap_image import COLORMAP, blend_over, value_range
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.online_trainer import Published
 from neuralpatch.engine.safe_text import printable
-from neuralpatch.engine.teach_session import TeachOutput
+from neuralpatch.engine.teach_answer import TeachOutput
 from neuralpatch.tui.image_view import Overlay
 
 LEGEND_COLUMNS = 2  # pixel columns of the colour scale at the right edge of the frame

@@ -16,8 +16,9 @@ from textual import work
 from neuralpatch.engine.errors import NeuralpatchError
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.safe_text import printable
+from neuralpatch.engine.teach_answer import TeachAnswer
 from neuralpatch.engine.teach_config import TeachConfig
-from neuralpatch.engine.teach_session import TeachAnswer, TeachSession
+from neuralpatch.engine.teach_session import TeachSession
 from neuralpatch.tui.category_dialog import CategoryDialog
 from neuralpatch.tui.dialogs import QuitDialog
 from neuralpatch.tui.live_screen import LiveScreen

@@ -8,8 +8,9 @@ from __future__ import annotations
 from textual.message import Message
 
 from neuralpatch.engine.live_loop import LiveResult
+from neuralpatch.engine.teach_answer import LabelRecord, TeachAnswer
 from neuralpatch.engine.teach_files import TeachSaved
-from neuralpatch.engine.teach_session import LabelRecord, TeachAnswer, TeachSession
+from neuralpatch.engine.teach_session import TeachSession
 
 
 class SessionReady(Message):

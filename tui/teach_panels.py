@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from neuralpatch.engine.online_trainer import Published
-from neuralpatch.engine.teach_session import TeachAnswer, TeachOutput
+from neuralpatch.engine.teach_answer import TeachAnswer, TeachOutput
 
 BAR_WIDTH = 10
 MAX_KEYED = 9  # keys 1…9

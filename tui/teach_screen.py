@@ -20,8 +20,9 @@ from textual.widgets import Footer, Label, Static
 from neuralpatch.engine.heatmap import Head
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.safe_text import printable
+from neuralpatch.engine.teach_answer import TeachAnswer
 from neuralpatch.engine.teach_config import TeachConfig
-from neuralpatch.engine.teach_session import TeachAnswer, TeachSession
+from neuralpatch.engine.teach_session import TeachSession
 from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified_line
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.heatmap_overlay import taught_head
