@@ -222,21 +222,3 @@ class CameraScreen(CameraFlows):
         view.placeholder = error
         view.set_overlays([])
         view.set_image(None, "stopped")
-
-    def on_patches_changed(self, message: PatchesChanged) -> None:
-        if message.error is not None:
-            error = printable(message.error)
-            self.notify(error, title="Patch folder", severity="error", timeout=15)
-            self.query_one(PatchPanel).show_error(str(message.error))
-            return
-        event = message.event
-        if event is not None and event.kind == "rejected":
-            self.notify(
-                printable(f"{event.path.name}: {event.reason}"),
-                title="Patch rejected",
-                severity="warning",
-                timeout=10,
-            )
-        elif event is not None and event.kind in ("replaced", "removed"):
-            self.notify(printable(f"{event.name or event.path.name} {event.kind}"), timeout=3)
-        self.query_one(PatchPanel).refresh_from(self.system)

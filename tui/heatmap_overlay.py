@@ -79,12 +79,12 @@ class HeatmapOverlay:
         return self.enabled
 
     def cycle(self, live: LiveResult | None, taught: Head | None = None) -> str | None:
-        """Select the next patch that ran on `live` (wrapping round); returns its name."""
+        """Select the patch after the one shown (wrapping round); returns its name."""
         names = [h.subject.source for h in _heads(live, taught)]
         if not names:
             self.selected = None
             return None
-        at = names.index(self.selected) if self.selected in names else -1
+        at = names.index(self.selected) if self.selected in names else 0  # 0: shown first
         self.selected = names[(at + 1) % len(names)]
         return self.selected
 

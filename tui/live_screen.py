@@ -18,6 +18,9 @@ from neuralpatch.engine.heatmap import Head
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
+from neuralpatch.engine.safe_text import printable
+from neuralpatch.tui.camera_messages import PatchesChanged
+from neuralpatch.tui.camera_patches import PatchPanel
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.heatmap_overlay import HeatmapOverlay
 from neuralpatch.tui.image_view import ImageView, Overlay
@@ -65,6 +68,24 @@ class LiveScreen(Screen[None]):
 
     def loop_stopped(self) -> None:
         """Called once the loop has ended as the screen goes (teach closes its trainer)."""
+
+    def on_patches_changed(self, message: PatchesChanged) -> None:
+        if message.error is not None:
+            error = printable(message.error)
+            self.notify(error, title="Patch folder", severity="error", timeout=15)
+            self.query_one(PatchPanel).show_error(str(message.error))
+            return
+        event = message.event
+        if event is not None and event.kind == "rejected":
+            self.notify(
+                printable(f"{event.path.name}: {event.reason}"),
+                title="Patch rejected",
+                severity="warning",
+                timeout=10,
+            )
+        elif event is not None and event.kind in ("replaced", "removed"):
+            self.notify(printable(f"{event.name or event.path.name} {event.kind}"), timeout=3)
+        self.query_one(PatchPanel).refresh_from(self.system)
 
     # -- heat-map ------------------------------------------------------------------------
     def heat_subject(self) -> tuple[LiveResult | None, Head | None]:

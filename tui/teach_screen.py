@@ -117,12 +117,7 @@ class TeachScreen(TeachFlows):
             if session is None:
                 return
             if self.config.patches:
-                self.watcher = watch_patches(
-                    self.system,
-                    self.config.patches,
-                    lambda: self.call_from_thread(self._patches_changed),
-                    self.post_message,
-                )
+                self.watcher = watch_patches(self.system, self.config.patches, self.post_message)
             run_loop(self.config, source, session, self.system, self.post_message, self.stop)
         finally:
             self.loop_finished.set()
@@ -191,9 +186,6 @@ class TeachScreen(TeachFlows):
         )
         if self.current is None:
             self._show_outputs(None)
-
-    def _patches_changed(self) -> None:
-        self.query_one(PatchPanel).refresh_from(self.system)
 
     def on_labelled(self, message: Labelled) -> None:
         self._show_status()

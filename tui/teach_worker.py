@@ -21,6 +21,7 @@ from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.engine.teach_session import TeachSession
+from neuralpatch.tui.camera_messages import PatchesChanged
 from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupProgress, TeachFailed
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,14 @@ def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> Tea
     return session
 
 
-def watch_patches(
-    system: PatchSystem, folder: str, changed: Callable[[], None], post: Post
-) -> PatchWatcher | None:
+def watch_patches(system: PatchSystem, folder: str, post: Post) -> PatchWatcher | None:
+    """Load and watch the patch folder; each change is posted as `PatchesChanged`."""
     watcher = PatchWatcher(system, folder)
-    watcher.add_listener(lambda event: changed())
+    watcher.add_listener(lambda event: post(PatchesChanged(event)))
     try:
         watcher.start()
     except (NeuralpatchError, OSError) as exc:
-        post(TeachFailed("patch folder", exc))
+        post(PatchesChanged(error=exc))
         return None
     return watcher
 
