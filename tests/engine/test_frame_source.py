@@ -94,7 +94,7 @@ def test_video_frames_are_rgb(tmp_path):
 
 def test_missing_or_unreadable_video_names_the_file(tmp_path):
     with pytest.raises(FrameSourceError, match="not found") as missing:
-        VideoFileSource(tmp_path / "gone.avi").open()
+        VideoFileSource(tmp_path / "gone.avi")  # at once: a missing file is never retried
     assert "gone.avi" in str(missing.value)
     junk = tmp_path / "junk.avi"
     junk.write_bytes(b"RIFF but not a video at all" * 10)
@@ -158,9 +158,17 @@ def test_make_source_reads_the_spec(tmp_path, tree_video):
     assert isinstance(make_source("0"), DeviceSource)
     assert make_source(" 2 ").index == 2
     assert isinstance(make_source(str(tmp_path)), ImageFolderSource)
+    (tmp_path / "one.jpg").write_bytes(b"")  # decoded when read, not when made
     assert isinstance(make_source(str(tmp_path / "one.jpg")), ImageFolderSource)
     video = make_source(str(tree_video), realtime=True)
     assert isinstance(video, VideoFileSource) and video.realtime
+
+
+@pytest.mark.parametrize("name", ["gone.avi", "no_folder", "gone.jpg"])
+def test_a_source_missing_at_the_start_is_one_clear_error(tmp_path, name):
+    with pytest.raises(FrameSourceError, match="not found") as missing:
+        make_source(str(tmp_path / name))
+    assert str(missing.value).startswith(str(tmp_path / name))
 
 
 def test_a_file_that_is_no_video_is_refused_up_front(tmp_path):
@@ -168,6 +176,7 @@ def test_a_file_that_is_no_video_is_refused_up_front(tmp_path):
     notes.write_text("not a video")
     with pytest.raises(FrameSourceError, match=r"notes.txt: not a camera index, video.*\.txt"):
         make_source(str(notes))
+    (tmp_path / "README").write_text("not a video either")
     with pytest.raises(FrameSourceError, match="without an extension"):
         make_source(str(tmp_path / "README"))
 

@@ -175,8 +175,10 @@ def test_a_vanished_video_is_reported_retried_and_resumed(base_network, tmp_path
 
 def test_giving_up_raises_the_source_error(base_network, tmp_path):
     statuses: list[SourceStatus] = []
-    loop = LiveLoop(base_network, VideoFileSource(tmp_path / "none.avi"), give_up_after=0)
-    with pytest.raises(FrameSourceError, match="none.avi"):
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"RIFF but no video" * 8)
+    loop = LiveLoop(base_network, VideoFileSource(junk), give_up_after=0)
+    with pytest.raises(FrameSourceError, match="junk.avi"):
         loop.run(threading.Event(), on_status=statuses.append)
     assert [s.state for s in statuses] == ["opening", "failed", "stopped"]
 

@@ -178,14 +178,32 @@ async def test_a_failed_snap_is_an_error_notification(
 
 
 @run_async
+async def test_a_video_missing_at_the_start_is_one_error(base_network, tmp_path):
+    app = camera_app(base_network, "--source", str(tmp_path / "typo.avi"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        await wait_for(pilot, lambda: screen.loop_finished.is_set(), "the loop to end")
+        await pilot.pause(0.3)
+        status = screen.query_one("#camera-status", Label)
+        assert "stopped" in str(status.content) and "typo.avi" in str(status.content)
+        view = screen.query_one("#camera-view", ImageView)
+        assert view.image is None and "not found" in view.placeholder
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+    assert len(errors) == 1 and "typo.avi" in errors[0]  # said once, never retried
+
+
+@run_async
 async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path, tree_video):
     video = tmp_path / "later.avi"
+    shutil.copy(tree_video, video)
     app = camera_app(base_network, "--source", str(video))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
         seen = recorded_notifications(screen)
         status = screen.query_one("#camera-status", Label)
-        await wait_for(pilot, lambda: "not found" in str(status.content))
+        await wait_for(pilot, lambda: screen.current is not None, "the first frame")
+        video.unlink()  # the open capture plays to its end, then cannot reopen
+        await wait_for(pilot, lambda: "not found" in str(status.content), "the loss")
         view = screen.query_one("#camera-view", ImageView)
         assert view.image is None and "later.avi" in view.placeholder
         assert "retrying" in view.caption
