@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from rich.cells import cell_len
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.heatmap import (
@@ -55,12 +56,20 @@ class HeatLayer:
         out[:, -LEGEND_COLUMNS:] = COLORMAP[levels][:, None]  # top red = the highest cell
         return out
 
-    def label(self) -> str:
-        """The badge naming the map and its scale (the bar: blue = low, red = high)."""
+    def label(self, width: int | None = None) -> str:
+        """The badge naming the map and its scale (the bar: blue = low, red = high); the
+        shortest form that fits `width` cells, so a narrow frame still says what it shows."""
         s = self.heatmap.subject
-        source = "base" if s.source == "base" else s.source
+        source, name = printable(s.source), printable(s.name)
         lo, hi = value_range(self.heatmap.grid)
-        return f"heat: {printable(source)} → {printable(s.name)} · blue {lo:.1f} … red {hi:.1f}"
+        forms = (
+            f"heat: {source} → {name} · blue {lo:.1f} … red {hi:.1f}",
+            f"{source} → {name} {lo:.1f}…{hi:.1f}",
+            f"{name} {lo:.1f}…{hi:.1f}",
+        )
+        if width is None:
+            return forms[0]
+        return next((f for f in forms if cell_len(f) + 2 <= width), forms[-1])
 
 
 class HeatmapOverlay:
@@ -108,8 +117,9 @@ class HeatmapOverlay:
         self.last_ms = (time.perf_counter() - started) * 1e3
         return HeatLayer(heat, live.image.shape[1])
 
-    def overlays(self, layer: HeatLayer | None) -> list[Overlay]:
-        return [] if layer is None else [Overlay(label=layer.label(), corner="top-left")]
+    def overlays(self, layer: HeatLayer | None, width: int | None = None) -> list[Overlay]:
+        """The badge of `layer`, fitted to a frame `width` cells wide (None: the full one)."""
+        return [] if layer is None else [Overlay(label=layer.label(width), corner="top-left")]
 
 
 def taught_head(

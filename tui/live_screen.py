@@ -113,7 +113,8 @@ class LiveScreen(Screen[None]):
         view = self.query_one(self.VIEW, ImageView)
         layer = self.heat.layer_for(live, taught)
         view.set_layer(layer)
-        view.set_overlays(self.frame_overlays(live) + self.heat.overlays(layer))
+        width = _frame_columns(view, live) if live is not None else None
+        view.set_overlays(self.frame_overlays(live) + self.heat.overlays(layer, width))
 
     # -- market --------------------------------------------------------------------------
     def action_market(self) -> None:
@@ -121,3 +122,11 @@ class LiveScreen(Screen[None]):
         from neuralpatch.tui.market_screen import MarketScreen
 
         self.app.push_screen(MarketScreen(self.patches, self.system, self.palette))
+
+
+def _frame_columns(view: ImageView, live: LiveResult) -> int:
+    """About how many cells wide the frame is drawn (half-blocks: two pixel rows a cell;
+    one row is the caption)."""
+    size = view.content_size
+    height, width = live.image.shape[:2]
+    return max(1, min(size.width, int(2 * (size.height - 1) * width / max(height, 1))))

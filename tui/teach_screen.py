@@ -47,29 +47,34 @@ from neuralpatch.tui.teach_panels import (
 from neuralpatch.tui.teach_worker import open_source, run_loop, start_session, watch_patches
 
 STATUS_INTERVAL_S = 0.5
+NARROW_BELOW = 100
 TAUGHT = "{} (taught)"  # the taught patch's name in the heat-map badge: its saved copy in
 # the patch folder may run under the plain name at the same time
 
 
 class TeachScreen(TeachFlows):
+    # In the order a user needs them: an 80-column footer shows the first seven.
     BINDINGS = [
         *[Binding(str(n), f"label({n - 1})", show=False) for n in range(1, MAX_KEYED + 1)],
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+s", "save", "Save"),
         Binding("b", "label(-1)", "Background"),
         Binding("n", "new_category", "New category"),
-        Binding("up", "scale('lr', 2.0)", "lr×2", show=False),
-        Binding("down", "scale('lr', 0.5)", "lr÷2", show=False),
-        Binding("right", "scale('decay', 2.0)", "decay×2", show=False),
-        Binding("left", "scale('decay', 0.5)", "decay÷2", show=False),
-        Binding("t", "toggle_scope", "All/new"),
-        Binding("p", "pause", "Pause"),
         Binding("e", "edit", "Edit"),
         *HEAT_BINDINGS,
         MARKET_BINDING,
         Binding("u", "publish", "Publish"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("q", "quit", "Quit"),
+        Binding("t", "toggle_scope", "All/new"),
+        Binding("p", "pause", "Pause"),
+        Binding("up", "scale('lr', 2.0)", "lr×2", show=False),
+        Binding("down", "scale('lr', 0.5)", "lr÷2", show=False),
+        Binding("right", "scale('decay', 2.0)", "decay×2", show=False),
+        Binding("left", "scale('decay', 0.5)", "decay÷2", show=False),
     ]
     VIEW = "#teach-view"
+    # Below 100 columns the side panel narrows (`-narrow` in the .tcss) so the frame keeps
+    # half the width; its output names are cut shorter to fit.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
 
     def __init__(self, config: TeachConfig, palette: Palette | None = None) -> None:
         super().__init__(config.base, config.patches, palette)
@@ -86,9 +91,9 @@ class TeachScreen(TeachFlows):
                 yield ImageView("loading the dataset…", palette=self.palette, id="teach-view")
                 yield Label("", id="teach-base", markup=False)
                 yield Label("", id="teach-answer", markup=False)
-                yield Label("", id="teach-rates", markup=False)
             with VerticalScroll(id="teach-side"):
                 yield Static("", id="teach-outputs")
+                yield Label("", id="teach-rates", markup=False)
                 yield PatchPanel(self.config.patches, id="teach-patches")
                 yield Static("", id="teach-cascade")
         yield Label("", id="teach-status", markup=False)
@@ -98,7 +103,7 @@ class TeachScreen(TeachFlows):
     def on_mount(self) -> None:
         self.query_one("#teach-view").border_title = "Live"
         self.query_one("#teach-outputs").border_title = "Taught patch (key, photos, answer)"
-        self.query_one("#teach-cascade").border_title = "Patch folder"
+        self.query_one("#teach-cascade").border_title = "Last pass"
         self.query_one(PatchPanel).refresh_from(self.system)
         self._setup()
         self.set_interval(STATUS_INTERVAL_S, self._show_status)
@@ -167,8 +172,9 @@ class TeachScreen(TeachFlows):
     def _show_outputs(self, answer: TeachAnswer | None) -> None:
         if self.session is not None:
             published = self.session.trainer.published
+            width = 12 if self.has_class("-narrow") else 22
             self.query_one("#teach-outputs", Static).update(
-                output_lines(self.session.outputs, published, answer)
+                output_lines(self.session.outputs, published, answer, width)
             )
 
     def _show_status(self) -> None:

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.message import Message
 
@@ -59,10 +60,12 @@ def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> Tea
 
 
 def watch_patches(system: PatchSystem, folder: str, post: Post) -> PatchWatcher | None:
-    """Load and watch the patch folder; each change is posted as `PatchesChanged`."""
+    """Load and watch the patch folder (made if missing: teach saves into it); each change
+    is posted as `PatchesChanged`."""
     watcher = PatchWatcher(system, folder)
     watcher.add_listener(lambda event: post(PatchesChanged(event)))
     try:
+        Path(folder).expanduser().mkdir(parents=True, exist_ok=True)  # saves go there anyway
         watcher.start()
     except (NeuralpatchError, OSError) as exc:
         post(PatchesChanged(error=exc))

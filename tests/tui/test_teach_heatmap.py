@@ -41,7 +41,8 @@ def _dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
 
 
 def _badges(view: ImageView) -> list[str]:
-    return [o.label for o in view._overlays if o.label.startswith("heat:")]
+    """The heat-map's badge (the teach screen draws no other)."""
+    return [o.label for o in view._overlays]
 
 
 @run_async
@@ -66,7 +67,10 @@ async def test_h_shows_the_taught_patch_and_c_cycles_to_the_folder_patch(
         await wait_for(pilot, lambda: view._layer is not None, "the overlay")
         taught = TAUGHT.format("cats")
         assert view._layer.heatmap.subject.source == taught
-        assert _badges(view) and f"{taught} →" in _badges(view)[0]
+        layer = view._layer
+        assert layer.label().startswith(f"heat: {taught} → {layer.heatmap.subject.name}")
+        badge = _badges(view)[0] if _badges(view) else ""
+        assert layer.heatmap.subject.name in badge and len(badge) + 2 <= view.content_size.width
         await pilot.press("c")
         await wait_for(pilot, lambda: screen.heat.selected == "felix cats", "the next map")
         await wait_for(pilot, lambda: view._layer.heatmap.subject.source == "felix cats")
@@ -159,6 +163,9 @@ def taught_layer(base_network, sample_data, tmp_path):
     overlay.toggle()
     layer = overlay.layer_for(live, head)
     assert layer.heatmap.subject.source == "cats (taught)"
+    full, narrow = layer.label(), layer.label(width=24)
+    assert full.startswith("heat: cats (taught) → ") and "blue" in full and "red" in full
+    assert len(narrow) + 2 <= 24 and layer.heatmap.subject.name[:8] in narrow
     return live, layer, overlay.overlays(layer)
 
 
