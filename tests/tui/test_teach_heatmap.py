@@ -171,3 +171,23 @@ def taught_layer(base_network, sample_data, tmp_path):
 
 def test_snapshot_teach_heatmap_overlay(snap_compare, taught_layer):
     assert snap_compare(TaughtHeatApp(*taught_layer), terminal_size=(80, 24))
+
+
+@run_async
+async def test_an_80_column_terminal_keeps_every_output_on_one_line(
+    base_network, sample_data, tmp_path
+):
+    root, source = _dataset(tmp_path, sample_data)
+    config = TeachConfig(base_network, root, str(source), out=str(tmp_path / "out"), interval=0.2)
+    app = make_teach_app(config, palette="256")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.teach_screen
+        await wait_for(pilot, lambda: screen.current is not None, "the first frame")
+        await pilot.pause(0.6)  # a status refresh
+        assert screen.has_class("-narrow")
+        outputs = screen.query_one("#teach-outputs")
+        assert outputs.size.height == len(screen.session.outputs)  # one line each: no wraps
+        view = screen.query_one("#teach-view", ImageView)
+        assert view.size.width >= 38  # the frame keeps about half the terminal
+        rates = str(screen.query_one("#teach-rates").render())
+        assert "decay" in rates and "(p)" in rates  # wrapped, not cut
