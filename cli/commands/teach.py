@@ -5,7 +5,8 @@ output categories (map order) plus a "background" output (none of these; its row
 map_clsloc.txt with its first photo); it trains continuously on every photo of the dataset
 and on each new label. Screen keys: 1-9 label as that output, b background, n new category,
 up/down learning rate x2 / /2, right/left weight decay x2 / /2, t everything / new labels
-only, p pause, e edit past labels, ctrl+s save, q quit.
+only, p pause, e edit past labels, h heat-map of the taught patch (c: next patch), m market,
+u publish the taught patch, ctrl+s save, q quit.
 
 With `--headless --json` the same loop reads stdin: for every frame it prints one JSON
 object (one line) with these keys, then reads one line:
