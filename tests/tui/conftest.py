@@ -1,10 +1,12 @@
-"""Fixtures for the training app tests: run options parsed as the CLI does, and the app."""
+"""Fixtures for the app tests: training run options parsed as the CLI does and the training
+app; a real cat video for the live screens."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import pytest
 
 from neuralpatch.commands.train import training_options
@@ -39,3 +41,15 @@ def train_app(
         return make_train_app(run, base=base_network, palette="256")
 
     return build
+
+
+@pytest.fixture(scope="module")
+def cat_video(tmp_path_factory, photos) -> Path:
+    """A real MJPG .avi of chelsea (a tabby cat), written with cv2.VideoWriter."""
+    path = tmp_path_factory.mktemp("video") / "cat.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
+    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
+    for _ in range(6):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -32,18 +31,6 @@ from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.snap_dialog import SnapDialog
 
 SIZE = (100, 30)
-
-
-@pytest.fixture(scope="module")
-def cat_video(tmp_path_factory, photos) -> Path:
-    """A real MJPG .avi of chelsea (a tabby cat), written with cv2.VideoWriter."""
-    path = tmp_path_factory.mktemp("video") / "cat.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
-    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
-    for _ in range(6):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -25,17 +25,6 @@ SIZE = (100, 30)
 
 
 @pytest.fixture(scope="module")
-def cat_video(tmp_path_factory, photos) -> Path:
-    path = tmp_path_factory.mktemp("video") / "cat.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
-    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
-    for _ in range(6):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
-
-
-@pytest.fixture(scope="module")
 def felix_dir(felix_patch, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("camera-patches")
     save_patch(felix_patch, folder / "felix-cats.specialneurons")
