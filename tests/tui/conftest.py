@@ -1,8 +1,9 @@
 """Fixtures for the app tests: training run options parsed as the CLI does and the training
-app; a real cat video for the live screens."""
+app; a real cat video for the live screens and a small dataset for teach mode."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,3 +54,16 @@ def cat_video(tmp_path_factory, photos) -> Path:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+@pytest.fixture
+def teach_dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
+    """A small cats dataset for teach mode and a folder of the same photos to stream from."""
+    root, source = tmp_path / "cats", tmp_path / "stream"
+    root.mkdir()
+    source.mkdir()
+    shutil.copy(sample_data / "map_clsloc.txt", root)
+    for photo in sorted(sample_data.glob("n*.jpg"))[::6]:
+        shutil.copy(photo, root)
+        shutil.copy(photo, source)
+    return root, source

@@ -3,9 +3,7 @@ not exist: real photos, a real trained patch in the folder, real base passes."""
 
 from __future__ import annotations
 
-import shutil
 import threading
-from pathlib import Path
 
 import pytest
 from pilot_helpers import run_async, wait_for, wait_for_screen
@@ -28,18 +26,6 @@ from neuralpatch.tui.teach_screen import TAUGHT, TeachScreen
 SIZE = (120, 40)
 
 
-def _dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
-    """A small cats dataset and a folder of the same photos to stream from."""
-    root, source = tmp_path / "cats", tmp_path / "stream"
-    root.mkdir()
-    source.mkdir()
-    shutil.copy(sample_data / "map_clsloc.txt", root)
-    for photo in sorted(sample_data.glob("n*.jpg"))[::6]:
-        shutil.copy(photo, root)
-        shutil.copy(photo, source)
-    return root, source
-
-
 def _badges(view: ImageView) -> list[str]:
     """The heat-map's badge (the teach screen draws no other)."""
     return [o.label for o in view._overlays]
@@ -47,9 +33,9 @@ def _badges(view: ImageView) -> list[str]:
 
 @run_async
 async def test_h_shows_the_taught_patch_and_c_cycles_to_the_folder_patch(
-    base_network, sample_data, felix_patch, tmp_path
+    base_network, felix_patch, tmp_path, teach_dataset
 ):
-    root, source = _dataset(tmp_path, sample_data)
+    root, source = teach_dataset
     patches = tmp_path / "patches"
     patches.mkdir()
     save_patch(felix_patch, patches / "felix-cats.specialneurons")
@@ -83,10 +69,10 @@ async def test_h_shows_the_taught_patch_and_c_cycles_to_the_folder_patch(
 
 @run_async
 async def test_m_opens_the_market_and_u_publishes_the_taught_patch(
-    base_network, sample_data, tmp_path, monkeypatch
+    base_network, tmp_path, monkeypatch, teach_dataset
 ):
     monkeypatch.setenv("NEURALPATCH_CONFIG_DIR", str(tmp_path / "config"))
-    root, source = _dataset(tmp_path, sample_data)
+    root, source = teach_dataset
     config = TeachConfig(base_network, root, str(source), out=str(tmp_path / "out"), interval=0.2)
     app = make_teach_app(config, palette="256")
     async with app.run_test(size=SIZE) as pilot:
@@ -114,9 +100,9 @@ async def test_m_opens_the_market_and_u_publishes_the_taught_patch(
 
 @run_async
 async def test_a_missing_video_is_one_error_before_the_dataset_loads(
-    base_network, sample_data, tmp_path
+    base_network, tmp_path, teach_dataset
 ):
-    root, _ = _dataset(tmp_path, sample_data)
+    root, _ = teach_dataset
     config = TeachConfig(base_network, root, str(tmp_path / "gone.avi"))
     app = make_teach_app(config, palette="256")
     async with app.run_test(size=SIZE) as pilot:
@@ -148,9 +134,9 @@ class TaughtHeatApp(App[None]):
 
 
 @pytest.fixture
-def taught_layer(base_network, sample_data, tmp_path):
+def taught_layer(base_network, tmp_path, teach_dataset):
     """The CAM of a fresh teach session's patch (seeded weights) on a real cat photo."""
-    root, source = _dataset(tmp_path, sample_data)
+    root, source = teach_dataset
     session = TeachSession(base_network, root)
     loop = LiveLoop(base_network, ImageFolderSource(next(source.glob("*.jpg"))))
     assert loop.run(threading.Event(), max_frames=1) == 1
@@ -175,9 +161,9 @@ def test_snapshot_teach_heatmap_overlay(snap_compare, taught_layer):
 
 @run_async
 async def test_an_80_column_terminal_keeps_every_output_on_one_line(
-    base_network, sample_data, tmp_path
+    base_network, tmp_path, teach_dataset
 ):
-    root, source = _dataset(tmp_path, sample_data)
+    root, source = teach_dataset
     config = TeachConfig(base_network, root, str(source), out=str(tmp_path / "out"), interval=0.2)
     app = make_teach_app(config, palette="256")
     async with app.run_test(size=(80, 24)) as pilot:
