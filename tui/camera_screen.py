@@ -19,19 +19,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Label, ProgressBar, Static
 
 from neuralpatch.engine.camera_config import CameraConfig
-from neuralpatch.engine.errors import NeuralpatchError
 from neuralpatch.engine.frame import FrameSourceError
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.heatmap import Head
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult, SourceStatus
-from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.camera_flows import CameraFlows
 from neuralpatch.tui.camera_messages import (
     LayerReached,
     LoopFailed,
     PassCompleted,
-    PatchesChanged,
     SourceChanged,
 )
 from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified_line
@@ -136,19 +133,7 @@ class CameraScreen(CameraFlows):
 
     @work(thread=True, group="camera-patches")
     def _watch_patches(self) -> None:
-        if not self.config.patches:
-            return
-        watcher = PatchWatcher(self.system, self.config.patches)
-        watcher.add_listener(lambda event: self.post_message(PatchesChanged(event)))
-        self.watcher = watcher
-        try:
-            watcher.start()
-        except (NeuralpatchError, OSError) as exc:  # OSError: e.g. out of inotify watches
-            self.watcher = None
-            self.post_message(PatchesChanged(error=exc))
-            return
-        if self.stop.is_set():  # the app closed while the folder loaded
-            watcher.stop()
+        self.watch_patch_folder()
 
     def heat_subject(self) -> tuple[LiveResult | None, Head | None]:
         return self.current, None

@@ -1,5 +1,5 @@
 """What the camera and teach screens share: a live loop on a worker thread, the watched patch
-folder, the heat-map overlay (`h` toggles, `c` cycles) and the market (`m`).
+folder and its panel, the heat-map overlay (`h` toggles, `c` cycles) and the market (`m`).
 
 `LiveScreen` owns the stop event the loop and the watcher obey and waits for the pass under
 way when the screen goes, so the base network is idle once the app has left.
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 from textual.binding import Binding
 from textual.screen import Screen
 
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.errors import NeuralpatchError
 from neuralpatch.engine.heatmap import Head
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
@@ -65,6 +67,25 @@ class LiveScreen(Screen[None]):
         # Wait for the pass under way: the base network must be idle once the app is gone.
         await asyncio.to_thread(self.loop_finished.wait, STOP_WAIT_S)
         self.loop_stopped()
+
+    def watch_patch_folder(self, create: bool = False) -> None:
+        """Load and watch --patches (from a worker thread): changes arrive as
+        `PatchesChanged`; `create` makes a missing folder (teach mode saves into it)."""
+        if not self.patches:
+            return
+        watcher = PatchWatcher(self.system, self.patches)
+        watcher.add_listener(lambda event: self.post_message(PatchesChanged(event)))
+        self.watcher = watcher
+        try:
+            if create:
+                Path(self.patches).expanduser().mkdir(parents=True, exist_ok=True)
+            watcher.start()
+        except (NeuralpatchError, OSError) as exc:  # OSError: e.g. out of inotify watches
+            self.watcher = None
+            self.post_message(PatchesChanged(error=exc))
+            return
+        if self.stop.is_set():  # the screen closed while the folder loaded
+            watcher.stop()
 
     def loop_stopped(self) -> None:
         """Called once the loop has ended as the screen goes (teach closes its trainer)."""

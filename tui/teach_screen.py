@@ -44,7 +44,7 @@ from neuralpatch.tui.teach_panels import (
     rates_line,
     status_line,
 )
-from neuralpatch.tui.teach_worker import open_source, run_loop, start_session, watch_patches
+from neuralpatch.tui.teach_worker import open_source, run_loop, start_session
 
 STATUS_INTERVAL_S = 0.5
 NARROW_BELOW = 100
@@ -121,8 +121,7 @@ class TeachScreen(TeachFlows):
             session = start_session(self.config, self.post_message, self.stop)
             if session is None:
                 return
-            if self.config.patches:
-                self.watcher = watch_patches(self.system, self.config.patches, self.post_message)
+            self.watch_patch_folder(create=True)
             run_loop(self.config, source, session, self.system, self.post_message, self.stop)
         finally:
             self.loop_finished.set()

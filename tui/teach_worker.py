@@ -1,4 +1,4 @@
-"""The teach screen's thread work: the session's set-up, the patch folder and the live loop.
+"""The teach screen's thread work: the frame source, the session's set-up and the live loop.
 
 Plain functions that report through `post` (the screen's `post_message`), so the screen's
 workers stay one line each and this module knows nothing of widgets.
@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from textual.message import Message
 
@@ -19,10 +18,8 @@ from neuralpatch.engine.frame import FrameSource, FrameSourceError
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.engine.teach_session import TeachSession
-from neuralpatch.tui.camera_messages import PatchesChanged
 from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupProgress, TeachFailed
 
 log = logging.getLogger(__name__)
@@ -57,20 +54,6 @@ def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> Tea
     session.start()
     post(SessionReady(session))
     return session
-
-
-def watch_patches(system: PatchSystem, folder: str, post: Post) -> PatchWatcher | None:
-    """Load and watch the patch folder (made if missing: teach saves into it); each change
-    is posted as `PatchesChanged`."""
-    watcher = PatchWatcher(system, folder)
-    watcher.add_listener(lambda event: post(PatchesChanged(event)))
-    try:
-        Path(folder).expanduser().mkdir(parents=True, exist_ok=True)  # saves go there anyway
-        watcher.start()
-    except (NeuralpatchError, OSError) as exc:
-        post(PatchesChanged(error=exc))
-        return None
-    return watcher
 
 
 def run_loop(
