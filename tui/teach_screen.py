@@ -131,6 +131,8 @@ class TeachScreen(TeachFlows):
         if self.current is None or self.session is None:
             return None, None
         live, answer = self.current
+        if not answer.triggered:  # it gives no answer here: show what did answer
+            return live, None
         head = taught_head(
             TAUGHT.format(self.session.name),
             answer.outputs,

@@ -68,6 +68,25 @@ async def test_h_shows_the_taught_patch_and_c_cycles_to_the_folder_patch(
 
 
 @run_async
+async def test_a_frame_nothing_triggers_on_shows_the_base_map(
+    base_network, tmp_path, teach_dataset, tree_video
+):
+    root, _ = teach_dataset
+    config = TeachConfig(base_network, root, str(tree_video), out=str(tmp_path / "out"))
+    app = make_teach_app(config, palette="256")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.teach_screen
+        view = screen.query_one("#teach-view", ImageView)
+        await wait_for(pilot, lambda: screen.current is not None, "the first frame")
+        assert not screen.current[1].triggered  # a tree is none of a cats patch's triggers
+        await pilot.press("h")
+        await wait_for(pilot, lambda: view._layer is not None, "the overlay")
+        heat = view._layer.heatmap
+        assert heat.subject.source == "base"
+        assert heat.subject.index == screen.current[0].result.top[0].index
+
+
+@run_async
 async def test_m_opens_the_market_and_u_publishes_the_taught_patch(
     base_network, tmp_path, monkeypatch, teach_dataset
 ):
