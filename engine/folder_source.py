@@ -10,6 +10,7 @@ from neuralpatch.engine.dataset import IMAGE_EXTENSIONS
 from neuralpatch.engine.errors import ImageError
 from neuralpatch.engine.frame import Frame, FrameSource, FrameSourceError
 from neuralpatch.engine.image_io import decode_image
+from neuralpatch.engine.video_source import NOT_FOUND
 
 DEFAULT_FOLDER_INTERVAL_S = 1.0
 
@@ -29,6 +30,8 @@ class ImageFolderSource(FrameSource):
         interval: float = DEFAULT_FOLDER_INTERVAL_S,
     ):
         self.path = Path(path)
+        if not self.path.exists():  # at the start: one clear error, not a retry for ever
+            raise FrameSourceError(NOT_FOUND, self.path)
         self.realtime, self.interval = realtime, interval
         self.description = self.path.name
         self.problems: dict[Path, str] = {}

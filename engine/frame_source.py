@@ -12,7 +12,7 @@ from neuralpatch.engine.camera_device import DeviceSource
 from neuralpatch.engine.dataset import IMAGE_EXTENSIONS
 from neuralpatch.engine.folder_source import DEFAULT_FOLDER_INTERVAL_S, ImageFolderSource
 from neuralpatch.engine.frame import FrameSource, FrameSourceError
-from neuralpatch.engine.video_source import VideoFileSource
+from neuralpatch.engine.video_source import NOT_FOUND, VideoFileSource
 
 # What OpenCV's FFmpeg backend plays; anything else (a .txt, a .csv) is refused up front.
 VIDEO_EXTENSIONS = frozenset(
@@ -26,12 +26,15 @@ def make_source(
 ) -> FrameSource:
     """The source `--source` names: a device index ("0"), a video file, or a photo folder.
 
-    Nothing is opened yet; a missing path is reported by `open()`, so the app can show it.
+    Nothing is opened yet, but a file or folder that does not exist raises FrameSourceError
+    naming it: a mistyped path is reported once instead of being retried for ever.
     """
     text = str(spec).strip()
     if text.isascii() and text.isdigit():
         return DeviceSource(int(text))
     path = Path(text).expanduser()
+    if not path.exists():
+        raise FrameSourceError(NOT_FOUND, path)
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageFolderSource(path, realtime=realtime, interval=interval)
     if path.suffix.lower() not in VIDEO_EXTENSIONS:

@@ -7,13 +7,17 @@ outputs by tag: a category added since starts fresh, one removed since is droppe
 
 from __future__ import annotations
 
+import io
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from neuralpatch.engine.errors import PatchFormatError, SettingError
+from neuralpatch.engine.errors import ImageError, PatchFormatError, SettingError
+from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.online_trainer import Rates
 from neuralpatch.engine.patch_file import (
     PATCH_SUFFIX,
@@ -24,6 +28,8 @@ from neuralpatch.engine.patch_file import (
 )
 from neuralpatch.engine.patch_model import LinearPatch, SGDState
 from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX, Snapshot, load_snapshot, save_snapshot
+
+ICON_SIDE = 32
 
 
 @dataclass
@@ -54,6 +60,7 @@ def teach_files(
     fingerprint: str,
     summary: dict,
     seed: int = 0,
+    icon_png: bytes | None = None,
 ) -> tuple[PatchFile, Snapshot]:
     """The plugin (background = the last output) and the full snapshot of a teach session."""
     patch, sgd, step, losses, rng_state = captured
@@ -66,6 +73,7 @@ def teach_files(
         bias=patch.bias,
         base_fingerprint=fingerprint,
         background=len(outputs) - 1,
+        icon_png=icon_png,
     )
     hyper = {
         "batch_size": rates.batch_size,
@@ -86,6 +94,26 @@ def teach_files(
         summary,
     )
     return plugin, snapshot
+
+
+def teach_icon(photos: Iterable[Path]) -> bytes | None:
+    """A square thumbnail of the first readable photo (the newest one labelled): the icon a
+    market entry needs and the camera draws beside the answer; None without one."""
+    for photo in photos:
+        try:
+            rgb = decode_image(photo)
+            break
+        except ImageError:
+            continue
+    else:
+        return None
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(rgb[top : top + side, left : left + side])
+    out = io.BytesIO()
+    square.resize((ICON_SIDE, ICON_SIDE), Image.Resampling.LANCZOS).save(out, format="PNG")
+    return out.getvalue()
 
 
 def save_teach(

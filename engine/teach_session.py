@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,59 +32,17 @@ from neuralpatch.engine.online_trainer import OnlineTrainer, Rates
 from neuralpatch.engine.patch_file import PatchOutput
 from neuralpatch.engine.patch_model import LinearPatch
 from neuralpatch.engine.snap import save_snap
-from neuralpatch.engine.teach_files import TeachSaved, resume_teach, save_teach, teach_files
+from neuralpatch.engine.teach_answer import LabelRecord, TeachAnswer, TeachOutput
+from neuralpatch.engine.teach_files import (
+    TeachSaved,
+    resume_teach,
+    save_teach,
+    teach_files,
+    teach_icon,
+)
 
 ROLLING_LABELS = 50
 DEFAULT_RATES = Rates(lr=0.01, momentum=0.9, decay=0.0005, batch_size=16)
-
-
-@dataclass(frozen=True)
-class TeachOutput:
-    tag: str
-    name: str
-    background: bool = False
-
-
-@dataclass(frozen=True)
-class TeachAnswer:
-    """The taught patch on one frame. It only answers for real when `triggered` (the base
-    network's top class is one of its triggers); `probabilities` are shown either way."""
-
-    outputs: tuple[TeachOutput, ...]
-    probabilities: np.ndarray
-    triggered: bool
-
-    @property
-    def index(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    @property
-    def abstained(self) -> bool:
-        return self.outputs[self.index].background
-
-    def prediction(self) -> dict | None:
-        """{tag, name, probability}, or None when it did not trigger or abstained."""
-        if not self.triggered or self.abstained:
-            return None
-        o = self.outputs[self.index]
-        return {"tag": o.tag, "name": o.name, "probability": float(self.probabilities[self.index])}
-
-    def agrees(self, output: int) -> bool:
-        """Was this answer right for a frame labelled `output`? End to end: a category frame
-        the patch did not trigger on is a miss; a background frame it stayed quiet on is a hit."""
-        if self.outputs[output].background:
-            return not self.triggered or self.abstained
-        return self.triggered and self.index == output
-
-
-@dataclass
-class LabelRecord:
-    """A labelled photo of the dataset; `right` is None for photos labelled before the session."""
-
-    path: Path
-    output: int
-    features: np.ndarray
-    right: bool | None = None
 
 
 class TeachSession:
@@ -278,6 +235,7 @@ class TeachSession:
                 self.base.fingerprint,
                 self._load().to_summary(),
                 self.seed,
+                teach_icon(r.path for r in self.records if not self.outputs[r.output].background),
             )
             previous = self.last_saved.copies if self.last_saved else []
             self.last_saved = save_teach(plugin, snapshot, self.out_dir, self.patches_dir, previous)

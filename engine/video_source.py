@@ -10,6 +10,8 @@ import cv2
 
 from neuralpatch.engine.frame import Frame, FrameSource, FrameSourceError, quiet_opencv, to_rgb
 
+NOT_FOUND = "not found (no such video file or photo folder)"
+
 
 class VideoFileSource(FrameSource):
     """A video file through cv2.VideoCapture, played in a loop.
@@ -20,6 +22,10 @@ class VideoFileSource(FrameSource):
 
     def __init__(self, path: str | Path, *, realtime: bool = False, loop: bool = True):
         self.path = Path(path)
+        # Missing at the start is a mistake to report once; a file that vanishes later is
+        # reopened with backoff by the live loop (it may be copied back).
+        if not self.path.is_file():
+            raise FrameSourceError(NOT_FOUND, self.path)
         self.realtime, self.loop = realtime, loop
         self.description = self.path.name
         self.fps = 0.0
@@ -34,7 +40,7 @@ class VideoFileSource(FrameSource):
         quiet_opencv()
         self.close()
         if not self.path.is_file():
-            raise FrameSourceError("not found (no such video file or photo folder)", self.path)
+            raise FrameSourceError(NOT_FOUND, self.path)
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()

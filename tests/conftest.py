@@ -53,3 +53,22 @@ def felix_patch(base_network: BaseNetwork, sample_data: Path):
     trainer.prepare()
     trainer.run(threading.Event(), steps=60)
     return patch_from_trainer(trainer, PatchInfo("felix cats"))
+
+
+TREE_VIDEO = REPO.parent / "shared" / "video" / "tree.avi"
+
+
+@pytest.fixture(scope="session")
+def tree_video() -> Path:
+    """OpenCV's tree.avi from ../shared beside the repo: a real video for the live loop.
+
+    Missing, the tests that play it fail at once saying so (they would otherwise wait on a
+    source that never opens).
+    """
+    if not TREE_VIDEO.is_file():
+        pytest.fail(
+            f"{TREE_VIDEO} is missing: the video tests need ../shared/video/tree.avi beside "
+            "the repository (see CONTRIBUTING.md)",
+            pytrace=False,
+        )
+    return TREE_VIDEO

@@ -18,8 +18,6 @@ from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.main import main
 
-TREE = Path(__file__).resolve().parents[1] / ".." / "shared" / "video" / "tree.avi"
-
 
 @pytest.fixture(scope="module")
 def cat_coffee_video(tmp_path_factory, photos) -> Path:
@@ -83,8 +81,8 @@ def test_json_lines_per_frame_with_the_patch_tree(capsys, cat_coffee_video, patc
     assert "patch loaded" in captured.err  # folder messages stay off stdout
 
 
-def test_text_lines_on_the_tree_video(capsys):
-    assert main(["camera", "--headless", "--source", str(TREE), "--frames", "3"]) == 0
+def test_text_lines_on_the_tree_video(capsys, tree_video):
+    assert main(["camera", "--headless", "--source", str(tree_video), "--frames", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert all("base" in line and "ms" in line and "patches: -" in line for line in lines)

@@ -159,3 +159,12 @@ def test_a_hang_up_saves_the_session(teach_run, tmp_path):
     assert process.returncode == 0, err
     assert "SIGHUP: saving" in err
     assert len(list(out.glob("*.specialneurons"))) == len(list(out.glob("*.npsnapshot"))) == 1
+
+
+def test_a_missing_video_is_one_error_before_any_work(capsys, sample_data, tmp_path):
+    gone = tmp_path / "gone.avi"
+    code = main(["teach", str(sample_data), "--source", str(gone), "--headless", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert lines == [f"neuralpatch: error: {gone}: not found (no such video file or photo folder)"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 from textual.message import Message
 
 from neuralpatch.engine.live_loop import LiveResult
+from neuralpatch.engine.teach_answer import LabelRecord, TeachAnswer
 from neuralpatch.engine.teach_files import TeachSaved
-from neuralpatch.engine.teach_session import LabelRecord, TeachAnswer, TeachSession
+from neuralpatch.engine.teach_session import TeachSession
 
 
 class SessionReady(Message):
@@ -47,11 +48,12 @@ class Labelled(Message):
 
 
 class SaveFinished(Message):
-    """A save finished (the snapshot, the plugin and the copies in the patch folder)."""
+    """A save finished (the snapshot, the plugin and the copies in the patch folder);
+    `then` is what the user asked to follow it: "quit", "publish" or nothing."""
 
-    def __init__(self, saved: TeachSaved, then_quit: bool = False) -> None:
+    def __init__(self, saved: TeachSaved, then: str | None = None) -> None:
         super().__init__()
-        self.saved, self.then_quit = saved, then_quit
+        self.saved, self.then = saved, then
 
 
 class TeachFailed(Message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from neuralpatch.engine.online_trainer import Published
-from neuralpatch.engine.teach_session import TeachAnswer, TeachOutput
+from neuralpatch.engine.teach_answer import TeachAnswer, TeachOutput
 
 BAR_WIDTH = 10
 MAX_KEYED = 9  # keys 1…9
@@ -19,9 +19,13 @@ def output_key(k: int, output: TeachOutput) -> str:
 
 
 def output_lines(
-    outputs: tuple[TeachOutput, ...], published: Published, answer: TeachAnswer | None
+    outputs: tuple[TeachOutput, ...],
+    published: Published,
+    answer: TeachAnswer | None,
+    name_width: int = 22,
 ) -> Text:
-    """One line per output: its key, name, photo count and the live probability bar."""
+    """One line per output: its key, name, photo count and the live probability bar
+    (`name_width` cells of name: fewer on a narrow terminal, so a line never wraps)."""
     text = Text()
     for k, o in enumerate(outputs):
         p = None
@@ -30,7 +34,7 @@ def output_lines(
         top = answer is not None and answer.index == k
         count = published.counts[k] if k < len(published.counts) else 0
         text.append(f"{output_key(k, o)} ", style="bold reverse")
-        text.append(f" {o.name[:22]:<22}", style="bold" if top else "")
+        text.append(f" {o.name[:name_width]:<{name_width}}", style="bold" if top else "")
         text.append(f" {count:>4}", style="dim")
         if p is not None:
             filled = round(p * BAR_WIDTH)
@@ -56,7 +60,7 @@ def rates_line(published: Published) -> str:
     r = published.rates
     scope = "new labels only" if published.new_only else "everything"
     state = "paused" if published.paused else "training"
-    return f"lr {r.lr:.3g} (↑/↓)  decay {r.decay:.3g} (←/→)  on {scope} (t)  {state} (p)"
+    return f"lr {r.lr:.3g} (↑/↓) · decay {r.decay:.3g} (←/→) · on {scope} (t) · {state} (p)"
 
 
 def status_line(
@@ -70,5 +74,5 @@ def status_line(
     rate = f"{right}/{labels} = {right / labels:.0%}" if labels else "no labels yet"
     return (
         f"right before you labelled it (last {labels}, end to end): {rate} · "
-        f"{published.steps_per_s:.0f} steps/s (step {published.step}) · labelled now: {new}"
+        f"{published.steps_per_s:,.0f} steps/s, step {published.step:,} · labelled now: {new}"
     )

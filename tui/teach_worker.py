@@ -1,4 +1,4 @@
-"""The teach screen's thread work: the session's set-up, the patch folder and the live loop.
+"""The teach screen's thread work: the frame source, the session's set-up and the live loop.
 
 Plain functions that report through `post` (the screen's `post_message`), so the screen's
 workers stay one line each and this module knows nothing of widgets.
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from textual.message import Message
 
 from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.frame import FrameSource, FrameSourceError
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.live_loop import LiveLoop, LiveResult
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.patch_watcher import PatchWatcher
 from neuralpatch.engine.teach_config import TeachConfig
 from neuralpatch.engine.teach_session import TeachSession
 from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupProgress, TeachFailed
@@ -25,6 +25,16 @@ from neuralpatch.tui.teach_messages import FrameAnswered, SessionReady, SetupPro
 log = logging.getLogger(__name__)
 FRAME_MESSAGE_INTERVAL_S = 1 / 15
 Post = Callable[[Message], object]
+
+
+def open_source(config: TeachConfig, post: Post) -> FrameSource | None:
+    """The frame source, made before the dataset loads: a mistyped video or folder is said at
+    once (posted as a "source" failure), not after the features are read."""
+    try:
+        return make_source(config.source, realtime=config.realtime, interval=config.interval)
+    except FrameSourceError as exc:
+        post(TeachFailed("source", exc))
+        return None
 
 
 def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> TeachSession | None:
@@ -46,21 +56,9 @@ def start_session(config: TeachConfig, post: Post, stop: threading.Event) -> Tea
     return session
 
 
-def watch_patches(
-    system: PatchSystem, folder: str, changed: Callable[[], None], post: Post
-) -> PatchWatcher | None:
-    watcher = PatchWatcher(system, folder)
-    watcher.add_listener(lambda event: changed())
-    try:
-        watcher.start()
-    except (NeuralpatchError, OSError) as exc:
-        post(TeachFailed("patch folder", exc))
-        return None
-    return watcher
-
-
 def run_loop(
     config: TeachConfig,
+    source: FrameSource,
     session: TeachSession,
     system: PatchSystem,
     post: Post,
@@ -77,7 +75,6 @@ def run_loop(
             post(FrameAnswered(live, session.answer(live.features, live.result.top[0].tag)))
 
     try:
-        source = make_source(config.source, realtime=config.realtime, interval=config.interval)
         LiveLoop(config.base, source, system).run(stop, on_result=on_result)
     except Exception as exc:  # a bug or an OpenCL failure must not take the app down
         log.exception("the teach loop failed")

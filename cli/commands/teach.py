@@ -5,7 +5,8 @@ output categories (map order) plus a "background" output (none of these; its row
 map_clsloc.txt with its first photo); it trains continuously on every photo of the dataset
 and on each new label. Screen keys: 1-9 label as that output, b background, n new category,
 up/down learning rate x2 / /2, right/left weight decay x2 / /2, t everything / new labels
-only, p pause, e edit past labels, ctrl+s save, q quit.
+only, p pause, e edit past labels, h heat-map of the taught patch (c: next patch), m market,
+u publish the taught patch, ctrl+s save, q quit.
 
 With `--headless --json` the same loop reads stdin: for every frame it prints one JSON
 object (one line) with these keys, then reads one line:
@@ -125,6 +126,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from neuralpatch.engine.safe_text import json_text, printable
     from neuralpatch.engine.stop_signals import stop_on_signals
 
+    source = make_source(args.source)  # a mistyped path is said before features are read
     base = load_base(args)
     session = make_session(args, base)
     system = PatchSystem.for_base(base)
@@ -132,7 +134,6 @@ def run_headless(args: argparse.Namespace) -> int:
         for event in system.load_dir(args.patches):
             if event.kind in ("rejected", "disabled"):
                 _err(f"warning: {event.kind} {printable(event.path)}: {printable(event.reason)}")
-    source = make_source(args.source)
     loop = LiveLoop(base, source, system, give_up_after=None if source.is_device else 0)
     stop = threading.Event()
 

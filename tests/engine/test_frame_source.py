@@ -18,7 +18,6 @@ from neuralpatch.engine.frame import FrameSourceError
 from neuralpatch.engine.frame_source import make_source
 from neuralpatch.engine.video_source import VideoFileSource
 
-TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 TREE_FRAMES = 68
 
 
@@ -50,8 +49,8 @@ class FileCamera(DeviceSource):
         return _SlowCapture(self.path)
 
 
-def test_video_file_plays_in_a_loop():
-    source = VideoFileSource(TREE)
+def test_video_file_plays_in_a_loop(tree_video):
+    source = VideoFileSource(tree_video)
     source.open()
     try:
         frames = [source.read() for _ in range(TREE_FRAMES + 2)]
@@ -67,8 +66,8 @@ def test_video_file_plays_in_a_loop():
     assert [f.loop for f in frames] == [0] * TREE_FRAMES + [1, 1]
 
 
-def test_realtime_video_drops_frames_while_the_caller_is_busy():
-    source = VideoFileSource(TREE, realtime=True)
+def test_realtime_video_drops_frames_while_the_caller_is_busy(tree_video):
+    source = VideoFileSource(tree_video, realtime=True)
     source.open()
     try:
         first = source.read()
@@ -95,7 +94,7 @@ def test_video_frames_are_rgb(tmp_path):
 
 def test_missing_or_unreadable_video_names_the_file(tmp_path):
     with pytest.raises(FrameSourceError, match="not found") as missing:
-        VideoFileSource(tmp_path / "gone.avi").open()
+        VideoFileSource(tmp_path / "gone.avi")  # at once: a missing file is never retried
     assert "gone.avi" in str(missing.value)
     junk = tmp_path / "junk.avi"
     junk.write_bytes(b"RIFF but not a video at all" * 10)
@@ -155,13 +154,21 @@ def test_a_long_interval_is_held_in_full_but_stop_cuts_it_short(tmp_path, photos
     assert time.monotonic() - started < 1.0
 
 
-def test_make_source_reads_the_spec(tmp_path):
+def test_make_source_reads_the_spec(tmp_path, tree_video):
     assert isinstance(make_source("0"), DeviceSource)
     assert make_source(" 2 ").index == 2
     assert isinstance(make_source(str(tmp_path)), ImageFolderSource)
+    (tmp_path / "one.jpg").write_bytes(b"")  # decoded when read, not when made
     assert isinstance(make_source(str(tmp_path / "one.jpg")), ImageFolderSource)
-    video = make_source(str(TREE), realtime=True)
+    video = make_source(str(tree_video), realtime=True)
     assert isinstance(video, VideoFileSource) and video.realtime
+
+
+@pytest.mark.parametrize("name", ["gone.avi", "no_folder", "gone.jpg"])
+def test_a_source_missing_at_the_start_is_one_clear_error(tmp_path, name):
+    with pytest.raises(FrameSourceError, match="not found") as missing:
+        make_source(str(tmp_path / name))
+    assert str(missing.value).startswith(str(tmp_path / name))
 
 
 def test_a_file_that_is_no_video_is_refused_up_front(tmp_path):
@@ -169,6 +176,7 @@ def test_a_file_that_is_no_video_is_refused_up_front(tmp_path):
     notes.write_text("not a video")
     with pytest.raises(FrameSourceError, match=r"notes.txt: not a camera index, video.*\.txt"):
         make_source(str(notes))
+    (tmp_path / "README").write_text("not a video either")
     with pytest.raises(FrameSourceError, match="without an extension"):
         make_source(str(tmp_path / "README"))
 
@@ -190,8 +198,8 @@ def test_missing_camera_is_one_clear_error_and_opencv_stays_quiet(capfd):
     assert "WARN" not in captured.err and "VIDEOIO" not in captured.err
 
 
-def test_camera_keeps_only_the_newest_frame_then_reports_it_stopped():
-    camera = FileCamera(TREE)
+def test_camera_keeps_only_the_newest_frame_then_reports_it_stopped(tree_video):
+    camera = FileCamera(tree_video)
     camera.open()
     try:
         first = camera.read()

@@ -26,7 +26,6 @@ from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.engine.video_source import VideoFileSource
 
-TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 CAT_FRAMES = COFFEE_FRAMES = 6
 
 
@@ -128,9 +127,9 @@ def test_overlapped_loop_gives_the_same_results_in_order(base_network, cat_coffe
     assert answers[True][0][1] == ["cats"] and answers[True][-1][1] == []
 
 
-def test_layer_progress_runs_through_every_layer(base_network):
+def test_layer_progress_runs_through_every_layer(base_network, tree_video):
     calls: list[tuple[int, int]] = []
-    loop = LiveLoop(base_network, VideoFileSource(TREE))
+    loop = LiveLoop(base_network, VideoFileSource(tree_video))
     loop.run(threading.Event(), max_frames=2, on_layer=lambda d, t: calls.append((d, t)))
     total = base_network.layer_count
     assert calls[-1] == (total, total)
@@ -164,9 +163,9 @@ def test_replacing_the_patch_file_changes_the_output_while_running(
     assert not thread.is_alive()
 
 
-def test_a_vanished_video_is_reported_retried_and_resumed(base_network, tmp_path):
+def test_a_vanished_video_is_reported_retried_and_resumed(base_network, tmp_path, tree_video):
     video = tmp_path / "tree.avi"
-    shutil.copy(TREE, video)
+    shutil.copy(tree_video, video)
     statuses: list[SourceStatus] = []
     results: list[LiveResult] = []
     loop = LiveLoop(base_network, VideoFileSource(video), first_retry_s=0.05, max_retry_s=0.2)
@@ -182,7 +181,7 @@ def test_a_vanished_video_is_reported_retried_and_resumed(base_network, tmp_path
         retries = [s.retry_in for s in statuses if s.state == "lost"][:3]
         assert retries == pytest.approx([0.05, 0.1, 0.2])  # backoff
         before = len(results)
-        shutil.copy(TREE, video)
+        shutil.copy(tree_video, video)
         wait_for(lambda: len(results) > before + 2)
     finally:
         stop.set()
@@ -195,8 +194,10 @@ def test_a_vanished_video_is_reported_retried_and_resumed(base_network, tmp_path
 
 def test_giving_up_raises_the_source_error(base_network, tmp_path):
     statuses: list[SourceStatus] = []
-    loop = LiveLoop(base_network, VideoFileSource(tmp_path / "none.avi"), give_up_after=0)
-    with pytest.raises(FrameSourceError, match="none.avi"):
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"RIFF but no video" * 8)
+    loop = LiveLoop(base_network, VideoFileSource(junk), give_up_after=0)
+    with pytest.raises(FrameSourceError, match="junk.avi"):
         loop.run(threading.Event(), on_status=statuses.append)
     assert [s.state for s in statuses] == ["opening", "failed", "stopped"]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from neuralpatch.engine.container import PATCH_MAGIC, pack, parse_container
 from neuralpatch.engine.dataset import load_dataset
@@ -128,6 +130,21 @@ def test_save_writes_a_plugin_that_marks_its_background(session, tmp_path):
         session.base, session.root, out_dir=tmp_path / "out", resume=saved.snapshot
     )
     np.testing.assert_array_equal(resumed.trainer.patch.weights, patch.weights)
+
+
+def test_the_plugin_icon_is_the_newest_labelled_photo_not_a_background_one(
+    session, base_network, photos
+):
+    for rgb, output in ((photos["chelsea"], 0), (photos["coffee"], 3)):  # coffee: background
+        session.label(rgb, _frame(base_network, rgb)[0], None, output)
+    icon = Image.open(io.BytesIO(load_patch(session.save().patch).icon_png))
+    assert icon.size == (32, 32)
+    pixels = np.asarray(icon.convert("RGB"), np.float32)
+    h, w = photos["chelsea"].shape[:2]
+    side = min(h, w)
+    crop = photos["chelsea"][(h - side) // 2 :, (w - side) // 2 :][:side, :side]
+    expected = np.asarray(Image.fromarray(crop).resize((32, 32)), np.float32)
+    assert np.abs(pixels - expected).mean() < 12  # the cat (JPEG-saved), not the coffee
 
 
 def test_rates_scope_and_pause_are_messages_applied_by_the_thread(session):

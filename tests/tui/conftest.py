@@ -1,10 +1,13 @@
-"""Fixtures for the training app tests: run options parsed as the CLI does, and the app."""
+"""Fixtures for the app tests: training run options parsed as the CLI does and the training
+app; a real cat video for the live screens and a small dataset for teach mode."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import pytest
 
 from neuralpatch.commands.train import training_options
@@ -39,3 +42,28 @@ def train_app(
         return make_train_app(run, base=base_network, palette="256")
 
     return build
+
+
+@pytest.fixture(scope="module")
+def cat_video(tmp_path_factory, photos) -> Path:
+    """A real MJPG .avi of chelsea (a tabby cat), written with cv2.VideoWriter."""
+    path = tmp_path_factory.mktemp("video") / "cat.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
+    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
+    for _ in range(6):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def teach_dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
+    """A small cats dataset for teach mode and a folder of the same photos to stream from."""
+    root, source = tmp_path / "cats", tmp_path / "stream"
+    root.mkdir()
+    source.mkdir()
+    shutil.copy(sample_data / "map_clsloc.txt", root)
+    for photo in sorted(sample_data.glob("n*.jpg"))[::6]:
+        shutil.copy(photo, root)
+        shutil.copy(photo, source)
+    return root, source

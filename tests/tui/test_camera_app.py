@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -31,20 +30,7 @@ from neuralpatch.tui.camera_screen import CameraScreen
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.snap_dialog import SnapDialog
 
-TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 SIZE = (100, 30)
-
-
-@pytest.fixture(scope="module")
-def cat_video(tmp_path_factory, photos) -> Path:
-    """A real MJPG .avi of chelsea (a tabby cat), written with cv2.VideoWriter."""
-    path = tmp_path_factory.mktemp("video") / "cat.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
-    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
-    for _ in range(6):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -179,21 +165,39 @@ async def test_a_failed_snap_is_an_error_notification(
 
 
 @run_async
-async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path):
+async def test_a_video_missing_at_the_start_is_one_error(base_network, tmp_path):
+    app = camera_app(base_network, "--source", str(tmp_path / "typo.avi"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.camera_screen
+        await wait_for(pilot, lambda: screen.loop_finished.is_set(), "the loop to end")
+        await pilot.pause(0.3)
+        status = screen.query_one("#camera-status", Label)
+        assert "stopped" in str(status.content) and "typo.avi" in str(status.content)
+        view = screen.query_one("#camera-view", ImageView)
+        assert view.image is None and "not found" in view.placeholder
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+    assert len(errors) == 1 and "typo.avi" in errors[0]  # said once, never retried
+
+
+@run_async
+async def test_lost_source_shows_a_message_and_comes_back(base_network, tmp_path, tree_video):
     video = tmp_path / "later.avi"
+    shutil.copy(tree_video, video)
     app = camera_app(base_network, "--source", str(video))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
         seen = recorded_notifications(screen)
         status = screen.query_one("#camera-status", Label)
-        await wait_for(pilot, lambda: "not found" in str(status.content))
+        await wait_for(pilot, lambda: screen.current is not None, "the first frame")
+        video.unlink()  # the open capture plays to its end, then cannot reopen
+        await wait_for(pilot, lambda: "not found" in str(status.content), "the loss")
         view = screen.query_one("#camera-view", ImageView)
         assert view.image is None and "later.avi" in view.placeholder
         assert "retrying" in view.caption
         await pilot.press("s")  # nothing to snap: a warning, not a dialog
         await pilot.pause()
         assert seen and seen[-1][1].get("severity") == "warning"
-        shutil.copy(TREE, video)  # the camera is back
+        shutil.copy(tree_video, video)  # the camera is back
         await wait_for(pilot, lambda: screen.current is not None)
         assert view.image is not None and "●" in str(status.content)
 
@@ -223,8 +227,8 @@ async def test_patch_list_follows_the_folder(base_network, cat_video, patch_dir)
 
 
 @run_async
-async def test_a_looping_video_says_so_in_the_frame_title(base_network):
-    app = camera_app(base_network, "--source", str(TREE))
+async def test_a_looping_video_says_so_in_the_frame_title(base_network, tree_video):
+    app = camera_app(base_network, "--source", str(tree_video))
     async with app.run_test(size=SIZE) as pilot:
         view = app.camera_screen.query_one("#camera-view", ImageView)
         await wait_for(pilot, lambda: "↻ loop 2" in view.caption)

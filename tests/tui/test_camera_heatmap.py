@@ -21,19 +21,7 @@ from neuralpatch.tui.camera_app import make_camera_app
 from neuralpatch.tui.heatmap_overlay import LEGEND_COLUMNS, HeatmapOverlay
 from neuralpatch.tui.image_view import ImageView
 
-TREE = Path(__file__).resolve().parents[2] / ".." / "shared" / "video" / "tree.avi"
 SIZE = (100, 30)
-
-
-@pytest.fixture(scope="module")
-def cat_video(tmp_path_factory, photos) -> Path:
-    path = tmp_path_factory.mktemp("video") / "cat.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
-    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
-    for _ in range(6):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +44,8 @@ def first_pass(base_network, source: Path, patches: PatchSystem | None = None):
 
 
 @run_async
-async def test_h_toggles_the_base_map_over_the_live_frame(base_network):
-    app = camera_app(base_network, "--source", str(TREE))
+async def test_h_toggles_the_base_map_over_the_live_frame(base_network, tree_video):
+    app = camera_app(base_network, "--source", str(tree_video))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.camera_screen
         view = screen.query_one("#camera-view", ImageView)
@@ -130,8 +118,8 @@ class HeatViewApp(App[None]):
         view.set_overlays(self.overlay.overlays(layer))
 
 
-def test_snapshot_heatmap_overlay(snap_compare, base_network):
-    live = first_pass(base_network, TREE)
+def test_snapshot_heatmap_overlay(snap_compare, base_network, tree_video):
+    live = first_pass(base_network, tree_video)
     overlay = HeatmapOverlay(base_network)
     overlay.toggle()
     assert snap_compare(HeatViewApp(live.image, overlay, live), terminal_size=(80, 24))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import pytest
 from market_helpers import icon_png, train_patch
 from pilot_helpers import run_async, wait_for
@@ -30,17 +29,6 @@ SIZE = (110, 34)
 @pytest.fixture(scope="module")
 def trained(base_network, sample_data, tmp_path_factory) -> Path:
     return train_patch(base_network, sample_data, tmp_path_factory.mktemp("trained"))
-
-
-@pytest.fixture(scope="module")
-def cat_video(tmp_path_factory, photos) -> Path:
-    path = tmp_path_factory.mktemp("video") / "cat.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (400, 300))
-    frame = cv2.resize(photos["chelsea"], (400, 300), interpolation=cv2.INTER_AREA)
-    for _ in range(6):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 @pytest.fixture

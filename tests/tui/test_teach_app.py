@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from pilot_helpers import run_async, wait_for, wait_for_screen
 
 from neuralpatch.commands.camera import camera_config
@@ -19,20 +16,9 @@ from neuralpatch.tui.teach_edit_dialog import TeachEditDialog
 from neuralpatch.tui.teach_screen import TeachScreen
 
 
-def _dataset(tmp_path: Path, sample_data: Path) -> tuple[Path, Path]:
-    root, source = tmp_path / "cats", tmp_path / "stream"
-    root.mkdir()
-    source.mkdir()
-    shutil.copy(sample_data / "map_clsloc.txt", root)
-    for photo in sorted(sample_data.glob("n*.jpg"))[::6]:
-        shutil.copy(photo, root)
-        shutil.copy(photo, source)
-    return root, source
-
-
 @run_async
-async def test_keys_drive_the_teach_loop(base_network, sample_data, tmp_path):
-    root, source = _dataset(tmp_path, sample_data)
+async def test_keys_drive_the_teach_loop(base_network, tmp_path, teach_dataset):
+    root, source = teach_dataset
     patches = tmp_path / "patches"
     config = TeachConfig(
         base_network, root, str(source), str(patches), out=str(tmp_path / "out"), interval=0.5
@@ -87,8 +73,8 @@ async def test_keys_drive_the_teach_loop(base_network, sample_data, tmp_path):
 
 
 @run_async
-async def test_the_camera_screen_turns_into_teach_mode(base_network, sample_data, tmp_path):
-    root, source = _dataset(tmp_path, sample_data)
+async def test_the_camera_screen_turns_into_teach_mode(base_network, tmp_path, teach_dataset):
+    root, source = teach_dataset
     args = build_parser().parse_args(
         ["camera", "--source", str(source), "--dataset", str(root), "--interval", "0.5"]
     )
