@@ -15,6 +15,7 @@ import numpy as np
 
 from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.dataset import Dataset
+from neuralpatch.engine.number_text import fraction
 from neuralpatch.engine.patch_system import PatchSystem
 
 LOW_COVERAGE = 0.9  # below this `dataset check` lists a problem
@@ -90,11 +91,12 @@ class TriggerCoverage:
         """Human-readable summary, one line overall then one per output."""
         overall = "—" if self.fraction is None else f"{self.fraction:.1%}"
         out = [
-            f"Trigger coverage {overall} ({self.covered}/{self.images} photos trigger the patch)"
+            f"Trigger coverage {overall} ({fraction(self.covered, self.images)} photos trigger "
+            "the patch)"
         ]
         for o in self.outputs:
             share = "—" if o.fraction is None else f"{o.fraction:.1%}"
-            out.append(f"  {o.name}: {share} ({o.covered}/{o.images})")
+            out.append(f"  {o.name}: {share} ({fraction(o.covered, o.images)})")
         return out
 
     def to_dict(self) -> dict:

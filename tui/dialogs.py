@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Label, Static
 
 from neuralpatch.engine.dataset import Category
+from neuralpatch.engine.number_text import count, fraction
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.trainer import SampleShown
 from neuralpatch.engine.training_files import SavedFiles
@@ -68,8 +69,8 @@ class ReconfigureDialog(ModalScreen[str]):
             return ""
         worst = min(cov.outputs, key=lambda o: o.fraction if o.fraction is not None else 1.0)
         text = (
-            f"Trigger coverage {cov.fraction:.0%}: {cov.covered}/{cov.images} photos trigger "
-            f"the patch (lowest: {worst.name} {worst.fraction:.0%}); the others are misses."
+            f"Trigger coverage {cov.fraction:.0%}: {fraction(cov.covered, cov.images)} photos "
+            f"trigger the patch (lowest: {worst.name} {worst.fraction:.0%}); the others are misses."
         )
         s = self.suggestion
         if s and s.added:
@@ -85,20 +86,20 @@ class ReconfigureDialog(ModalScreen[str]):
         with Vertical(classes="dialog", id="reconfigure"):
             yield Label("Reconfigure the output layer", classes="dialog-title")
             yield Static(
-                f"The base network has {self.base_outputs} output categories; this "
-                f"patch's output layer will be configured for {k}:"
+                f"The base network has {count(self.base_outputs)} output categories; this "
+                f"patch's output layer will be configured for {count(k)}:"
             )
             with VerticalScroll(classes="dialog-list"):
                 yield Static(
                     "\n".join(
-                        printable(f"  {n}  {c.name}  ({c.tag}, {len(c.images)} images)")
+                        printable(f"  {n}  {c.name}  ({c.tag}, {count(len(c.images))} images)")
                         for n, c in enumerate(self.outputs)
                     ),
                     markup=False,
                 )
                 names = printable(", ".join(c.name for c in self.triggers)) or "none"
                 yield Static(
-                    f"Triggered by {len(self.triggers)} base categories: {names}",
+                    f"Triggered by {count(len(self.triggers))} base categories: {names}",
                     classes="triggers",
                     markup=False,
                 )
@@ -107,7 +108,8 @@ class ReconfigureDialog(ModalScreen[str]):
                 self.coverage_text(), id="coverage", markup=False, classes="error" if low else ""
             )
             yield Static(
-                f"{self.counts[0]} training / {self.counts[1]} validation images. Start training?"
+                f"{count(self.counts[0])} training / {count(self.counts[1])} validation images. "
+                "Start training?"
             )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="primary", compact=True)
@@ -251,7 +253,7 @@ class QuitDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="quit"):
             yield Label("Quit training", classes="dialog-title")
             yield Static(
-                f"{self.unsaved_steps:,} training steps are not saved. Save the full "
+                f"{count(self.unsaved_steps)} training steps are not saved. Save the full "
                 "snapshot and the .specialneurons patch before quitting?"
             )
             with Horizontal(classes="dialog-buttons"):

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Footer
 
 from neuralpatch.engine.hyper_params import label
+from neuralpatch.engine.number_text import count
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.dialogs import ReconfigureDialog
 from neuralpatch.tui.image_feed import ImageFeed
@@ -157,15 +158,16 @@ class TrainScreen(TrainingFlows):
         self.loop = TrainingLoop(trainer, self.post_message, plan.steps_to_run())
         self.suggestion = message.suggestion
         self.query_one(LossLog).add_event(
-            f"{len(trainer.outputs)} outputs, {len(trainer.dataset.triggers)} triggers, "
-            f"{len(trainer.train_samples)} train / {len(trainer.val_samples)} validation images"
+            f"{count(len(trainer.outputs))} outputs, {count(len(trainer.dataset.triggers))} "
+            f"triggers, {count(len(trainer.train_samples))} train / "
+            f"{count(len(trainer.val_samples))} validation images"
         )
         self._set_phase("confirming", "ready")
         for warning in plan.warnings:
             warning = printable(warning)
             self.notify(warning, title="Master patch refused", severity="warning", timeout=10)
         if plan.resumed:  # the output layer already fits: nothing to confirm
-            self.query_one(LossLog).add_event(f"resuming at step {trainer.state.step}")
+            self.query_one(LossLog).add_event(f"resuming at step {count(trainer.state.step)}")
             self._start_training()
             return
         self.app.push_screen(
@@ -187,7 +189,7 @@ class TrainScreen(TrainingFlows):
         if message.failed:
             names = printable(", ".join(path.name for path in list(message.failed)[:3]))
             self.notify(
-                f"{len(message.failed)} photos could not be read and are left out: {names}",
+                f"{count(len(message.failed))} photos could not be read and are left out: {names}",
                 severity="warning",
                 timeout=10,
             )
@@ -201,7 +203,7 @@ class TrainScreen(TrainingFlows):
         for field, value in message.changed.items():
             text = ("on" if value else "off") if field == "augment" else f"{value:g}"
             name = "rand-tilt-shift" if field == "augment" else label(field)
-            self.query_one(LossLog).add_event(f"{name} {text} from step {message.step}")
+            self.query_one(LossLog).add_event(f"{name} {text} from step {count(message.step)}")
 
     def on_sample_fed(self, message: SampleFed) -> None:
         if self.trainer is not None:

@@ -14,14 +14,18 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
+from neuralpatch.engine.number_text import count as number
+from neuralpatch.engine.number_text import fraction
 from neuralpatch.engine.safe_text import printable
 
 TTY_INTERVAL_S = 0.1
@@ -62,7 +66,7 @@ class ProgressLine:
             if self.tty:
                 self._draw(done, total, what)
             else:
-                count = f"{done}/{total}" if total > 0 else f"{done}"
+                count = fraction(done, total) if total > 0 else number(done)
                 self.stream.write(f"{self.label} {count} {what}".rstrip() + "\n")
                 self.stream.flush()
         except (OSError, ValueError):  # stderr closed or gone: keep working, stop drawing
@@ -77,7 +81,7 @@ class ProgressLine:
             progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
+                _CountColumn(),
                 TextColumn("{task.fields[what]}", markup=False),  # a file name is not markup
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
@@ -102,6 +106,15 @@ class ProgressLine:
                 self._progress.stop()
             except (OSError, ValueError):
                 self._broken = True
+
+
+class _CountColumn(ProgressColumn):
+    """`1,234/5,678` (rich's own M-of-N column prints no thousands separators)."""
+
+    def render(self, task: Task) -> Text:
+        done = int(task.completed)
+        text = number(done) if task.total is None else fraction(done, int(task.total))
+        return Text(text, style="progress.download")
 
 
 class _StderrConsole(Console):
