@@ -11,7 +11,6 @@ import threading
 from typing import Literal
 
 from textual import work
-from textual.screen import Screen
 from textual.widgets import Button, Checkbox
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, get_current_worker
 
@@ -23,6 +22,7 @@ from neuralpatch.engine.training_plan import TrainingOptions
 from neuralpatch.engine.trigger_suggestion import TriggerSuggestion
 from neuralpatch.tui.dialogs import InferenceDialog
 from neuralpatch.tui.halfblock import Palette
+from neuralpatch.tui.held_notices import HeldNotices
 from neuralpatch.tui.params_pane import ParamsPane
 from neuralpatch.tui.status_bar import StatusBar
 from neuralpatch.tui.training_worker import (
@@ -37,7 +37,7 @@ Phase = Literal["idle", "setting-up", "confirming", "running", "paused", "showin
 BUTTON_LABELS = {"running": "Pause", "paused": "Resume"}
 
 
-class TrainingFlows(Screen[None]):
+class TrainingFlows(HeldNotices):
     """Holds the trainer, its loop and workers; runs the flows that pause, save and quit."""
 
     def __init__(
@@ -63,6 +63,7 @@ class TrainingFlows(Screen[None]):
         self.quitting = False  # set by the app: flows must not start training again
         self._setup_abort = threading.Event()  # quitting interrupts feature extraction
         self.suggestion: TriggerSuggestion | None = None  # offered by the reconfigure dialog
+        self.setup_progress = ""  # the set-up stage under way, for `setup_notice`
 
     @property
     def pane(self) -> ParamsPane:
@@ -84,6 +85,19 @@ class TrainingFlows(Screen[None]):
         if status is not None:
             self.status.show_report(state=status)
         self.refresh_bindings()
+
+    def setup_notice(self) -> str:
+        """What ^t says while the base network loads or features are extracted."""
+        doing = self.setup_progress or "loading the base network and the data"
+        then = (
+            "then training resumes by itself"
+            if self.options.resume
+            else "then the output layer dialog opens: y there starts training"
+        )
+        return (
+            f"{doing[:1].upper()}{doing[1:]}. Training needs every photo's features first "
+            f"(they are cached, so the next start is instant); {then}."
+        )
 
     # -- workers -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="setup")

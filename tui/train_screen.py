@@ -69,7 +69,10 @@ class TrainScreen(TrainingFlows):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides a binding (Train and Pause share ^t), None shows it greyed out.
         if action == "train":
-            return self.phase != "running" and (self.phase in ("idle", "paused") or None)
+            # During set-up ^t explains why training has not started yet (`setup_notice`).
+            return self.phase != "running" and (
+                self.phase in ("idle", "paused", "setting-up") or None
+            )
         if action == "pause":
             return self.phase == "running"
         if action == "publish":  # shown once there is a saved patch to publish
@@ -84,6 +87,9 @@ class TrainScreen(TrainingFlows):
     def action_train(self) -> None:
         if self.phase == "paused":
             self._start_training()
+            return
+        if self.phase == "setting-up":
+            self.notify(self.setup_notice(), title="Training starts after set-up", timeout=8)
             return
         form = self.pane.form()
         if form is None:
@@ -143,6 +149,7 @@ class TrainScreen(TrainingFlows):
 
     # -- messages from the workers -------------------------------------------------------
     def on_progress_reported(self, message: ProgressReported) -> None:
+        self.setup_progress = message.what
         self.status.show_progress(message.done, message.total, message.what)
 
     def on_trainer_built(self, message: TrainerBuilt) -> None:
