@@ -32,6 +32,11 @@ from neuralpatch.tui.training_worker import (
     build_trainer,
     save_now,
 )
+from neuralpatch.tui.validation_dialog import (
+    ValidationDialog,
+    ValidationResults,
+    validation_results,
+)
 
 Phase = Literal["idle", "setting-up", "confirming", "running", "paused", "showing", "saving"]
 BUTTON_LABELS = {"running": "Pause", "paused": "Resume"}
@@ -175,9 +180,13 @@ class TrainingFlows(HeldNotices):
         names = self.output_names
         checkbox = self.query_one("#stop_n_show", Checkbox)
         saved, error = None, None
+        results = self.validation_results()
+        lens = results.lens if results is not None else None
         while True:
             choice = await self.app.push_screen_wait(
-                InferenceDialog(sample, names, checkbox.value, saved, error, self.palette)
+                InferenceDialog(
+                    sample, names, checkbox.value, saved, error, self.palette, lens, results
+                )
             )
             if choice is None:  # closed because the app is quitting
                 return
@@ -190,6 +199,30 @@ class TrainingFlows(HeldNotices):
                 return
             self._set_phase("showing", "stopped")
         self._start_training()  # with stop-N-show still on, it stops after one step
+
+    def validation_results(self) -> ValidationResults | None:
+        """The validation split as `eval --split val` scores it now (None before training)."""
+        if self.trainer is None or self.loop is None or not self.loop.prepared:
+            return None
+        name = self.pane.value("name") or (self.info.name if self.info else "patch")
+        return validation_results(self.trainer, name)
+
+    @work(group="validation-flow")
+    async def _validation_flow(self) -> None:
+        """^o: training waits while the validation results (and the photos) are looked at."""
+        was_running = self.phase == "running"
+        self._set_phase("showing", "stopped")
+        await self._pause_and_wait()
+        results = self.validation_results()
+        if results is None:
+            self.notify("No validation photos to score.", severity="warning")
+        else:
+            await self.app.push_screen_wait(ValidationDialog(results, self.palette))
+        if self.quitting:
+            return
+        self._set_phase("paused", "paused")
+        if was_running:
+            self._start_training()
 
     @work(group="save-flow")
     async def _save_flow(self) -> None:

@@ -46,6 +46,7 @@ class TrainScreen(TrainingFlows):
         Binding("ctrl+n", "toggle('stop_n_show')", "stop-N-show"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+p", "publish", "Publish"),
+        Binding("ctrl+o", "validation", "Validation"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -77,6 +78,10 @@ class TrainScreen(TrainingFlows):
             return self.phase == "running"
         if action == "publish":  # shown once there is a saved patch to publish
             return bool(self.saved)
+        if action == "validation":  # once there are weights to score
+            return (
+                self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
+            ) or None
         if action == "save":  # nothing to save until the features are in and a step ran
             return (
                 self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
@@ -107,6 +112,10 @@ class TrainScreen(TrainingFlows):
 
     def action_toggle(self, checkbox_id: str) -> None:
         self.query_one(f"#{checkbox_id}", Checkbox).toggle()
+
+    def action_validation(self) -> None:
+        """Per-class accuracy, the confusion matrix and the misclassified photos to open."""
+        self._validation_flow()
 
     def action_save(self) -> None:
         self._saving_flow = self._save_flow()
@@ -234,6 +243,13 @@ class TrainScreen(TrainingFlows):
                     log.write(printable(line))
             self._show_inference(message.sample)
             return
+        if message.reason in ("steps-done", "converged"):
+            self.notify(
+                "^o shows per-class accuracy, the confusion matrix and the misclassified "
+                "validation photos (enter opens one).",
+                title="Training stopped",
+                timeout=10,
+            )
         if message.reason == "steps-done":
             log.add_event("ran the steps asked for")
         if message.reason == "converged" and self.trainer is not None:
