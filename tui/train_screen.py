@@ -35,7 +35,9 @@ from neuralpatch.tui.messages import (
 from neuralpatch.tui.params_pane import ParamsPane
 from neuralpatch.tui.status_bar import StatusBar
 from neuralpatch.tui.train_flows import TrainingFlows
+from neuralpatch.tui.train_teach import teach_flow
 from neuralpatch.tui.training_worker import TrainingLoop
+from neuralpatch.tui.validation_dialog import RESULTS_NOTICE
 
 
 class TrainScreen(TrainingFlows):
@@ -47,6 +49,7 @@ class TrainScreen(TrainingFlows):
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+p", "publish", "Publish"),
         Binding("ctrl+o", "validation", "Validation"),
+        Binding("ctrl+l", "teach", "Teach"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -117,12 +120,14 @@ class TrainScreen(TrainingFlows):
         """Per-class accuracy, the confusion matrix and the misclassified photos to open."""
         self._validation_flow()
 
+    def action_teach(self) -> None:
+        teach_flow(self)  # label live frames into this dataset, from the current weights
+
     def action_save(self) -> None:
         self._saving_flow = self._save_flow()
 
     def action_publish(self) -> None:
         """Publish this (last saved) patch into a catalogue folder: the market."""
-        from neuralpatch.engine.safe_text import printable
         from neuralpatch.tui.publish_dialog import PublishDialog
 
         def published(result) -> None:
@@ -244,12 +249,7 @@ class TrainScreen(TrainingFlows):
             self._show_inference(message.sample)
             return
         if message.reason in ("steps-done", "converged"):
-            self.notify(
-                "^o shows per-class accuracy, the confusion matrix and the misclassified "
-                "validation photos (enter opens one).",
-                title="Training stopped",
-                timeout=10,
-            )
+            self.notify(RESULTS_NOTICE, title="Training stopped", timeout=10)
         if message.reason == "steps-done":
             log.add_event("ran the steps asked for")
         if message.reason == "converged" and self.trainer is not None:

@@ -31,6 +31,10 @@ from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.photo_heat import Explained, PatchLens, show_heat
 
 NOT_TRIGGERED = "did not trigger"
+RESULTS_NOTICE = (
+    "^o shows per-class accuracy, the confusion matrix and the misclassified validation "
+    "photos (enter opens one)."
+)
 
 
 @dataclass(frozen=True)
