@@ -15,7 +15,7 @@ import numpy as np
 
 from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.dataset import Dataset
-from neuralpatch.engine.number_text import fraction
+from neuralpatch.engine.number_text import count, fraction
 from neuralpatch.engine.patch_system import PatchSystem
 
 LOW_COVERAGE = 0.9  # below this `dataset check` lists a problem
@@ -82,7 +82,8 @@ class TriggerCoverage:
             if o.fraction is not None and o.fraction < threshold:
                 lines.append(
                     f"trigger coverage of {o.name} ({o.tag}) is {o.fraction:.0%}: "
-                    f"{o.images - o.covered} of {o.images} photos do not trigger the patch "
+                    f"{count(o.images - o.covered)} of {count(o.images)} photos do not trigger "
+                    "the patch "
                     "(`neuralpatch dataset suggest-triggers` finds triggers that do)"
                 )
         return lines
