@@ -48,7 +48,7 @@ async def test_teach_key_opens_teach_mode_on_the_trained_weights(
         await pilot.press("1")  # label a frame: saved into the dataset being trained
         await wait_for(pilot, lambda: len(teach.session.rolling) == 1, "the label")
         assert len(list(data.glob("n02121808_*.jpg"))) == before + 1
-        await pilot.press("q")
+        await pilot.press("ctrl+q")  # leaves teach mode first (asking about its labels)
         await wait_for_screen(pilot, QuitDialog)
         await pilot.press("n")  # leave teach mode without saving it
         await wait_for_screen(pilot, TrainScreen)
