@@ -3,8 +3,8 @@ trained, starting from the current weights.
 
 `^l` asks where frames come from (a camera number, a video file or a folder of photos),
 pauses training, saves it when it has unsaved steps (teach mode resumes from that snapshot,
-as it does from the camera screen), and pushes the teach screen; leaving it (`q` or `^q`) comes back
-to the training screen, paused, instead of ending the app.
+as it does from the camera screen), and pushes the teach screen; leaving it (`q` or `^q`)
+comes back to the training screen, paused, instead of ending the app.
 """
 
 from __future__ import annotations
