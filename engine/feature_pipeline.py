@@ -31,6 +31,7 @@ import numpy as np
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import IMAGE_EXTENSIONS
 from neuralpatch.engine.feature_entry import write_entry
+from neuralpatch.engine.number_text import rate
 from neuralpatch.engine.photo_loader import LoadedPhoto, LoadSpec, load_chunk
 from neuralpatch.engine.preprocess import to_input
 
@@ -220,10 +221,10 @@ class RateClock:
             self.done >= self.total or now - self._last >= self.interval
         ):
             self._last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            left = (self.total - self.done) / max(rate, 1e-9)
+            speed = self.done / max(now - self.started, 1e-9)
+            left = (self.total - self.done) / max(speed, 1e-9)
             self.on_progress(
-                self.done, self.total, f"{rate:.0f} photos/s, {format_duration(left)} left"
+                self.done, self.total, f"{rate(speed)} photos/s, {format_duration(left)} left"
             )
         return item
 

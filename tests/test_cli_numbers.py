@@ -86,3 +86,14 @@ def test_eval_text_separates_and_json_stays_plain(named_patch, capsys):
     assert main(["eval", patch, str(root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["images"] == 41 and isinstance(report["confusion"][0][0], int)
+
+
+def test_headless_progress_line_separates_thousands(sample_data, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", str(sample_data), "--headless", "--steps", "1200", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr()
+    err = printed.err
+    assert "training 1,200/1,200 " in err and "step 1,200 " in printed.out
+    speeds = re.findall(r"([\d,.]+) (?:img|photos)/s", err)
+    assert speeds and all("," in s or float(s) < 1000 for s in speeds)
