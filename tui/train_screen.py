@@ -48,7 +48,7 @@ class TrainScreen(TrainingFlows):
         Binding("ctrl+n", "toggle('stop_n_show')", "stop-N-show"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+p", "publish", "Publish"),
-        Binding("ctrl+o", "validation", "Validation"),
+        Binding("ctrl+o", "validation", "Results"),
         Binding("ctrl+l", "teach", "Teach"),
     ]
 
@@ -61,7 +61,7 @@ class TrainScreen(TrainingFlows):
                 yield ImageFeed("press ^t to train", palette=self.palette, id="feed")
                 yield LossPlot(id="loss-plot")
         yield StatusBar(id="status")
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)  # every key fits 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#feed").border_title = "Image feed"
@@ -81,10 +81,10 @@ class TrainScreen(TrainingFlows):
             return self.phase == "running"
         if action == "publish":  # shown once there is a saved patch to publish
             return bool(self.saved)
-        if action == "validation":  # once there are weights to score
+        if action == "validation":  # hidden until there are weights to score: the footer is full
             return (
                 self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
-            ) or None
+            )
         if action == "save":  # nothing to save until the features are in and a step ran
             return (
                 self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared

@@ -52,7 +52,7 @@ async def test_validation_results_and_a_misclassified_photo_open(train_app, samp
     app = train_app("--name", "cats", data=data)
     async with app.run_test(size=(200, 50)) as pilot:
         screen = app.train_screen
-        assert screen.check_action("validation", ()) is None  # nothing to score yet
+        assert screen.check_action("validation", ()) is False  # nothing to score yet
         await train_a_little(pilot, app)
         await pilot.press("ctrl+o")
         await wait_for_screen(pilot, ValidationDialog)
