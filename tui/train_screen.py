@@ -81,14 +81,12 @@ class TrainScreen(TrainingFlows):
             return self.phase == "running"
         if action == "publish":  # shown once there is a saved patch to publish
             return bool(self.saved)
-        if action == "validation":  # hidden until there are weights to score: the footer is full
-            return (
-                self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
-            )
-        if action == "save":  # nothing to save until the features are in and a step ran
-            return (
-                self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
-            ) or None
+        # Nothing to save or score until the features are in and a step ran.
+        ready = self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
+        if action == "validation":  # hidden until then: the footer is full at 80 columns
+            return ready
+        if action == "save":
+            return ready or None
         return True
 
     # -- actions -------------------------------------------------------------------------
