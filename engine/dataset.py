@@ -19,6 +19,7 @@ from typing import Any
 from neuralpatch.engine.class_map import MAX_TAG_LEN, is_tag, read_map, tag_key
 from neuralpatch.engine.errors import DatasetError
 from neuralpatch.engine.image_io import MAX_PHOTO_BYTES
+from neuralpatch.engine.number_text import count
 
 MAP_NAME = "map_clsloc.txt"
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -110,18 +111,20 @@ class Dataset:
         """Human-readable report for `neuralpatch dataset check DIR`."""
         outputs = self.outputs
         lines = [
-            f"Dataset {self.root}: {len(self.categories)} categories in {MAP_NAME}, "
-            f"{sum(len(c.images) for c in outputs)} images"
+            f"Dataset {self.root}: {count(len(self.categories))} categories in {MAP_NAME}, "
+            f"{count(sum(len(c.images) for c in outputs))} images"
         ]
-        lines.append(f"Outputs ({len(outputs)} neurons):")
+        lines.append(f"Outputs ({count(len(outputs))} neurons):")
         for k, c in enumerate(outputs):
             also = "  (also a trigger)" if c.is_trigger else ""
-            lines.append(f"  {k:>3}  {c.tag}  {c.name}: {len(c.images)} images{also}")
-        lines.append(f"Triggers ({len(self.triggers)}):")
+            lines.append(f"  {k:>3}  {c.tag}  {c.name}: {count(len(c.images))} images{also}")
+        lines.append(f"Triggers ({count(len(self.triggers))}):")
         for c in self.categories:
             if c.is_trigger:
                 lines.append(f"  {c.tag}  {c.name}  (known as {c.base_name})")
-        lines.append(f"Problems ({len(self.problems)}):" if self.problems else "Problems: none")
+        lines.append(
+            f"Problems ({count(len(self.problems))}):" if self.problems else "Problems: none"
+        )
         lines.extend(f"  {p}" for p in self.problems)
         return lines
 

@@ -17,6 +17,7 @@ from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import Dataset
 from neuralpatch.engine.feature_cache import FeatureCache
+from neuralpatch.engine.number_text import count
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.trigger_coverage import TriggerCoverage, trigger_coverage
 
@@ -87,10 +88,10 @@ def unsupported_problems(root: Path) -> list[str]:
         return []
     kinds = Counter(p.suffix.lower() for p in found)
     names = ", ".join(_relative(p, root) for p in found[:SHOWN_NAMES])
-    more = f" and {len(found) - SHOWN_NAMES} more" if len(found) > SHOWN_NAMES else ""
-    counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(kinds.items()))
+    more = f" and {count(len(found) - SHOWN_NAMES)} more" if len(found) > SHOWN_NAMES else ""
+    counts = ", ".join(f"{kind}: {count(n)}" for kind, n in sorted(kinds.items()))
     return [
-        f"{len(found)} pictures of a type that is not read ({counts}) are left out: "
+        f"{count(len(found))} pictures of a type that is not read ({counts}) are left out: "
         f"{names}{more}; convert them to JPEG or PNG"
     ]
 
@@ -103,7 +104,8 @@ def imbalance_problems(coverage: TriggerCoverage) -> list[str]:
     if large <= MAX_IMBALANCE * small:
         return []
     return [
-        f"class imbalance: {large_name} has {large} photos, {small_name} only {small} "
+        f"class imbalance: {large_name} has {count(large)} photos, {small_name} only "
+        f"{count(small)} "
         f"({large / small:.1f}×, over {MAX_IMBALANCE:g}×); the small class will be "
         "under-learnt — add photos of it"
     ]

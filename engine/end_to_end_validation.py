@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.evaluation import EvalReport
+from neuralpatch.engine.number_text import columns, count, fraction
 from neuralpatch.engine.patch_model import LinearPatch
+from neuralpatch.engine.safe_text import printable
 
 
 @dataclass
@@ -71,30 +73,42 @@ def validation_lines(validation: Validation, paths: list[Path]) -> list[str]:
     """What `eval` prints, for the validation split: both accuracies, per class, the
     confusion matrix (last column: did not trigger) and the photos not answered right."""
     report = validation.report
-    names = report.outputs
-    width = max(len(n) for n in names) + 2
-
-    def share(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.1%}"
-
     lines = [
         f"validation: end to end {share(validation.end_to_end)}, when triggered "
-        f"{share(validation.when_triggered)} ({report.triggered}/{report.images} triggered)",
-        f"  {'per class':<{width}}{'triggered':>10}{'end to end':>12}",
+        f"{share(validation.when_triggered)} ({fraction(report.triggered, report.images)} "
+        "triggered)",
+        *report_lines(report),
     ]
-    for name, acc, e2e in zip(
-        names, report.per_class_accuracy(), per_class_end_to_end(report), strict=True
-    ):
-        lines.append(f"  {name:<{width}}{share(acc):>10}{share(e2e):>12}")
-    lines.append("  confusion (rows: true, columns: predicted, -: did not trigger)")
-    lines.append("  " + " " * width + "".join(f"{i:>5}" for i in range(len(names))) + "    -")
-    for name, row in zip(names, report.confusion, strict=True):
-        lines.append(f"  {name:<{width}}" + "".join(f"{v:>5}" for v in row))
     if validation.wrong:
-        lines.append(f"  misclassified ({len(validation.wrong)}):")
+        lines.append(f"  misclassified ({count(len(validation.wrong))}):")
         for i in validation.wrong:
             lines.append(f"    {paths[i]}")
     return lines
+
+
+def report_lines(report: EvalReport) -> list[str]:
+    """Per-class accuracy (when triggered, end to end) and the confusion matrix (rows: true,
+    last column: did not trigger) as aligned text, as `eval` and the app print them."""
+    names = [printable(name) for name in report.outputs]  # escaped before measuring
+    per_class = [["per class", "triggered", "end to end"]] + [
+        [name, share(acc), share(e2e)]
+        for name, acc, e2e in zip(
+            names, report.per_class_accuracy(), per_class_end_to_end(report), strict=True
+        )
+    ]
+    k = len(names)
+    confusion = [["", *map(str, range(k)), "-"]] + [
+        [name, *map(count, row)] for name, row in zip(names, report.confusion, strict=True)
+    ]
+    return [
+        *("  " + line for line in columns(per_class, right=(1, 2))),
+        "  confusion (rows: true, columns: predicted, -: did not trigger)",
+        *("  " + line for line in columns(confusion, right=range(1, k + 2))),
+    ]
+
+
+def share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def per_class_end_to_end(report: EvalReport) -> list[float | None]:

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from neuralpatch.engine.number_text import rate
+
 Progress = Callable[[int, int, str], None]
 T = TypeVar("T")
 
@@ -28,10 +30,10 @@ class RateClock:
             self.done >= self.total or now - self._last >= self.interval
         ):
             self._last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            left = (self.total - self.done) / max(rate, 1e-9)
+            speed = self.done / max(now - self.started, 1e-9)
+            left = (self.total - self.done) / max(speed, 1e-9)
             self.on_progress(
-                self.done, self.total, f"{rate:.0f} photos/s, {format_duration(left)} left"
+                self.done, self.total, f"{rate(speed)} photos/s, {format_duration(left)} left"
             )
         return item
 

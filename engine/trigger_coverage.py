@@ -16,6 +16,7 @@ import numpy as np
 
 from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.dataset import Dataset
+from neuralpatch.engine.number_text import count, fraction
 from neuralpatch.engine.patch_system import PatchSystem
 
 LOW_COVERAGE = 0.9  # below this `dataset check` lists a problem
@@ -83,7 +84,8 @@ class TriggerCoverage:
             if o.fraction is not None and o.fraction < threshold:
                 lines.append(
                     f"trigger coverage{self._rule} of {o.name} ({o.tag}) is {o.fraction:.0%}: "
-                    f"{o.images - o.covered} of {o.images} photos do not trigger the patch "
+                    f"{count(o.images - o.covered)} of {count(o.images)} photos do not trigger "
+                    "the patch "
                     "(`neuralpatch dataset suggest-triggers` finds triggers that do)"
                 )
         return lines
@@ -92,12 +94,12 @@ class TriggerCoverage:
         """Human-readable summary, one line overall then one per output."""
         overall = "—" if self.fraction is None else f"{self.fraction:.1%}"
         out = [
-            f"Trigger coverage{self._rule} {overall} ({self.covered}/{self.images} photos "
-            "trigger the patch)"
+            f"Trigger coverage{self._rule} {overall} ({fraction(self.covered, self.images)} "
+            "photos trigger the patch)"
         ]
         for o in self.outputs:
             share = "—" if o.fraction is None else f"{o.fraction:.1%}"
-            out.append(f"  {o.name}: {share} ({o.covered}/{o.images})")
+            out.append(f"  {o.name}: {share} ({fraction(o.covered, o.images)})")
         return out
 
     @property

@@ -234,4 +234,4 @@ def test_big_downloads_show_progress_on_stderr_small_ones_do_not(capsys):
         update(8 << 20, 8 << 20)
     captured = capsys.readouterr()
     assert captured.out == "" and "small" not in captured.err
-    assert "downloading big" in captured.err and "8192/8192 KiB" in captured.err
+    assert "downloading big" in captured.err and "8,192/8,192 KiB" in captured.err

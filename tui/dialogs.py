@@ -1,32 +1,27 @@
 """The training app's modal dialogs, as in the original tool.
 
 Each is a `ModalScreen[T]` closed with `dismiss(answer)`; none knows about the trainer.
+stop-N-show's dialog lives in `inference_dialog` (re-exported here), the validation results
+in `validation_dialog`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from neuralpatch.engine.dataset import Category
+from neuralpatch.engine.number_text import count, fraction
 from neuralpatch.engine.safe_text import printable
-from neuralpatch.engine.trainer import SampleShown
-from neuralpatch.engine.training_files import SavedFiles
 from neuralpatch.engine.trigger_coverage import TriggerCoverage
 from neuralpatch.engine.trigger_suggestion import TriggerSuggestion
-from neuralpatch.tui.halfblock import Palette
-from neuralpatch.tui.image_view import ImageView
+from neuralpatch.tui.inference_dialog import InferenceChoice, InferenceDialog
 
-TOP_PROBABILITIES = 5
-BAR_WIDTH = 8
-NAME_WIDTH = 20
+__all__ = ["InferenceChoice", "InferenceDialog", "QuitDialog", "ReconfigureDialog"]
 
 
 class ReconfigureDialog(ModalScreen[str]):
@@ -68,8 +63,8 @@ class ReconfigureDialog(ModalScreen[str]):
             return ""
         worst = min(cov.outputs, key=lambda o: o.fraction if o.fraction is not None else 1.0)
         text = (
-            f"Trigger coverage {cov.fraction:.0%}: {cov.covered}/{cov.images} photos trigger "
-            f"the patch (lowest: {worst.name} {worst.fraction:.0%}); the others are misses."
+            f"Trigger coverage {cov.fraction:.0%}: {fraction(cov.covered, cov.images)} photos "
+            f"trigger the patch (lowest: {worst.name} {worst.fraction:.0%}); the others are misses."
         )
         s = self.suggestion
         if s and s.added:
@@ -85,20 +80,20 @@ class ReconfigureDialog(ModalScreen[str]):
         with Vertical(classes="dialog", id="reconfigure"):
             yield Label("Reconfigure the output layer", classes="dialog-title")
             yield Static(
-                f"The base network has {self.base_outputs} output categories; this "
-                f"patch's output layer will be configured for {k}:"
+                f"The base network has {count(self.base_outputs)} output categories; this "
+                f"patch's output layer will be configured for {count(k)}:"
             )
             with VerticalScroll(classes="dialog-list"):
                 yield Static(
                     "\n".join(
-                        printable(f"  {n}  {c.name}  ({c.tag}, {len(c.images)} images)")
+                        printable(f"  {n}  {c.name}  ({c.tag}, {count(len(c.images))} images)")
                         for n, c in enumerate(self.outputs)
                     ),
                     markup=False,
                 )
                 names = printable(", ".join(c.name for c in self.triggers)) or "none"
                 yield Static(
-                    f"Triggered by {len(self.triggers)} base categories: {names}",
+                    f"Triggered by {count(len(self.triggers))} base categories: {names}",
                     classes="triggers",
                     markup=False,
                 )
@@ -107,7 +102,8 @@ class ReconfigureDialog(ModalScreen[str]):
                 self.coverage_text(), id="coverage", markup=False, classes="error" if low else ""
             )
             yield Static(
-                f"{self.counts[0]} training / {self.counts[1]} validation images. Start training?"
+                f"{count(self.counts[0])} training / {count(self.counts[1])} validation images. "
+                "Start training?"
             )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="primary", compact=True)
@@ -127,113 +123,6 @@ class ReconfigureDialog(ModalScreen[str]):
         self.dismiss(answer)
 
 
-@dataclass
-class InferenceChoice:
-    """What the stop-N-show dialog was answered: save or not, and the checkbox's state."""
-
-    save: bool
-    stop_n_show: bool
-
-
-def probability_lines(probabilities: np.ndarray, names: list[str]) -> list[str]:
-    """The most probable outputs, best first, with a bar each."""
-    order = np.argsort(probabilities)[::-1][:TOP_PROBABILITIES]
-    short = [shorten(names[i], NAME_WIDTH) for i in order]
-    width = max(len(name) for name in short)
-    return [
-        f"{name:<{width}} {'█' * round(float(probabilities[i]) * BAR_WIDTH):<{BAR_WIDTH}}"
-        f" {float(probabilities[i]):6.1%}"
-        for name, i in zip(short, order, strict=True)
-    ]
-
-
-def shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class InferenceDialog(ModalScreen[InferenceChoice]):
-    """stop-N-show: the last inference, and whether to save the snapshot and the patch."""
-
-    BINDINGS = [
-        Binding("y", "choose(True)", "Yes, save"),
-        Binding("n,escape", "choose(False)", "No, next"),
-        Binding("ctrl+n", "toggle_stop_n_show", "stop-N-show"),
-    ]
-
-    def __init__(
-        self,
-        sample: SampleShown,
-        output_names: list[str],
-        stop_n_show: bool,
-        saved: SavedFiles | None = None,
-        error: str | None = None,
-        palette: Palette | None = None,
-    ) -> None:
-        super().__init__()
-        self.sample, self.names = sample, output_names
-        self.stop_n_show, self.saved, self.error = stop_n_show, saved, error
-        self.palette = palette
-
-    def compose(self) -> ComposeResult:
-        sample, names = self.sample, self.names
-        right = sample.true_index == sample.predicted_index
-        with Vertical(classes="dialog", id="inference"):
-            yield Label("stop-N-show: the last inference", classes="dialog-title")
-            with Horizontal(id="inference-body"):
-                yield ImageView("image not readable", palette=self.palette, id="inference-image")
-                with Vertical(id="inference-facts"):
-                    yield Static(
-                        f"{printable(sample.path.name)}\n"
-                        f"true:  {names[sample.true_index]}\n"
-                        f"patch: {names[sample.predicted_index]} "
-                        f"{'✓' if right else '✗'}",
-                        classes="facts",
-                        markup=False,
-                    )
-                    yield Static(
-                        "\n".join(probability_lines(sample.probabilities, names)),
-                        classes="probabilities",
-                        markup=False,
-                    )
-            yield Static(
-                self._save_text(),
-                id="save-result",
-                markup=False,
-                classes="error" if self.error else "",
-            )
-            yield Label("Save the full snapshot and the .specialneurons patch?")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Yes (y)", id="yes", variant="primary", compact=True)
-                yield Button("No (n)", id="no", compact=True)
-                yield Checkbox(
-                    "stop-N-show (^n)", self.stop_n_show, id="keep-stopping", compact=True
-                )
-        yield Footer(show_command_palette=False)
-
-    def _save_text(self) -> str:
-        if self.error:
-            return f"Not saved: {self.error}"
-        if self.saved:
-            return f"Saved {self.saved.snapshot}\n  and {self.saved.patch}"
-        return ""
-
-    def on_mount(self) -> None:
-        self.query_one("#save-result").display = bool(self.error or self.saved)
-        view = self.query_one(ImageView)
-        view.set_image(self.sample.image)
-        self.query_one("#no" if self.saved else "#yes", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.action_choose(event.button.id == "yes")
-
-    def action_choose(self, save: bool) -> None:
-        self.dismiss(InferenceChoice(save, self.query_one(Checkbox).value))
-
-    def action_toggle_stop_n_show(self) -> None:
-        self.query_one(Checkbox).toggle()
-
-
 class QuitDialog(ModalScreen[str | None]):
     """Quitting with unsaved training: "save", "discard", or None to stay."""
 
@@ -251,7 +140,7 @@ class QuitDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="quit"):
             yield Label("Quit training", classes="dialog-title")
             yield Static(
-                f"{self.unsaved_steps:,} training steps are not saved. Save the full "
+                f"{count(self.unsaved_steps)} training steps are not saved. Save the full "
                 "snapshot and the .specialneurons patch before quitting?"
             )
             with Horizontal(classes="dialog-buttons"):

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 from textual_plot import HiResMode, NumericAxisFormatter, PlotWidget
 
+from neuralpatch.engine.number_text import count
 from neuralpatch.engine.trainer import StepReport
 
 LOSS_STYLE = "bright_yellow"
@@ -23,7 +24,7 @@ MAX_POINTS = 2000
 def report_line(report: StepReport) -> str:
     val = "—" if report.val_accuracy is None else f"{report.val_accuracy:.1%}"
     when = "—" if report.val_when_triggered is None else f"{report.val_when_triggered:.1%}"
-    return f"step {report.step:>6,} loss {report.rolling_loss:.4f} val e2e {val} trig {when}"
+    return f"step {count(report.step):>7} loss {report.rolling_loss:.4f} val e2e {val} trig {when}"
 
 
 class LossLog(RichLog):

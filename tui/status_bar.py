@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
+from neuralpatch.engine.number_text import count, rate
 from neuralpatch.engine.trainer import StepReport
 
 
@@ -21,7 +22,7 @@ def format_report(report: StepReport | None, state: str) -> str:
     val = "—" if report.val_accuracy is None else f"{report.val_accuracy:.1%}"
     when = "—" if report.val_when_triggered is None else f"{report.val_when_triggered:.1%}"
     return (
-        f"{state} · step {report.step:,} · {report.images_per_s:,.0f} img/s · "
+        f"{state} · step {count(report.step)} · {rate(report.images_per_s)} img/s · "
         f"loss {report.rolling_loss:.4f} · val end-to-end {val} (triggered {when}) · "
         f"{hours}:{minutes:02}:{seconds:02}"
     )

@@ -17,6 +17,7 @@ from neuralpatch.tui.app_shell import AppShell, run_in_terminal
 from neuralpatch.tui.dialogs import QuitDialog
 from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 from neuralpatch.tui.train_screen import TrainScreen
+from neuralpatch.tui.train_teach import TrainingTeachScreen
 
 
 class TrainApp(AppShell):
@@ -30,6 +31,9 @@ class TrainApp(AppShell):
         self.train_screen = screen
 
     def action_quit(self) -> None:
+        if isinstance(self.screen, TrainingTeachScreen):  # first leave teach mode, saving it
+            self.screen.action_quit()
+            return
         if not self.train_screen.quitting:  # one quit flow at a time
             self.train_screen.quitting = True
             self._quit()

@@ -11,7 +11,6 @@ import threading
 from typing import Literal
 
 from textual import work
-from textual.screen import Screen
 from textual.widgets import Button, Checkbox
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, get_current_worker
 
@@ -23,6 +22,7 @@ from neuralpatch.engine.training_plan import TrainingOptions
 from neuralpatch.engine.trigger_suggestion import TriggerSuggestion
 from neuralpatch.tui.dialogs import InferenceDialog
 from neuralpatch.tui.halfblock import Palette
+from neuralpatch.tui.held_notices import HeldNotices
 from neuralpatch.tui.params_pane import ParamsPane
 from neuralpatch.tui.status_bar import StatusBar
 from neuralpatch.tui.training_worker import (
@@ -32,12 +32,17 @@ from neuralpatch.tui.training_worker import (
     build_trainer,
     save_now,
 )
+from neuralpatch.tui.validation_dialog import (
+    ValidationDialog,
+    ValidationResults,
+    validation_results,
+)
 
 Phase = Literal["idle", "setting-up", "confirming", "running", "paused", "showing", "saving"]
 BUTTON_LABELS = {"running": "Pause", "paused": "Resume"}
 
 
-class TrainingFlows(Screen[None]):
+class TrainingFlows(HeldNotices):
     """Holds the trainer, its loop and workers; runs the flows that pause, save and quit."""
 
     def __init__(
@@ -63,6 +68,7 @@ class TrainingFlows(Screen[None]):
         self.quitting = False  # set by the app: flows must not start training again
         self._setup_abort = threading.Event()  # quitting interrupts feature extraction
         self.suggestion: TriggerSuggestion | None = None  # offered by the reconfigure dialog
+        self.setup_progress = ""  # the set-up stage under way, for `setup_notice`
 
     @property
     def pane(self) -> ParamsPane:
@@ -84,6 +90,19 @@ class TrainingFlows(Screen[None]):
         if status is not None:
             self.status.show_report(state=status)
         self.refresh_bindings()
+
+    def setup_notice(self) -> str:
+        """What ^t says while the base network loads or features are extracted."""
+        doing = self.setup_progress or "loading the base network and the data"
+        then = (
+            "then training resumes by itself"
+            if self.options.resume
+            else "then the output layer dialog opens: y there starts training"
+        )
+        return (
+            f"{doing[:1].upper()}{doing[1:]}. Training needs every photo's features first "
+            f"(they are cached, so the next start is instant); {then}."
+        )
 
     # -- workers -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="setup")
@@ -161,9 +180,13 @@ class TrainingFlows(Screen[None]):
         names = self.output_names
         checkbox = self.query_one("#stop_n_show", Checkbox)
         saved, error = None, None
+        results = self.validation_results()
+        lens = results.lens if results is not None else None
         while True:
             choice = await self.app.push_screen_wait(
-                InferenceDialog(sample, names, checkbox.value, saved, error, self.palette)
+                InferenceDialog(
+                    sample, names, checkbox.value, saved, error, self.palette, lens, results
+                )
             )
             if choice is None:  # closed because the app is quitting
                 return
@@ -176,6 +199,30 @@ class TrainingFlows(Screen[None]):
                 return
             self._set_phase("showing", "stopped")
         self._start_training()  # with stop-N-show still on, it stops after one step
+
+    def validation_results(self) -> ValidationResults | None:
+        """The validation split as `eval --split val` scores it now (None before training)."""
+        if self.trainer is None or self.loop is None or not self.loop.prepared:
+            return None
+        name = self.pane.value("name") or (self.info.name if self.info else "patch")
+        return validation_results(self.trainer, name)
+
+    @work(group="validation-flow")
+    async def _validation_flow(self) -> None:
+        """^o: training waits while the validation results (and the photos) are looked at."""
+        was_running = self.phase == "running"
+        self._set_phase("showing", "stopped")
+        await self._pause_and_wait()
+        results = self.validation_results()
+        if results is None:
+            self.notify("No validation photos to score.", severity="warning")
+        else:
+            await self.app.push_screen_wait(ValidationDialog(results, self.palette))
+        if self.quitting:
+            return
+        self._set_phase("paused", "paused")
+        if was_running:
+            self._start_training()
 
     @work(group="save-flow")
     async def _save_flow(self) -> None:

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Footer
 
 from neuralpatch.engine.hyper_params import label
+from neuralpatch.engine.number_text import count
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.tui.dialogs import ReconfigureDialog
 from neuralpatch.tui.image_feed import ImageFeed
@@ -34,7 +35,9 @@ from neuralpatch.tui.messages import (
 from neuralpatch.tui.params_pane import ParamsPane
 from neuralpatch.tui.status_bar import StatusBar
 from neuralpatch.tui.train_flows import TrainingFlows
+from neuralpatch.tui.train_teach import teach_flow
 from neuralpatch.tui.training_worker import TrainingLoop
+from neuralpatch.tui.validation_dialog import RESULTS_NOTICE
 
 
 class TrainScreen(TrainingFlows):
@@ -45,6 +48,8 @@ class TrainScreen(TrainingFlows):
         Binding("ctrl+n", "toggle('stop_n_show')", "stop-N-show"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+p", "publish", "Publish"),
+        Binding("ctrl+o", "validation", "Results"),
+        Binding("ctrl+l", "teach", "Teach"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -56,7 +61,7 @@ class TrainScreen(TrainingFlows):
                 yield ImageFeed("press ^t to train", palette=self.palette, id="feed")
                 yield LossPlot(id="loss-plot")
         yield StatusBar(id="status")
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)  # every key fits 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#feed").border_title = "Image feed"
@@ -68,21 +73,29 @@ class TrainScreen(TrainingFlows):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides a binding (Train and Pause share ^t), None shows it greyed out.
         if action == "train":
-            return self.phase != "running" and (self.phase in ("idle", "paused") or None)
+            # During set-up ^t explains why training has not started yet (`setup_notice`).
+            return self.phase != "running" and (
+                self.phase in ("idle", "paused", "setting-up") or None
+            )
         if action == "pause":
             return self.phase == "running"
         if action == "publish":  # shown once there is a saved patch to publish
             return bool(self.saved)
-        if action == "save":  # nothing to save until the features are in and a step ran
-            return (
-                self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
-            ) or None
+        # Nothing to save or score until the features are in and a step ran.
+        ready = self.phase in ("running", "paused") and self.loop is not None and self.loop.prepared
+        if action == "validation":  # hidden until then: the footer is full at 80 columns
+            return ready
+        if action == "save":
+            return ready or None
         return True
 
     # -- actions -------------------------------------------------------------------------
     def action_train(self) -> None:
         if self.phase == "paused":
             self._start_training()
+            return
+        if self.phase == "setting-up":
+            self.notify(self.setup_notice(), title="Training starts after set-up", timeout=8)
             return
         form = self.pane.form()
         if form is None:
@@ -101,12 +114,18 @@ class TrainScreen(TrainingFlows):
     def action_toggle(self, checkbox_id: str) -> None:
         self.query_one(f"#{checkbox_id}", Checkbox).toggle()
 
+    def action_validation(self) -> None:
+        """Per-class accuracy, the confusion matrix and the misclassified photos to open."""
+        self._validation_flow()
+
+    def action_teach(self) -> None:
+        teach_flow(self)  # label live frames into this dataset, from the current weights
+
     def action_save(self) -> None:
         self._saving_flow = self._save_flow()
 
     def action_publish(self) -> None:
         """Publish this (last saved) patch into a catalogue folder: the market."""
-        from neuralpatch.engine.safe_text import printable
         from neuralpatch.tui.publish_dialog import PublishDialog
 
         def published(result) -> None:
@@ -142,6 +161,7 @@ class TrainScreen(TrainingFlows):
 
     # -- messages from the workers -------------------------------------------------------
     def on_progress_reported(self, message: ProgressReported) -> None:
+        self.setup_progress = message.what
         self.status.show_progress(message.done, message.total, message.what)
 
     def on_trainer_built(self, message: TrainerBuilt) -> None:
@@ -157,15 +177,16 @@ class TrainScreen(TrainingFlows):
         self.loop = TrainingLoop(trainer, self.post_message, plan.steps_to_run())
         self.suggestion = message.suggestion
         self.query_one(LossLog).add_event(
-            f"{len(trainer.outputs)} outputs, {len(trainer.dataset.triggers)} triggers, "
-            f"{len(trainer.train_samples)} train / {len(trainer.val_samples)} validation images"
+            f"{count(len(trainer.outputs))} outputs, {count(len(trainer.dataset.triggers))} "
+            f"triggers, {count(len(trainer.train_samples))} train / "
+            f"{count(len(trainer.val_samples))} validation images"
         )
         self._set_phase("confirming", "ready")
         for warning in plan.warnings:
             warning = printable(warning)
             self.notify(warning, title="Master patch refused", severity="warning", timeout=10)
         if plan.resumed:  # the output layer already fits: nothing to confirm
-            self.query_one(LossLog).add_event(f"resuming at step {trainer.state.step}")
+            self.query_one(LossLog).add_event(f"resuming at step {count(trainer.state.step)}")
             self._start_training()
             return
         self.app.push_screen(
@@ -187,7 +208,7 @@ class TrainScreen(TrainingFlows):
         if message.failed:
             names = printable(", ".join(path.name for path in list(message.failed)[:3]))
             self.notify(
-                f"{len(message.failed)} photos could not be read and are left out: {names}",
+                f"{count(len(message.failed))} photos could not be read and are left out: {names}",
                 severity="warning",
                 timeout=10,
             )
@@ -201,7 +222,7 @@ class TrainScreen(TrainingFlows):
         for field, value in message.changed.items():
             text = ("on" if value else "off") if field == "augment" else f"{value:g}"
             name = "rand-tilt-shift" if field == "augment" else label(field)
-            self.query_one(LossLog).add_event(f"{name} {text} from step {message.step}")
+            self.query_one(LossLog).add_event(f"{name} {text} from step {count(message.step)}")
 
     def on_sample_fed(self, message: SampleFed) -> None:
         if self.trainer is not None:
@@ -225,6 +246,8 @@ class TrainScreen(TrainingFlows):
                     log.write(printable(line))
             self._show_inference(message.sample)
             return
+        if message.reason in ("steps-done", "converged"):
+            self.notify(RESULTS_NOTICE, title="Training stopped", timeout=10)
         if message.reason == "steps-done":
             log.add_event("ran the steps asked for")
         if message.reason == "converged" and self.trainer is not None:

@@ -17,6 +17,7 @@ from textual.message import Message
 from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
+from neuralpatch.engine.number_text import fraction
 from neuralpatch.engine.trainer import SampleShown, StepReport, Trainer
 from neuralpatch.engine.training_files import PatchInfo, SavedFiles, read_icon, save_training
 from neuralpatch.engine.training_plan import TrainingOptions, plan_training
@@ -77,7 +78,7 @@ def build_trainer(
         def progress(done: int, total: int, what: str) -> None:
             if cancelled():
                 stop.set()
-            post(ProgressReported(done, total, f"extracting features {done}/{total}"))
+            post(ProgressReported(done, total, f"extracting features {fraction(done, total)}"))
 
         plan.trainer.prepare(progress, stop)
         if stop.is_set():
@@ -215,7 +216,7 @@ class TrainingLoop:
     def _on_progress(self, done: int, total: int, what: str) -> None:
         if self._cancelled():
             self.abort.set()
-        self.post(ProgressReported(done, total, f"extracting features {done}/{total}"))
+        self.post(ProgressReported(done, total, f"extracting features {fraction(done, total)}"))
 
     def _on_step(self, report: StepReport) -> None:
         if self.stop_n_show.is_set():

@@ -16,6 +16,7 @@ import numpy as np
 
 from neuralpatch.commands.heatmap_output import HELP_KEYS, add_heatmap_options
 from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.engine.number_text import columns
 from neuralpatch.engine.safe_text import json_text, printable
 
 BATCH = 16  # photos per base pass when heat-maps need the decoded photo
@@ -103,10 +104,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         for item in results:
             print(printable(item["path"]))
-            for rank, p in enumerate(item["top"], start=1):
-                print(printable(f"  {rank}. {p['name']:<28} {p['tag']}  {p['probability']:7.2%}"))
+            print("\n".join(top_lines(item["top"])))
             if system is not None:
-                print("\n".join(map(printable, _tree_lines(item["patches"]))))
+                print("\n".join(tree_lines(item["patches"])))
             print("\n".join(heatmap_lines(item)), end="\n" if heatmaps else "")
     return 2 if errors else 0
 
@@ -175,16 +175,36 @@ def _folder_summary(system, folder: str) -> dict:
     }
 
 
-def _tree_lines(nodes: list[dict], depth: int = 1) -> list[str]:
-    if depth == 1 and not nodes:
+def top_lines(top: list[dict]) -> list[str]:
+    """The base classes as aligned columns: rank, name, tag, probability (right-aligned)."""
+    rows = [
+        [f"{rank}.", printable(p["name"]), printable(p["tag"]), f"{p['probability']:.2%}"]
+        for rank, p in enumerate(top, start=1)
+    ]
+    return ["  " + line for line in columns(rows, right=(0, 3))]
+
+
+def tree_lines(nodes: list[dict]) -> list[str]:
+    """The patches that ran, indented by depth, their columns aligned across the tree."""
+    if not nodes:
         return ["  patches: none triggered"]
-    lines = ["  patches:"] if depth == 1 else []
+    return ["  patches:", *("  " + line for line in columns(_tree_rows(nodes, 1), right=(3,)))]
+
+
+def _tree_rows(nodes: list[dict], depth: int) -> list[list[str]]:
+    rows = []
     for node in nodes:
         out = node["output"]
-        answer = f"none (abstained; best {out['name']})" if node["abstained"] else out["name"]
-        lines.append(
-            f"{'  ' * (depth + 1)}{node['name']}: {answer} ({out['tag']}) "
-            f"{out['probability']:7.2%}   triggered by {node['trigger']['name']}"
+        name = printable(out["name"])
+        answer = f"none (abstained; best {name})" if node["abstained"] else name
+        rows.append(
+            [
+                f"{'  ' * depth}{printable(node['name'])}:",
+                answer,
+                f"({printable(out['tag'])})",
+                f"{out['probability']:.2%}",
+                f"triggered by {printable(node['trigger']['name'])}",
+            ]
         )
-        lines.extend(_tree_lines(node["children"], depth + 1))
-    return lines
+        rows.extend(_tree_rows(node["children"], depth + 1))
+    return rows

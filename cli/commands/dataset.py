@@ -15,6 +15,7 @@ from neuralpatch.commands.options import (
     load_base,
     load_masters,
 )
+from neuralpatch.engine.number_text import count, fraction
 from neuralpatch.engine.safe_text import json_text, printable
 
 CHECK_JSON_HELP = (
@@ -155,22 +156,26 @@ def run_suggest(args: argparse.Namespace) -> int:
         print(json_text(suggestion.to_dict() | {"written": written}, indent=2))
         return 0
     before, after = suggestion.before, suggestion.after
-    print(f"coverage now {_share(before.fraction)} ({before.covered}/{before.images} photos)")
+    print(f"coverage now {_share(before.fraction)} ({_photos(before)})")
     for o in before.outputs:
         print(printable(f"  {o.name}: {_share(o.fraction)}"))
     if not suggestion.added:
         print(f"no trigger to add: every output reaches {args.coverage:.0%} or cannot be helped")
     for s in suggestion.added:
-        covers = ", ".join(f"{name} {n}" for name, n in s.covers.items())
-        print(printable(f"  + {s.tag}  {s.name}: {s.photos} photos ({covers})"))
-    print(f"coverage with them {_share(after.fraction)} ({after.covered}/{after.images} photos)")
+        covers = ", ".join(f"{name} {count(n)}" for name, n in s.covers.items())
+        print(printable(f"  + {s.tag}  {s.name}: {count(s.photos)} photos ({covers})"))
+    print(f"coverage with them {_share(after.fraction)} ({_photos(after)})")
     for o in after.outputs:
         print(printable(f"  {o.name}: {_share(o.fraction)}"))
     if written:
-        print(printable(f"added {len(suggestion.added)} rows to {written}"))
+        print(printable(f"added {count(len(suggestion.added))} rows to {written}"))
     elif suggestion.added:
         print("run again with --write to add them to map_clsloc.txt", file=sys.stderr)
     return 0
+
+
+def _photos(coverage) -> str:
+    return f"{fraction(coverage.covered, coverage.images)} photos"
 
 
 def _share(value: float | None) -> str:

@@ -12,6 +12,7 @@ from neuralpatch.commands.options import (
     load_base,
     load_masters,
 )
+from neuralpatch.engine.number_text import count
 from neuralpatch.engine.safe_text import json_text, printable
 
 
@@ -116,29 +117,22 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    from neuralpatch.engine.end_to_end_validation import report_lines
+
     print(
         printable(
-            f"patch {patch.name!r} on {args.data} ({args.split}): {report.images} images, "
-            f"{report.triggered} triggered the patch, {report.not_triggered} did not"
+            f"patch {patch.name!r} on {args.data} ({args.split}): {count(report.images)} "
+            f"images, {count(report.triggered)} triggered the patch, "
+            f"{count(report.not_triggered)} did not"
         )
     )
     print(f"accuracy when triggered  {percent(report.accuracy)}")
     print(f"end-to-end accuracy      {percent(report.end_to_end_accuracy)}")
-    from neuralpatch.engine.end_to_end_validation import per_class_end_to_end
-
-    width = max(len(n) for n in report.outputs) + 2
-    print(f"  {'per class':<{width}}{'triggered':>10}{'end to end':>12}")
-    for name, acc, e2e in zip(
-        report.outputs, report.per_class_accuracy(), per_class_end_to_end(report), strict=True
-    ):
-        print(printable(f"  {name:<{width}}{percent(acc):>10}{percent(e2e):>12}"))
-    print("confusion (rows: true, columns: predicted, last: not triggered)")
-    print(" " * width + "".join(f"{i:>6}" for i in range(len(report.outputs))) + "     -")
-    for name, row in zip(report.outputs, report.confusion, strict=True):
-        print(printable(f"{name:<{width}}") + "".join(f"{v:>6}" for v in row))
+    print("\n".join(printable(line) for line in report_lines(report)))
     print(
-        f"at min confidence {threshold:g}: {point.answered} answered, {point.abstained} "
-        f"abstained, {report.not_triggered} did not trigger; accuracy when answering "
+        f"at min confidence {threshold:g}: {count(point.answered)} answered, "
+        f"{count(point.abstained)} abstained, {count(report.not_triggered)} did not trigger; "
+        "accuracy when answering "
         f"{percent(point.accuracy)}, end to end {percent(point.end_to_end)}"
     )
     print("risk-coverage (min confidence: answered share of all photos, accuracy answered, e2e)")

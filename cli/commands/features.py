@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from neuralpatch.commands.options import add_base_options, load_base
+from neuralpatch.engine.number_text import count, rate
 
 JSON_HELP = (
     "print one JSON object: images (photos found), extracted (went through the base pass "
@@ -107,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     for error in errors:
         print(f"skipped {printable(error['path'])}: {printable(error['error'])}", file=sys.stderr)
     print(
-        f"{report['images']} photos: {report['extracted']} extracted, {report['cached']} "
-        f"already cached, {report['skipped']} skipped, {report['repaired']} damaged entries "
-        f"repaired; {seconds:.1f} s, {report['images_per_s']:.1f} photos/s "
+        f"{count(report['images'])} photos: {count(report['extracted'])} extracted, "
+        f"{count(report['cached'])} already cached, {count(report['skipped'])} skipped, "
+        f"{count(report['repaired'])} damaged entries repaired; {seconds:,.1f} s, "
+        f"{rate(report['images_per_s'])} photos/s "
         f"({_workers_text(args, workers)})"
     )
     print(f"cache: {printable(folder)}")

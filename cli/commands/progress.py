@@ -11,6 +11,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from neuralpatch.engine.number_text import count as number
+from neuralpatch.engine.number_text import fraction
 from neuralpatch.engine.safe_text import printable
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class ProgressLine:
             if self.tty:
                 self._draw(done, total, what)
             else:
-                count = f"{done}/{total}" if total > 0 else f"{done}"
+                count = fraction(done, total) if total > 0 else number(done)
                 self.stream.write(f"{self.label} {count} {what}".rstrip() + "\n")
                 self.stream.flush()
         except (OSError, ValueError):  # stderr closed or gone: keep working, stop drawing
@@ -69,19 +71,18 @@ class ProgressLine:
             # rich costs 0.1 s to import: only a bar that is drawn on a terminal pays for it
             from rich.progress import (
                 BarColumn,
-                MofNCompleteColumn,
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
                 TimeRemainingColumn,
             )
 
-            from neuralpatch.commands.stderr_console import StderrConsole
+            from neuralpatch.commands.progress_rich import CountColumn, StderrConsole
 
             progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
+                CountColumn(),
                 TextColumn("{task.fields[what]}", markup=False),  # a file name is not markup
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),

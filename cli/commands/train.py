@@ -194,32 +194,36 @@ def run_headless(options: TrainingOptions) -> int:
 
 
 def _run_line(trainer: Trainer, name: str) -> str:
+    from neuralpatch.engine.number_text import count
+
     return (
-        f"training {name!r}: {len(trainer.outputs)} outputs "
+        f"training {name!r}: {count(len(trainer.outputs))} outputs "
         f"({', '.join(c.name for c in trainer.outputs)}), "
-        f"{len(trainer.dataset.triggers)} triggers, {len(trainer.train_samples)} train / "
-        f"{len(trainer.val_samples)} validation images"
+        f"{count(len(trainer.dataset.triggers))} triggers, {count(len(trainer.train_samples))} "
+        f"train / {count(len(trainer.val_samples))} validation images"
     )
 
 
 def _step_text(report: StepReport) -> str:
     from neuralpatch.commands.progress import percent
+    from neuralpatch.engine.number_text import rate
 
     return (
         f"loss {report.rolling_loss:.4f} val end-to-end {percent(report.val_accuracy)} "
-        f"(when triggered {percent(report.val_when_triggered)}) {report.images_per_s:.0f} img/s"
+        f"(when triggered {percent(report.val_when_triggered)}) {rate(report.images_per_s)} img/s"
     )
 
 
 def _report(trainer: Trainer) -> None:
     from neuralpatch.commands.progress import percent
+    from neuralpatch.engine.number_text import count
     from neuralpatch.engine.safe_text import printable
 
     report = trainer.last_report
     if report is None:
         return
     say(
-        f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
+        f"step {count(report.step)}  epoch {report.epoch:,.1f}  loss {report.rolling_loss:.4f}  "
         f"validation: end to end {percent(report.val_accuracy)}, "
         f"when triggered {percent(report.val_when_triggered)}"
     )

@@ -38,6 +38,9 @@ async def wait_for(
 
 
 async def wait_for_screen(pilot: Pilot, screen_type: type) -> None:
+    """Until a `screen_type` is on top and mounted (its widgets are there to query)."""
     await wait_for(
-        pilot, lambda: isinstance(pilot.app.screen, screen_type), f"the {screen_type.__name__}"
+        pilot,
+        lambda: isinstance(pilot.app.screen, screen_type) and pilot.app.screen.is_mounted,
+        f"the {screen_type.__name__}",
     )

@@ -7,16 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pilot_helpers import wait_for_screen
+from pilot_helpers import wait_for, wait_for_screen
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from neuralpatch.commands.train import training_options
 from neuralpatch.engine.image_io import decode_image
+from neuralpatch.engine.patch_model import LinearPatch
 from neuralpatch.engine.trainer import SampleShown
 from neuralpatch.engine.training_files import SavedFiles
 from neuralpatch.main import build_parser
 from neuralpatch.tui.dialogs import InferenceDialog, QuitDialog, ReconfigureDialog
+from neuralpatch.tui.photo_heat import PatchLens
 from neuralpatch.tui.train_app import make_train_app
 
 OUTPUTS = ["domestic_cat", "wildcat_small_non_domestic", "big_cat"]
@@ -63,7 +65,9 @@ def test_snapshot_reconfigure_dialog(snap_compare, snapshot_app):
 
 
 @pytest.mark.parametrize("saved", [False, True])
-def test_snapshot_inference_dialog(snap_compare, snapshot_app, fixed_sample, saved):
+def test_snapshot_inference_dialog(
+    snap_compare, snapshot_app, fixed_sample, saved, base_network, felix_patch
+):
     files = (
         SavedFiles(
             Path("out/cats_18eaa28c0de2.npsnapshot"), Path("out/cats_18eaa28c0de2.specialneurons")
@@ -74,10 +78,14 @@ def test_snapshot_inference_dialog(snap_compare, snapshot_app, fixed_sample, sav
 
     async def open_dialog(pilot: Pilot) -> None:
         steady_cursor_of(pilot)
+        tags, names = [o.tag for o in felix_patch.outputs], [o.name for o in felix_patch.outputs]
+        patch = LinearPatch(felix_patch.weights, felix_patch.bias)
+        lens = PatchLens(base_network, patch, "cats", tags, names)
         pilot.app.push_screen(
-            InferenceDialog(fixed_sample, OUTPUTS, True, saved=files, palette="256")
+            InferenceDialog(fixed_sample, OUTPUTS, True, saved=files, palette="256", lens=lens)
         )
         await wait_for_screen(pilot, InferenceDialog)
+        await wait_for(pilot, lambda: pilot.app.screen.explained is not None, "the heat-map")
 
     assert snap_compare(snapshot_app, run_before=open_dialog)
 
