@@ -7,6 +7,9 @@ in `validation_dialog`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,9 +49,11 @@ class ReconfigureDialog(ModalScreen[str]):
         val_images: int,
         coverage: TriggerCoverage | None = None,
         suggestion: TriggerSuggestion | None = None,
+        out_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.outputs, self.triggers, self.base_outputs = outputs, triggers, base_outputs
+        self.out_dir = out_dir
         self.counts = (train_images, val_images)
         self.coverage, self.suggestion = coverage, suggestion
 
@@ -101,6 +106,9 @@ class ReconfigureDialog(ModalScreen[str]):
             yield Static(
                 self.coverage_text(), id="coverage", markup=False, classes="error" if low else ""
             )
+            if self.out_dir is not None:  # the whole path: the pane's field may be too narrow
+                where = os.path.abspath(self.out_dir)
+                yield Static(printable(f"Files go to {where}{os.sep}"), markup=False)
             yield Static(
                 f"{count(self.counts[0])} training / {count(self.counts[1])} validation images. "
                 "Start training?"

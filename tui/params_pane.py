@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -106,12 +108,13 @@ class ParamsPane(Vertical):
 
     @staticmethod
     def _out_placeholder(data: str) -> str:
-        """The full path files go to when the field is left empty."""
-        return (
-            f"default: {default_out_dir(data.strip())}"
-            if data.strip()
-            else "default: beside the dataset"
-        )
+        """Where files go when the field is left empty: relative to the working folder when
+        inside it, so it fits the field (the start dialog shows the whole path)."""
+        if not data.strip():
+            return "default: beside the dataset"
+        out = default_out_dir(data.strip())
+        relative = os.path.relpath(out)
+        return f"default: {out if relative.startswith('..') else relative}{os.sep}"
 
     @on(Input.Submitted)
     @on(Input.Blurred)

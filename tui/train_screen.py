@@ -198,6 +198,7 @@ class TrainScreen(TrainingFlows):
                 len(trainer.val_samples),
                 trainer.coverage,
                 message.suggestion,
+                plan.out_dir,
             ),
             callback=self._answer_reconfigure,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pilot_helpers import run_async, wait_for
 from textual.widgets import Input, Label
 
 from neuralpatch.engine.training_plan import default_out_dir
+from neuralpatch.tui.params_pane import ParamsPane
 from neuralpatch.tui.train_app import make_train_app
 
 
@@ -17,6 +19,13 @@ def test_default_output_folder_is_visible_beside_the_dataset(tmp_path: Path):
     assert default_out_dir(tmp_path / "felix") == tmp_path / "felix-patches"
     assert train_options(tmp_path / "felix").out_dir() == tmp_path / "felix-patches"
     assert ".cache" not in str(default_out_dir(tmp_path / "felix"))
+
+
+def test_default_output_inside_the_working_folder_is_shown_relative(tmp_path, monkeypatch):
+    """Relative, so it fits the field; the start dialog shows the whole path."""
+    monkeypatch.chdir(tmp_path)
+    assert ParamsPane._out_placeholder("cats") == f"default: cats-patches{os.sep}"
+    assert ParamsPane._out_placeholder(" ") == "default: beside the dataset"
 
 
 @run_async
@@ -28,7 +37,7 @@ async def test_pane_shows_the_full_output_path_and_marks_an_unusable_one(
     app = make_train_app(train_options(data), base=base_network, palette="256")
     async with app.run_test(size=(80, 24)) as pilot:
         out = app.screen.query_one("#out", Input)
-        assert out.placeholder == f"default: {tmp_path / 'cats-patches'}"
+        assert out.placeholder == f"default: {tmp_path / 'cats-patches'}{os.sep}"
         assert out.is_valid
         blocker = tmp_path / "a-file"
         blocker.write_text("in the way")

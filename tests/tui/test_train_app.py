@@ -6,11 +6,12 @@ augmentation (a base pass per step) is only switched on for a moment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from pilot_helpers import run_async, wait_for, wait_for_screen
-from textual.widgets import Checkbox, Input, Label, ProgressBar
+from textual.widgets import Checkbox, Input, Label, ProgressBar, Static
 
 from neuralpatch.engine.patch_file import load_patch
 from neuralpatch.engine.snapshot import load_snapshot
@@ -55,7 +56,7 @@ def fill(app: TrainApp, selector: str, text: str) -> Input:
 
 
 @run_async
-async def test_no_goes_back_and_yes_trains(train_app):
+async def test_no_goes_back_and_yes_trains(train_app, out_dir):
     app = train_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+t")
@@ -63,6 +64,8 @@ async def test_no_goes_back_and_yes_trains(train_app):
         dialog = app.screen
         assert [c.name for c in dialog.outputs] == OUTPUTS
         assert dialog.base_outputs == 1000 and len(dialog.triggers) == 13
+        said = " ".join(str(s.content) for s in dialog.query(Static))
+        assert f"Files go to {out_dir}{os.sep}" in said  # the whole path, before training
         await pilot.press("n")
         await wait_for_screen(pilot, TrainScreen)
         assert screen_of(app).phase == "idle" and screen_of(app).trainer is None

@@ -24,11 +24,17 @@ from neuralpatch.tui.train_app import make_train_app
 OUTPUTS = ["domestic_cat", "wildcat_small_non_domestic", "big_cat"]
 
 
+SNAPSHOT_OUT = "/tmp/neuralpatch-snapshots/out"
+
+
 @pytest.fixture
 def snapshot_app(base_network, sample_data: Path, monkeypatch: pytest.MonkeyPatch):
-    """The app as a user starts it from the repository folder: paths the same everywhere."""
+    """The app as a user starts it from the repository folder: paths the same everywhere (the
+    start dialog shows the output folder's whole path, so it is one no checkout owns)."""
     monkeypatch.chdir(sample_data.parent)
-    args = build_parser().parse_args(["train", "sample_data", "--out", "out", "--name", "cats"])
+    args = build_parser().parse_args(
+        ["train", "sample_data", "--out", SNAPSHOT_OUT, "--name", "cats"]
+    )
     return make_train_app(training_options(args), base=base_network, palette="256")
 
 
