@@ -31,7 +31,12 @@ import math
 import sys
 import threading
 
-from neuralpatch.commands.options import add_base_options, load_base, require_terminal
+from neuralpatch.commands.options import (
+    add_base_options,
+    add_source_option,
+    load_base,
+    require_terminal,
+)
 from neuralpatch.engine.safe_text import printable
 
 # The docstring's record format doubles as `--help`'s epilog, so the two never disagree.
@@ -47,12 +52,7 @@ def add_parser(sub) -> None:
         epilog=JSON_KEYS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--source",
-        default="0",
-        metavar="SOURCE",
-        help="camera index (0), video file (looped) or folder of photos (cycled)",
-    )
+    add_source_option(p)
     p.add_argument(
         "--patches",
         metavar="DIR",

@@ -42,6 +42,16 @@ def load_base_from(txt: str | None, device: str | None, warm_up: bool = True):
     return base
 
 
+def add_source_option(parser: argparse.ArgumentParser) -> None:
+    """Where live frames come from, for the camera and teach screens."""
+    parser.add_argument(
+        "--source",
+        default="0",
+        metavar="SOURCE",
+        help="camera index (0), video file (looped) or folder of photos (cycled)",
+    )
+
+
 def add_masters_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--masters",

@@ -40,7 +40,12 @@ import argparse
 import sys
 import threading
 
-from neuralpatch.commands.options import add_base_options, load_base, require_terminal
+from neuralpatch.commands.options import (
+    add_base_options,
+    add_source_option,
+    load_base,
+    require_terminal,
+)
 
 JSON_KEYS_HELP = __doc__[__doc__.index("With `--headless") :].replace("`", "")
 
@@ -60,12 +65,7 @@ def add_parser(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder with map_clsloc.txt")
-    p.add_argument(
-        "--source",
-        default="0",
-        metavar="SOURCE",
-        help="camera index (0), video file (looped) or folder of photos (cycled)",
-    )
+    add_source_option(p)
     p.add_argument(
         "--patches",
         metavar="DIR",
