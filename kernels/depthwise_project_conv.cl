@@ -97,17 +97,6 @@ __kernel void depthwise_project_conv(
             for (int i = 0; i < TM; i++)
                 acc[i] = a[i * C + k] * wk + acc[i];
         }
-#pragma unroll
-        for (int i = 0; i < TM; i++) {
-            if (row0 + i < M) {
-                const size_t at = (size_t)(row0 + i) * panels + col;
-                chan16 v = acc[i];
-                if (residual)
-                    v += residual[at];
-                if (relu6)
-                    v = RELU6(v);
-                out[at] = v;
-            }
-        }
+        STORE_TILE(out, residual, acc, row0, M, panels, col, relu6);
     }
 }

@@ -48,17 +48,6 @@ __kernel void pointwise_conv(__global const float *in, const int lda,
             for (int i = 0; i < TM; i++)
                 acc[i] = rows[i][k] * wk + acc[i];
         }
-#pragma unroll
-        for (int i = 0; i < TM; i++) {
-            if (row0 + i < M) {
-                const size_t at = (size_t)(row0 + i) * ldv + col;
-                chan16 v = acc[i];
-                if (residual)
-                    v += residual[at];
-                if (relu6)
-                    v = RELU6(v);
-                out[at] = v;
-            }
-        }
+        STORE_TILE(out, residual, acc, row0, M, ldv, col, relu6);
     }
 }
