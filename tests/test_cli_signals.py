@@ -117,4 +117,4 @@ def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(sample_data, tmp_
         )
         == 0
     )
-    assert f"step {checkpoint.step + 3} " in capsys.readouterr().out
+    assert f"step {checkpoint.step + 3:,} " in capsys.readouterr().out

@@ -64,7 +64,9 @@ def _native_stderr_to(log_path: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        terminal.flush()
+        with contextlib.suppress(OSError):  # a terminal that went away has nothing to flush
+            terminal.flush()
         os.dup2(terminal_fd, 2)
         sys.__stderr__, sys.stderr = saved
-        terminal.close()
+        with contextlib.suppress(OSError):
+            terminal.close()

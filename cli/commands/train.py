@@ -126,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
         require_terminal("train")
         from neuralpatch.tui.train_app import run_train_app
 
-        return run_train_app(options)
+        code, saved = run_train_app(options)
+        for files in saved:  # a terminal that went away silences these, nothing more
+            say(f"snapshot  {files.snapshot}\npatch     {files.patch}")
+        return code
     return run_headless(options)
 
 
@@ -194,11 +197,14 @@ def _run_line(trainer: Trainer, name: str) -> str:
 
 
 def _step_text(report: StepReport) -> str:
+    """The run's own step count and training time: a resumed run goes on from its snapshot."""
     from neuralpatch.commands.progress import percent
+    from neuralpatch.engine.feature_pipeline import format_duration
 
     return (
-        f"loss {report.rolling_loss:.4f} val end-to-end {percent(report.val_accuracy)} "
-        f"(when triggered {percent(report.val_when_triggered)}) {report.images_per_s:.0f} img/s"
+        f"step {report.step:,} loss {report.rolling_loss:.4f} val end-to-end "
+        f"{percent(report.val_accuracy)} (when triggered {percent(report.val_when_triggered)}) "
+        f"{report.images_per_s:,.0f} img/s, trained {format_duration(report.elapsed_s)}"
     )
 
 
@@ -210,7 +216,7 @@ def _report(trainer: Trainer) -> None:
     if report is None:
         return
     say(
-        f"step {report.step}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
+        f"step {report.step:,}  epoch {report.epoch:.1f}  loss {report.rolling_loss:.4f}  "
         f"validation: end to end {percent(report.val_accuracy)}, "
         f"when triggered {percent(report.val_when_triggered)}"
     )
