@@ -7,19 +7,29 @@ repeated through hard links up to each size. The trainer runs as it does in the 
 validation split (20 %) is checked on its clock. A step at 120k should cost what it costs at
 1k; the ratio is printed.
 
-    python benchmarks/train_scale.py [DATA] [--sizes 1000 120000] [--steps 3000]
-                                     [--long-steps 300000] [--json]
+    python benchmarks/train_scale.py [DATA] [--sizes 1000 120000] [--steps 20000]
+                                     [--rounds 5] [--long-steps 300000] [--json]
+
+Each size's trainer is prepared once; timed blocks of `--steps` steps then alternate between
+the sizes (order rotated each round) and the median block is kept.
 
 `--json` prints one object with these keys (stable):
-- `sizes`: {photos: {ms_per_step, validate_ms, validations, steps}} (str keys).
-- `ratio_largest_vs_smallest`: ms_per_step at the largest size / at the smallest.
+- `sizes`: {photos: {ms_per_step, validate_ms, validations, validation_share, steps}} (str
+  keys): the median block.
+- `ratio_largest_vs_smallest`: ms_per_step at the largest size / at the smallest (medians);
+  `ratio_per_round`: the same ratio within each round.
+- `fixed_clock`, `ratio_fixed_clock_vs_smallest`: the largest size with the validation clock
+  as it was (0.2 s after each validation, however long it took), same rounds.
+- `sgd_ms`: the SGD update alone on one batch.
 - `long_run`: {steps, rss_mb_at: {steps: MiB}, snapshot_bytes_at: {steps: bytes}}.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import os
 import resource
 import tempfile
@@ -27,12 +37,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.patch_model import sgd_step
 from neuralpatch.engine.trainer import Trainer
 from neuralpatch.engine.training_files import PatchInfo, save_training
 
@@ -78,22 +90,52 @@ class TimedTrainer(Trainer):
         return result
 
 
-def time_steps(base: BaseNetwork, data: Path, steps: int) -> dict[str, float]:
-    dataset = load_dataset(data, base.classes.tag_names())
-    trainer = TimedTrainer(base, dataset, HyperParams())
+def prepared(base: BaseNetwork, data: Path) -> TimedTrainer:
+    trainer = TimedTrainer(base, load_dataset(data, base.classes.tag_names()), HyperParams())
     trainer.prepare()
     trainer.run(threading.Event(), steps=50)  # warm up
+    return trainer
+
+
+def time_block(trainer: TimedTrainer, steps: int, fixed_clock: bool = False) -> dict[str, float]:
+    """`steps` steps as the app runs them (validation on its clock included).
+
+    `fixed_clock`: validate 0.2 s after the last validation ended however long it took, as
+    the trainer did before its clock kept validation to a share of the time.
+    """
+    clock = trainer.held_out.clock
+    share, clock.share = clock.share, math.inf if fixed_clock else clock.share
     trainer.validation_s.clear()
     start = time.perf_counter()
-    trainer.run(threading.Event(), steps=steps)
+    try:
+        trainer.run(threading.Event(), steps=steps)
+    finally:
+        clock.share = share
     elapsed = time.perf_counter() - start
     timings = trainer.validation_s
     return {
         "ms_per_step": 1e3 * elapsed / steps,
         "validate_ms": 1e3 * sum(timings) / max(1, len(timings)),
         "validations": len(timings),
+        "validation_share": sum(timings) / elapsed,
         "steps": steps,
     }
+
+
+def median(blocks: list[dict]) -> dict:
+    return sorted(blocks, key=lambda b: b["ms_per_step"])[len(blocks) // 2]
+
+
+def sgd_ms(trainer: Trainer, repeats: int = 2000) -> float:
+    """The SGD update alone on one batch of real features: what no size can make cheaper."""
+    state, params = trainer.state, trainer.params
+    rows = trainer.features.rows[: params.batch_size]
+    labels = np.arange(params.batch_size) % len(trainer.outputs)
+    patch, sgd = copy.deepcopy(state.patch), copy.deepcopy(state.sgd)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        sgd_step(patch, sgd, rows, labels, params.lr, params.momentum, params.decay)
+    return 1e3 * (time.perf_counter() - start) / repeats
 
 
 def rss_mb() -> float:
@@ -120,30 +162,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default=str(SAMPLE_DATA))
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 120_000])
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=20_000, help="steps per timed block")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--long-steps", type=int, default=300_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     base = BaseNetwork.load()
     base.warm_up()
-    results: dict[str, dict] = {}
+    rounds: dict[str, list[dict]] = {str(n): [] for n in args.sizes}
+    fixed: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         encoded = small_copies(base, Path(args.data), Path(tmp) / "small")
         folders = {
             n: tiled_dataset(Path(args.data), encoded, Path(tmp) / f"d{n}", n) for n in args.sizes
         }
-        for _ in range(2):  # interleaved rounds; the best of each size is kept
-            for n, folder in folders.items():
-                figures = time_steps(base, folder, args.steps)
-                best = results.get(str(n))
-                if best is None or figures["ms_per_step"] < best["ms_per_step"]:
-                    results[str(n)] = figures
+        trainers = {n: prepared(base, folder) for n, folder in folders.items()}
+        sizes = list(trainers)
+        for r in range(args.rounds):  # interleaved, order rotated: the median is kept
+            for n in sizes[r % len(sizes) :] + sizes[: r % len(sizes)]:
+                rounds[str(n)].append(time_block(trainers[n], args.steps))
+            fixed.append(time_block(trainers[max(sizes)], args.steps, fixed_clock=True))
+        sgd = sgd_ms(trainers[min(sizes)])
+        del trainers
         long = long_run(base, folders[min(args.sizes)], args.long_steps, Path(tmp) / "out")
+    results = {n: median(blocks) for n, blocks in rounds.items()}
+    before = median(fixed)
     smallest, largest = str(min(args.sizes)), str(max(args.sizes))
     report = {
         "sizes": results,
         "ratio_largest_vs_smallest": results[largest]["ms_per_step"]
         / results[smallest]["ms_per_step"],
+        "ratio_per_round": [
+            big["ms_per_step"] / small["ms_per_step"]
+            for small, big in zip(rounds[smallest], rounds[largest], strict=True)
+        ],
+        "fixed_clock": before,
+        "ratio_fixed_clock_vs_smallest": before["ms_per_step"] / results[smallest]["ms_per_step"],
+        "sgd_ms": sgd,
         "long_run": long,
     }
     if args.json:
@@ -152,11 +207,19 @@ def main() -> None:
     for n, figures in results.items():
         print(
             f"{int(n):>8,} photos  {figures['ms_per_step']:.3f} ms/step  validation "
-            f"{figures['validate_ms']:.2f} ms x {figures['validations']}"
+            f"{figures['validate_ms']:.2f} ms x {figures['validations']} "
+            f"({figures['validation_share']:.1%} of the time)"
         )
     print(
+        f"{int(largest):>8,} photos, 0.2 s clock as before: {before['ms_per_step']:.3f} ms/step, "
+        f"validation {before['validation_share']:.1%} of the time, "
+        f"{report['ratio_fixed_clock_vs_smallest']:.2f}x one at {int(smallest):,}"
+    )
+    print(f"the SGD update alone: {report['sgd_ms']:.3f} ms")
+    print(
         f"a step at {int(largest):,} costs {report['ratio_largest_vs_smallest']:.2f}x one at "
-        f"{int(smallest):,}"
+        f"{int(smallest):,} (median of {args.rounds} interleaved rounds; per round "
+        f"{', '.join(f'{r:.2f}' for r in report['ratio_per_round'])})"
     )
     for steps, mb in long["rss_mb_at"].items():
         print(
