@@ -96,10 +96,8 @@ class Trainer:
         The features become one array, validation photos first, so the validation split is
         a view of its first rows rather than a stack rebuilt at every validation.
         """
-        run = prepare_run(
-            self.base, self.dataset, self.val_samples, self.train_samples, self.masters,
-            on_progress, stop,
-        )  # fmt: skip
+        splits = (self.val_samples, self.train_samples)
+        run = prepare_run(self.base, self.dataset, splits, self.masters, on_progress, stop)
         if not run.train.samples:
             raise DatasetError("no training image could be decoded", self.dataset.root)
         self.features, self.failed, self.coverage = run.features, run.failed, run.coverage

@@ -44,10 +44,15 @@ def training_features(
     rows = np.empty((len(paths), base.feature_dim), np.float32)  # pages are touched as filled
     kept: list[Path] = []
     failed: dict[Path, str] = {}
-    for item in extract(
-        base, paths, cache_folder=cache.folder, workers=cache.workers,
-        on_progress=on_progress, stop=stop,
-    ):  # fmt: skip
+    found = extract(
+        base,
+        paths,
+        cache_folder=cache.folder,
+        workers=cache.workers,
+        on_progress=on_progress,
+        stop=stop,
+    )
+    for item in found:
         if item.error is not None or item.features is None:
             failed[item.path] = item.error or "no features"
             continue
@@ -72,14 +77,15 @@ class Prepared:
 def prepare_run(
     base: BaseNetwork,
     dataset: Dataset,
-    val_samples: list[Sample],
-    train_samples: list[Sample],
+    splits: tuple[list[Sample], list[Sample]],
     masters: PatchSystem | None = None,
     on_progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> Prepared:
-    """Features of every photo (undecodable ones dropped), the splits over them, which
-    photos trigger the patch, and the validation split stacked for scoring."""
+    """Features of every photo of the (validation, training) `splits` (undecodable ones
+    dropped), the splits over them, which photos trigger the patch, and the validation split
+    stacked for scoring."""
+    val_samples, train_samples = splits
     paths = [p for p, _ in val_samples + train_samples]
     features, failed = training_features(base, paths, on_progress, stop)
     val, train = Split.of(val_samples, features), Split.of(train_samples, features)
