@@ -181,6 +181,10 @@ def test_resume_from_the_command_line(capsys, sample_data, tmp_path):
         ("--epochs", "nan", "--epochs must be a number above 0"),
         ("--steps", "0", "--steps must be at least 1"),
         ("--out", "FILE", "cannot use it as the output folder"),
+        ("--name", "x" * 201, "'name' is longer than 200 characters"),
+        ("--description", "x" * 10_001, "'description' is longer than 10000 characters"),
+        ("--lr", "50", "lr must be a number in (0, 10]"),
+        ("--checkpoint-every", "-1", "--checkpoint-every must be 0"),
     ],
 )
 def test_bad_run_options_are_refused_before_training(
