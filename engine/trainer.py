@@ -80,6 +80,7 @@ class Trainer:
         self._last_shown = 0.0
         self.held_out = HeldOut.empty(base.feature_dim, [c.name for c in self.outputs])
         self.masters = masters  # a slave's masters: they decide which photos trigger it
+        self.trigger_top_k = 1  # the patch triggers on the base's k best classes
         self.coverage: TriggerCoverage | None = None  # of all decoded photos, after prepare
         # run() with no step count stops by itself with this (None: trains until stopped).
         self.early_stopping: EarlyStopping | None = EarlyStopping()
@@ -97,7 +98,9 @@ class Trainer:
         a view of its first rows rather than a stack rebuilt at every validation.
         """
         splits = (self.val_samples, self.train_samples)
-        run = prepare_run(self.base, self.dataset, splits, self.masters, on_progress, stop)
+        run = prepare_run(
+            self.base, self.dataset, splits, self.masters, self.trigger_top_k, on_progress, stop
+        )
         if not run.train.samples:
             raise DatasetError("no training image could be decoded", self.dataset.root)
         self.features, self.failed, self.coverage = run.features, run.failed, run.coverage
@@ -191,10 +194,8 @@ class Trainer:
         that continues the snapshot's step, epoch, loss and elapsed time."""
         if self.last_report is not None:
             return self.last_report
-        state = self.state
-        return StepReport(
-            state.step, self.epoch, math.nan, state.losses.rolling, 0.0, state.elapsed_s, None
-        )
+        s = self.state
+        return StepReport(s.step, self.epoch, math.nan, s.losses.rolling, 0.0, s.elapsed_s, None)
 
     def fresh_report(self) -> StepReport | None:
         """The last report with validation recomputed for the current weights."""

@@ -79,21 +79,22 @@ def prepare_run(
     dataset: Dataset,
     splits: tuple[list[Sample], list[Sample]],
     masters: PatchSystem | None = None,
+    top_k: int = 1,
     on_progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> Prepared:
     """Features of every photo of the (validation, training) `splits` (undecodable ones
     dropped), the splits over them, which photos trigger the patch, and the validation split
-    stacked for scoring."""
+    stacked for scoring. `top_k`: the patch triggers on the base's k best classes."""
     val_samples, train_samples = splits
     paths = [p for p, _ in val_samples + train_samples]
     features, failed = training_features(base, paths, on_progress, stop)
     val, train = Split.of(val_samples, features), Split.of(train_samples, features)
     assert np.array_equal(val.rows, np.arange(len(val)))  # validation photos come first
     head = BaseHead.for_base(base)
-    coverage = trigger_coverage(head, dataset, features, masters=masters)
+    coverage = trigger_coverage(head, dataset, features, None, masters, top_k)
     rows = features.rows[: len(val)]
-    fired = fired_mask(head, rows, dataset.triggers, masters)
+    fired = fired_mask(head, rows, dataset.triggers, masters, top_k)
     names = [c.name for c in dataset.outputs]
     held_out = HeldOut(rows, val.labels, fired, names, [p for p, _ in val.samples])
     return Prepared(features, failed, train, val, coverage, held_out)
