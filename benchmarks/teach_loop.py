@@ -42,7 +42,7 @@ from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
 from neuralpatch.engine.teach_session import TeachSession
-from neuralpatch.engine.trainer import shrink
+from neuralpatch.engine.work_images import shrink
 
 REPO = Path(__file__).resolve().parents[1]
 PROBE_EPOCHS = 300

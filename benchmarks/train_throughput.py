@@ -38,7 +38,8 @@ from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.opencl_runtime import get_runtime
 from neuralpatch.engine.preprocess import to_input
-from neuralpatch.engine.trainer import WORK_IMAGE_SIDE, Trainer, shrink
+from neuralpatch.engine.trainer import Trainer
+from neuralpatch.engine.work_images import WORK_IMAGE_SIDE, shrink
 
 PHASES = ("extract", "cached", "augmented")
 CACHED_STEPS = 200  # a cached step takes well under a millisecond: time many

@@ -53,6 +53,14 @@ class LossHistory:
         tail = [self.partial_sum / self.partial_count] if self.partial_count else []
         return self.means + tail
 
+    def curve(self) -> tuple[list[float], list[float]]:
+        """(steps, losses) to plot: each point at the last step its bucket covers, so a
+        resumed run's plot shows the history and goes on from the step it stopped at."""
+        steps = [float((i + 1) * self.stride) for i in range(len(self.means))]
+        if self.partial_count:
+            steps.append(float(self.count))
+        return steps, self.points()
+
     def __len__(self) -> int:
         return self.count
 

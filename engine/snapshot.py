@@ -28,6 +28,7 @@ SNAPSHOT_SUFFIX = ".npsnapshot"
 MAX_SNAPSHOT_BYTES = 512 << 20
 MAX_LOSS_HISTORY = 1 << 24
 MAX_STEP = 1 << 62
+MAX_ELAPSED_S = 1e12  # seconds: 30,000 years; NaN and infinities fail the comparison too
 SNAPSHOT_BLOBS = (*PATCH_BLOBS, "velocity_weights", "velocity_bias", "loss_history")
 _U128 = (1 << 128) - 1
 
@@ -148,6 +149,11 @@ def _hyper(c: Container) -> dict[str, Any]:
     for key in ("seed", "drawn"):
         if key in raw:
             hyper[key] = c.integer(key, 0, MAX_STEP, obj=raw, what=f"hyper_parameters.{key}")
+    if "elapsed_s" in raw:  # training time over every session of the run
+        value = c.get("elapsed_s", (int, float), obj=raw, what="hyper_parameters.elapsed_s")
+        if not 0 <= value <= MAX_ELAPSED_S:
+            raise c.error(f"hyper_parameters.elapsed_s = {_shown(value)} is outside [0, 1e12]")
+        hyper["elapsed_s"] = float(value)
     if "val_fraction" in raw:
         value = c.get("val_fraction", (int, float), obj=raw, what="hyper_parameters.val_fraction")
         if not 0 <= value < 1:

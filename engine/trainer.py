@@ -9,7 +9,6 @@ from the main thread. `trainer.params` is frozen: other threads ask for new rate
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
 from collections import deque
@@ -19,33 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from neuralpatch.engine.augment import rand_tilt_shift
-from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.dataset import Dataset, Sample
 from neuralpatch.engine.early_stopping import MIN_CHECK_STEPS, EarlyStopping
-from neuralpatch.engine.end_to_end_validation import (
-    Validation,
-    per_class_end_to_end,
-    validate_end_to_end,
-    validation_lines,
-)
+from neuralpatch.engine.end_to_end_validation import Validation, per_class_end_to_end
+from neuralpatch.engine.epoch_draws import EpochDraws
 from neuralpatch.engine.errors import DatasetError, ImageError, SettingError
-from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.feature_matrix import FeatureMatrix, Split
+from neuralpatch.engine.held_out import HeldOut
 from neuralpatch.engine.hyper_params import HyperParams
-from neuralpatch.engine.image_io import decode_image
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
 from neuralpatch.engine.patch_system import PatchSystem
+from neuralpatch.engine.rate_changes import RateChanges
+from neuralpatch.engine.training_features import prepare_run
 from neuralpatch.engine.training_state import SampleShown, StepReport, TrainingState
-from neuralpatch.engine.trigger_coverage import TriggerCoverage, fired_mask, trigger_coverage
+from neuralpatch.engine.trigger_coverage import TriggerCoverage
+from neuralpatch.engine.work_images import WorkImages
 
 SAMPLE_INTERVAL_S = 0.1  # the image feed is throttled to about ten images a second
-# Validation runs the whole held-out split; a cached step takes microseconds, so validating
-# after every step would cost more than training. The clock starts when a validation ends, so
-# however long the split, training gets most of the time. Reports reuse the last figure.
-VALIDATE_INTERVAL_S = 0.2
-WORK_IMAGE_SIDE = 256  # augmentation works on photos shrunk to this short side
-WORK_IMAGE_CACHE = 512
 
 
 class Trainer:
@@ -63,29 +53,17 @@ class Trainer:
     ):
         self.base, self.dataset = base, dataset
         self.params = params or HyperParams()
-        self._changes: queue.SimpleQueue[dict[str, object]] = queue.SimpleQueue()
+        self._changes = RateChanges()
         self.outputs = dataset.outputs
         if not self.outputs:
             raise DatasetError("no output category has images", dataset.map_path)
         self.rng = np.random.default_rng(seed)
-        self.state = state or TrainingState(
-            LinearPatch.xavier(len(self.outputs), base.feature_dim, self.rng),
-            SGDState(
-                np.zeros((len(self.outputs), base.feature_dim), np.float32),
-                np.zeros(len(self.outputs), np.float32),
-            ),
-        )
-        tags = [c.tag for c in self.outputs]
-        if self.state.output_tags is not None and self.state.output_tags != tags:
-            raise DatasetError(
-                f"the snapshot was trained on outputs {' '.join(self.state.output_tags)} but "
-                f"the dataset has {' '.join(tags)}",
-                dataset.map_path,
-            )
-        if self.state.patch.weights.shape != (len(self.outputs), base.feature_dim):
-            raise DatasetError(
-                "the snapshot does not fit this base network and dataset", dataset.map_path
-            )
+        if state is None:
+            patch = LinearPatch.xavier(len(self.outputs), base.feature_dim, self.rng)
+            velocity = SGDState(np.zeros_like(patch.weights), np.zeros_like(patch.bias))
+            state = TrainingState(patch, velocity)
+        self.state = state
+        state.check_fits([c.tag for c in self.outputs], base.feature_dim, dataset.map_path)
         if self.state.rng_state:
             self.rng.bit_generator.state = self.state.rng_state
         if not 0.0 <= val_fraction < 1.0:
@@ -97,15 +75,11 @@ class Trainer:
         self.failed: dict[Path, str] = {}
         self.last_sample: SampleShown | None = None
         self.last_report: StepReport | None = None
-        self._epoch_order: tuple[int, np.ndarray] | None = None
-        self._work_images: dict[Path, np.ndarray] = {}
+        self._draws = EpochDraws(seed, 0)
+        self._work_images = WorkImages()
         self._last_shown = 0.0
-        self._validated_at: float | None = None
-        self._validation: Validation | None = None
-        self._validation_step = 0
-        self._elapsed = 0.0
+        self.held_out = HeldOut.empty(base.feature_dim, [c.name for c in self.outputs])
         self.masters = masters  # a slave's masters: they decide which photos trigger it
-        self.val_fired = np.zeros(0, bool)  # which validation photos trigger the patch
         self.trigger_top_k = 1  # the patch triggers on the base's k best classes
         self.coverage: TriggerCoverage | None = None  # of all decoded photos, after prepare
         # run() with no step count stops by itself with this (None: trains until stopped).
@@ -123,22 +97,21 @@ class Trainer:
         The features become one array, validation photos first, so the validation split is
         a view of its first rows rather than a stack rebuilt at every validation.
         """
-        paths = [p for p, _ in self.val_samples + self.train_samples]
-        found = FeatureCache(self.base).features_for(paths, on_progress, stop)
-        in_order = {p: found.features[p] for p in paths if p in found.features}
-        self.features = FeatureMatrix.stack(in_order, self.base.feature_dim)
-        self.failed = found.failed
-        self._val = Split.of(self.val_samples, self.features)
-        self._train = Split.of(self.train_samples, self.features)
-        assert np.array_equal(self._val.rows, np.arange(len(self._val)))  # see validate()
-        self.train_samples, self.val_samples = self._train.samples, self._val.samples
-        if not self.train_samples:
+        splits = (self.val_samples, self.train_samples)
+        run = prepare_run(
+            self.base, self.dataset, splits, self.masters, self.trigger_top_k, on_progress, stop
+        )
+        if not run.train.samples:
             raise DatasetError("no training image could be decoded", self.dataset.root)
-        head = BaseHead.for_base(self.base)
-        k = self.trigger_top_k
-        self.coverage = trigger_coverage(head, self.dataset, self.features, None, self.masters, k)
-        val = self.features.rows[: len(self._val)]
-        self.val_fired = fired_mask(head, val, self.dataset.triggers, self.masters, k)
+        self.features, self.failed, self.coverage = run.features, run.failed, run.coverage
+        self._train, self._val, self.held_out = run.train, run.val, run.held_out
+        self.train_samples, self.val_samples = run.train.samples, run.val.samples
+        self._draws = EpochDraws(self.seed, len(run.train))
+
+    @property
+    def val_fired(self) -> np.ndarray:
+        """Which validation photos trigger the patch (the others count as misses)."""
+        return self.held_out.fired
 
     @property
     def epoch(self) -> float:
@@ -158,58 +131,21 @@ class Trainer:
 
     def apply_changes(self) -> dict[str, object]:
         """Take the requested changes (called between steps); returns those that changed."""
-        applied: dict[str, object] = {}
-        while True:
-            try:
-                changes = self._changes.get_nowait()
-            except queue.Empty:
-                return applied
-            try:
-                params = self.params.replace(**changes)
-            except (SettingError, TypeError):
-                continue
-            applied |= {k: v for k, v in changes.items() if getattr(self.params, k) != v}
-            self.params = params
+        self.params, applied = self._changes.apply(self.params)
+        return applied
 
     # -- training ----------------------------------------------------------------------
     def _draw(self, n: int) -> np.ndarray:
-        """Positions in the training split of the next `n` draws: without replacement within
-        an epoch, reshuffled each epoch.
-
-        Epoch e's order depends only on (seed, e), so a resumed run draws exactly what the
-        interrupted one would have.
-        """
-        size = len(self._train)
-        picked = np.empty(n, np.int64)
-        done = 0
-        while done < n:
-            epoch, position = divmod(self.state.drawn, size)
-            take = min(n - done, size - position)
-            picked[done : done + take] = self._order(epoch)[position : position + take]
-            self.state.drawn += take
-            done += take
+        """Positions in the training split of the next `n` draws (see `EpochDraws`)."""
+        picked = self._draws.take(n, self.state.drawn)
+        self.state.drawn += n
         return picked
-
-    def _order(self, epoch: int) -> np.ndarray:
-        if self._epoch_order is None or self._epoch_order[0] != epoch:
-            order = np.random.default_rng([self.seed, epoch]).permutation(len(self._train))
-            self._epoch_order = (epoch, order)
-        return self._epoch_order[1]
-
-    def _work_image(self, path: Path) -> np.ndarray:
-        image = self._work_images.get(path)
-        if image is None:
-            image = shrink(decode_image(path), WORK_IMAGE_SIDE)
-            if len(self._work_images) >= WORK_IMAGE_CACHE:
-                self._work_images.pop(next(iter(self._work_images)))
-            self._work_images[path] = image
-        return image
 
     def _batch_features(self, picked: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         if not self.params.augment:
             return self.features.rows[self._train.rows[picked]], []
         paths = [self._train.samples[i][0] for i in picked]
-        views = [rand_tilt_shift(self._work_image(p), self.rng) for p in paths]
+        views = [rand_tilt_shift(self._work_images.get(p), self.rng) for p in paths]
         return self.base.run(views).features, views
 
     def step(self) -> StepReport:
@@ -231,46 +167,41 @@ class Trainer:
         )
         self.state.step += 1
         self.state.losses.add(loss)
-        self._elapsed += time.perf_counter() - started
+        self.state.elapsed_s += time.perf_counter() - started
         self._remember_sample(self._train.samples[picked[0]], views[0] if views else None, probs[0])
-        self._validation_due()
+        if self.held_out.clock.due():
+            self._refresh_validation()
         self.last_report = StepReport(
             step=self.state.step,
             epoch=self.epoch,
             loss=loss,
             rolling_loss=self.state.losses.rolling,
             images_per_s=len(picked) / max(time.perf_counter() - started, 1e-9),
-            elapsed_s=self._elapsed,
+            elapsed_s=self.state.elapsed_s,
             val_accuracy=None,
             changed=changed,
         )
-        self._fill_validation(self.last_report)
+        self.held_out.fill(self.last_report)
         return self.last_report
 
-    def _validation_due(self) -> None:
-        """Recompute the validation figures when the last ones are old enough."""
-        if self._validated_at is None or time.monotonic() - self._validated_at >= (
-            VALIDATE_INTERVAL_S
-        ):
-            self._refresh_validation()
-            self._validated_at = time.monotonic()  # after: a long validation still leaves time
-
     def _refresh_validation(self) -> Validation:
-        self._validation, self._validation_step = self.validation(), self.state.step
-        return self._validation
+        started = time.perf_counter()
+        validation = self.validation()
+        return self.held_out.remember(validation, self.state.step, time.perf_counter() - started)
 
-    def _fill_validation(self, report: StepReport) -> None:
-        v = self._validation if len(self._val) else None
-        report.val_step = self._validation_step
-        report.val_accuracy = v.end_to_end if v else None
-        report.val_when_triggered = v.when_triggered if v else None
-        report.per_class_accuracy = per_class_end_to_end(v.report) if v else []
+    def current_report(self) -> StepReport:
+        """The last report, or before the first step of this session (a resumed run) one
+        that continues the snapshot's step, epoch, loss and elapsed time."""
+        if self.last_report is not None:
+            return self.last_report
+        s = self.state
+        return StepReport(s.step, self.epoch, math.nan, s.losses.rolling, 0.0, s.elapsed_s, None)
 
     def fresh_report(self) -> StepReport | None:
         """The last report with validation recomputed for the current weights."""
-        if self.last_report is not None and self._validation_step != self.state.step:
+        if self.last_report is not None and self.held_out.step != self.state.step:
             self._refresh_validation()
-            self._fill_validation(self.last_report)
+            self.held_out.fill(self.last_report)
         return self.last_report
 
     def _remember_sample(self, sample: Sample, view: np.ndarray | None, probs: np.ndarray) -> None:
@@ -297,7 +228,7 @@ class Trainer:
             report = self.step()
             done += 1
             if early is not None and self.state.step % check_every == 0 and self._early_stop(early):
-                self._fill_validation(report)  # the best weights' figures, not the last ones
+                self.held_out.fill(report)  # the best weights' figures, not the last ones
                 break
             window.append((time.perf_counter() - started, int(self.params.batch_size)))
             report.images_per_s = sum(n for _, n in window) / max(sum(t for t, _ in window), 1e-9)
@@ -309,7 +240,7 @@ class Trainer:
         self.state.rng_state = self.rng.bit_generator.state
         if done and self.last_report is not None:  # the final figures are never stale
             self._refresh_validation()
-            self._fill_validation(self.last_report)
+            self.held_out.fill(self.last_report)
         return done
 
     def _early_stop(self, early: EarlyStopping) -> bool:
@@ -339,7 +270,7 @@ class Trainer:
             raise RuntimeError("no step has run yet")
         if sample.image is None:
             try:
-                sample.image = self._work_image(sample.path)
+                sample.image = self._work_images.get(sample.path)
             except ImageError:
                 sample.image = None
         return sample
@@ -355,29 +286,14 @@ class Trainer:
     def validation(self) -> Validation:
         """The held-out split scored as `eval --split val` does (cached features; an
         untriggered photo is a miss)."""
-        features = self.features.rows[: len(self._val)]  # validation photos come first
-        names = [c.name for c in self.outputs]
-        return validate_end_to_end(
-            self.state.patch, features, self._val.labels, self.val_fired, names
-        )
+        return self.held_out.score(self.state.patch)
 
     def validation_lines(self) -> list[str]:
         """The validation split as `eval` reports it, with the misclassified photos."""
-        return validation_lines(self.validation(), [p for p, _ in self.val_samples])
+        return self.held_out.lines(self.validation())
 
     def validation_summary(self) -> dict:
         """`{"validation": ...}` for the snapshot once features are in, else nothing."""
-        if not len(self.features) or len(self.val_fired) != len(self._val):
+        if not len(self.features) or len(self.held_out) != len(self._val):
             return {}
         return {"validation": self.validation().to_dict() | {"step": self.state.step}}
-
-
-def shrink(rgb: np.ndarray, side: int) -> np.ndarray:
-    """The photo scaled down so its short side is `side` (augmentation works at this size)."""
-    import cv2
-
-    h, w = rgb.shape[:2]
-    scale = side / min(h, w)
-    if scale >= 1:
-        return rgb
-    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

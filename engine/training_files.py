@@ -99,6 +99,7 @@ def snapshot_of(trainer: Trainer, patch: PatchFile) -> Snapshot:
         velocity_bias=state.sgd.velocity_b.copy(),
         hyper=trainer.params.to_dict()
         | {"seed": trainer.seed, "drawn": state.drawn, "val_fraction": trainer.val_fraction}
+        | {"elapsed_s": state.elapsed_s}
         | loss_fields,
         step=state.step,
         rng_state=trainer.rng.bit_generator.state,
@@ -183,6 +184,7 @@ def resume_from(path: str | Path) -> Resumed:
         rng_state=snap.rng_state,
         drawn=int(snap.hyper.get("drawn", 0)),
         output_tags=[o.tag for o in snap.patch.outputs],
+        elapsed_s=float(snap.hyper.get("elapsed_s", 0.0)),
     )
     info = PatchInfo(
         snap.patch.name,

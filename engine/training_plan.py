@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neuralpatch.engine.atomic import clean_stale_temps
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.checkpoints import CHECKPOINT_INTERVAL_S
 from neuralpatch.engine.dataset import load_dataset
@@ -146,6 +147,7 @@ def plan_training(options: TrainingOptions, base: BaseNetwork) -> TrainingPlan:
     trainer.early_stopping = EarlyStopping(options.patience) if stops else None
     out_dir = options.out_dir()
     check_out_dir(out_dir)
+    clean_stale_temps(out_dir)  # left by a run killed while it saved
     check_savable(trainer, info, out_dir)
     return TrainingPlan(options, trainer, info, out_dir, bool(options.resume), warnings)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuralpatch.engine.errors import DatasetError
 from neuralpatch.engine.loss_history import LossHistory
 from neuralpatch.engine.patch_model import LinearPatch, SGDState
 
@@ -52,3 +53,15 @@ class TrainingState:
     rng_state: dict | None = None
     drawn: int = 0  # samples drawn so far: with the seed it fixes where the epoch order is
     output_tags: list[str] | None = None  # from a snapshot: must match the dataset
+    elapsed_s: float = 0.0  # training time so far, over every session of the run
+
+    def check_fits(self, tags: list[str], feature_dim: int, map_path: Path) -> None:
+        """A resumed state must be for these outputs and this base network."""
+        if self.output_tags is not None and self.output_tags != tags:
+            raise DatasetError(
+                f"the snapshot was trained on outputs {' '.join(self.output_tags)} but "
+                f"the dataset has {' '.join(tags)}",
+                map_path,
+            )
+        if self.patch.weights.shape != (len(tags), feature_dim):
+            raise DatasetError("the snapshot does not fit this base network and dataset", map_path)

@@ -143,7 +143,14 @@ def test_resume_from_the_command_line(capsys, sample_data, tmp_path):
         )
         == 0
     )
-    assert "step 10 " in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "step 10 " in captured.out
+    # The progress line counts the run's own steps and training time, not this session's.
+    assert "training 5/5 step 10 loss" in captured.err and ", trained 0:" in captured.err
+    assert (
+        load_snapshot(next((tmp_path / "more").glob("a_*.npsnapshot"))).hyper["elapsed_s"]
+        > load_snapshot(snapshot).hyper["elapsed_s"]
+    )
 
     other = load_snapshot(snapshot)
     other.patch.base_fingerprint = "0123456789abcdef"
@@ -174,6 +181,10 @@ def test_resume_from_the_command_line(capsys, sample_data, tmp_path):
         ("--epochs", "nan", "--epochs must be a number above 0"),
         ("--steps", "0", "--steps must be at least 1"),
         ("--out", "FILE", "cannot use it as the output folder"),
+        ("--name", "x" * 201, "'name' is longer than 200 characters"),
+        ("--description", "x" * 10_001, "'description' is longer than 10000 characters"),
+        ("--lr", "50", "lr must be a number in (0, 10]"),
+        ("--checkpoint-every", "-1", "--checkpoint-every must be 0"),
     ],
 )
 def test_bad_run_options_are_refused_before_training(

@@ -30,9 +30,6 @@ FORBIDDEN = {
     "neuralpatch.tui": ("argparse",),
     "neuralpatch.engine": ("argparse", "textual", "rich"),
 }
-# KNOWN ALLOWANCE, to be removed: the type-only loop patch_result ↔ patch_index is being
-# broken on another branch (with the split of patch_index.py). Nothing else may be added.
-KNOWN_CIRCLES = {frozenset({"neuralpatch.engine.patch_index", "neuralpatch.engine.patch_result"})}
 
 
 def modules() -> dict[str, Path]:
@@ -129,7 +126,7 @@ def test_no_import_circles():
     for node in sorted(edges):
         if node not in state:
             visit(node)
-    assert [c for c in cycles if frozenset(c) not in KNOWN_CIRCLES] == []
+    assert cycles == []
 
 
 def test_the_checks_see_a_planted_upward_import_and_circle(tmp_path: Path):

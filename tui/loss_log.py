@@ -62,13 +62,17 @@ class StepAxis(NumericAxisFormatter):
         return [float(t) for t in np.arange(start, max_ + interval / 2, interval)]
 
     def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
-        return [compact_number(t) for t in ticks]
+        interval = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+        return [compact_number(t, interval) for t in ticks]
 
 
-def compact_number(value: float) -> str:
+def compact_number(value: float, interval: float = 1.0) -> str:
+    """`1.5k`, `104.95k`: as many decimals as ticks `interval` apart need to differ."""
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
-            return f"{value / size:.4g}{suffix}"
+            decimals = max(0, ceil(-log10(interval / size) - 1e-9))
+            text = f"{value / size:.{decimals}f}"
+            return (text.rstrip("0").rstrip(".") if "." in text else text) + suffix
     return f"{value:.4g}"
 
 
@@ -89,6 +93,12 @@ class LossPlot(PlotWidget):
         self.set_ylimits(0.0, None)
         self.set_x_formatter(self._x_axis)
         self.set_interval(REDRAW_INTERVAL_S, self._redraw)
+
+    def add_history(self, steps: list[float], losses: list[float]) -> None:
+        """The loss curve a resumed run brings along (no validation figures were kept)."""
+        self.steps, self.losses = list(steps), list(losses)
+        self.accuracies = [float("nan")] * len(steps)
+        self._dirty = True
 
     def add_report(self, report: StepReport) -> None:
         if self.steps and report.step <= self.steps[-1]:

@@ -47,6 +47,34 @@ def quiet_output(log_path: Path) -> Iterator[None]:
         handler.close()
 
 
+class _GoneTerminalSafe:
+    """The terminal stream, except that once the terminal is gone (EIO after a hang-up) the
+    output is dropped. Textual's writer thread would die on the error, and its queue, once
+    full, would then block the app for good before it could save and exit."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self.gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self.gone = True
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 @contextlib.contextmanager
 def _native_stderr_to(log_path: Path) -> Iterator[None]:
     """Point fd 2 at the log file; Python's `sys.stderr` (Textual's output) keeps the tty."""
@@ -60,11 +88,14 @@ def _native_stderr_to(log_path: Path) -> Iterator[None]:
     saved = sys.__stderr__, sys.stderr
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    sys.__stderr__ = sys.stderr = terminal  # Textual's driver writes to sys.__stderr__
+    # Textual's driver writes to sys.__stderr__, from its writer thread.
+    sys.__stderr__ = sys.stderr = _GoneTerminalSafe(terminal)  # type: ignore[assignment]
     try:
         yield
     finally:
-        terminal.flush()
+        with contextlib.suppress(OSError):  # a terminal that went away has nothing to flush
+            terminal.flush()
         os.dup2(terminal_fd, 2)
         sys.__stderr__, sys.stderr = saved
-        terminal.close()
+        with contextlib.suppress(OSError):
+            terminal.close()

@@ -7,11 +7,16 @@ typed `TrainingOptions`.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
+
 from textual import work
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.training_files import SavedFiles
 from neuralpatch.engine.training_plan import TrainingOptions
 from neuralpatch.tui.app_shell import AppShell, run_in_terminal
 from neuralpatch.tui.dialogs import QuitDialog
@@ -19,9 +24,15 @@ from neuralpatch.tui.halfblock import Palette, detect_palette, palette_notice
 from neuralpatch.tui.train_screen import TrainScreen
 from neuralpatch.tui.train_teach import TrainingTeachScreen
 
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)  # Ctrl-C is a key inside the app
+
 
 class TrainApp(AppShell):
-    """Hosts the training screen; quitting asks about unsaved training and stops it cleanly."""
+    """Hosts the training screen; quitting asks about unsaved training and stops it cleanly.
+
+    SIGHUP (the terminal or SSH session went away) and SIGTERM (a service stop) save the
+    unsaved steps and exit without asking: nobody is left to answer a dialog.
+    """
 
     TITLE = "Neuralpatch training"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
@@ -29,6 +40,33 @@ class TrainApp(AppShell):
     def __init__(self, screen: TrainScreen) -> None:
         super().__init__(screen)
         self.train_screen = screen
+
+    def on_mount(self) -> None:  # AppShell.on_mount runs too (Textual walks the MRO)
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:
+                loop.add_signal_handler(sig, self.on_stop_signal, sig)
+
+    def on_unmount(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def on_stop_signal(self, sig: signal.Signals) -> None:
+        self.train_screen.quitting = True
+        self._save_and_quit()
+
+    @work(group="quit", exclusive=True)  # replaces a quit flow waiting for an answer
+    async def _save_and_quit(self) -> None:
+        """Stop the workers, save the unsaved steps, exit."""
+        while isinstance(self.screen, ModalScreen):
+            await self.screen.dismiss(None)
+        screen = self.train_screen
+        await screen.stop_workers()
+        if screen.unsaved_steps:
+            await screen.save()
+        self.exit(0)
 
     def action_quit(self) -> None:
         if isinstance(self.screen, TrainingTeachScreen):  # first leave teach mode, saving it
@@ -70,13 +108,9 @@ def make_train_app(
     return app
 
 
-def run_train_app(options: TrainingOptions) -> int:
-    """Run the app in this terminal; returns the exit code.
-
-    What was saved is printed once the screen is gone, so the paths stay in the scrollback.
-    """
+def run_train_app(options: TrainingOptions) -> tuple[int, list[SavedFiles]]:
+    """Run the app in this terminal; returns the exit code and every save of the session
+    (for the command line to print once the screen is gone, into the scrollback)."""
     app = make_train_app(options)
     code = run_in_terminal(app, "train.log")
-    for files in app.train_screen.saved:
-        print(f"snapshot  {files.snapshot}\npatch     {files.patch}")
-    return code
+    return code, app.train_screen.saved

@@ -174,7 +174,7 @@ class TrainScreen(TrainingFlows):
         self.pane.fill_if_empty("name", printable(plan.info.name))
         self.pane.fill_if_empty("description", plan.info.description)
         trainer.request_change(**self.pane.adopt(trainer.params))  # confirmed meanwhile
-        self.loop = TrainingLoop(trainer, self.post_message, plan.steps_to_run())
+        self.loop = TrainingLoop.for_plan(plan, self.post_message)
         self.suggestion = message.suggestion
         self.query_one(LossLog).add_event(
             f"{count(len(trainer.outputs))} outputs, {count(len(trainer.dataset.triggers))} "
@@ -187,6 +187,8 @@ class TrainScreen(TrainingFlows):
             self.notify(warning, title="Master patch refused", severity="warning", timeout=10)
         if plan.resumed:  # the output layer already fits: nothing to confirm
             self.query_one(LossLog).add_event(f"resuming at step {count(trainer.state.step)}")
+            self.query_one(LossPlot).add_history(*trainer.state.losses.curve())
+            self.status.show_report(trainer.current_report())
             self._start_training()
             return
         self.app.push_screen(
@@ -276,6 +278,8 @@ class TrainScreen(TrainingFlows):
     def on_snapshot_saved(self, message: SnapshotSaved) -> None:
         self.saved_step = message.step
         self.saved.append(message.files)
+        if self.loop is not None:
+            self.loop.saved()  # the checkpoint made way for these files
         self.refresh_bindings()  # Publish appears
         self.notify(
             f"{printable(message.files.snapshot)}\n{printable(message.files.patch)}",

@@ -16,11 +16,12 @@ from textual.message import Message
 
 from neuralpatch.engine.base_head import BaseHead
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.checkpoints import Checkpoints
 from neuralpatch.engine.errors import NeuralpatchError
 from neuralpatch.engine.number_text import fraction
 from neuralpatch.engine.trainer import SampleShown, StepReport, Trainer
 from neuralpatch.engine.training_files import PatchInfo, SavedFiles, read_icon, save_training
-from neuralpatch.engine.training_plan import TrainingOptions, plan_training
+from neuralpatch.engine.training_plan import TrainingOptions, TrainingPlan, plan_training
 from neuralpatch.engine.trigger_suggestion import (
     TriggerSuggestion,
     suggest_triggers,
@@ -139,10 +140,17 @@ class TrainingLoop:
 
     `stop_n_show` makes the loop stop after the current step to show the last inference.
     `steps` (from `--steps`/`--epochs`) pauses the first runs once that many steps ran.
+    `checkpoints` are written between steps while it trains (`--checkpoint-every`).
     """
 
-    def __init__(self, trainer: Trainer, post: Post, steps: int | None = None) -> None:
-        self.trainer, self.post = trainer, post
+    def __init__(
+        self,
+        trainer: Trainer,
+        post: Post,
+        steps: int | None = None,
+        checkpoints: Checkpoints | None = None,
+    ) -> None:
+        self.trainer, self.post, self.checkpoints = trainer, post, checkpoints
         self.stop = threading.Event()  # makes trainer.run return after the current step
         self.pause_requested = threading.Event()
         self.abort = threading.Event()  # quitting: also interrupts feature extraction
@@ -153,6 +161,18 @@ class TrainingLoop:
         self._cancelled: Callable[[], bool] = lambda: False
         self._last_post = 0.0
         self._unposted: StepReport | None = None
+
+    @classmethod
+    def for_plan(cls, plan: TrainingPlan, post: Post) -> TrainingLoop:
+        """The loop of a planned run: its step limit, its checkpoints in its output folder."""
+        every = plan.options.checkpoint_every
+        checkpoints = Checkpoints(plan.trainer, plan.info, plan.out_dir, every)
+        return cls(plan.trainer, post, plan.steps_to_run(), checkpoints)
+
+    def saved(self) -> None:
+        """The run's own files were saved: they hold at least what the checkpoint held."""
+        if self.checkpoints is not None:
+            self.checkpoints.discard()
 
     def begin(self) -> None:
         """Call on the app thread just before starting a worker on `run`."""
@@ -226,6 +246,8 @@ class TrainingLoop:
             self.stop.set()
         if report.changed:
             self.post(RatesApplied(report.changed, report.step))
+        if self.checkpoints is not None:
+            self.checkpoints.after_step(report)
         now = time.monotonic()
         if now - self._last_post >= REPORT_INTERVAL_S:
             self._last_post = now

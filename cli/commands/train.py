@@ -135,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
         require_terminal("train")
         from neuralpatch.tui.train_app import run_train_app
 
-        return run_train_app(options)
+        code, saved = run_train_app(options)
+        for files in saved:  # a terminal that went away silences these, nothing more
+            say(f"snapshot  {files.snapshot}\npatch     {files.patch}")
+        return code
     return run_headless(options)
 
 
@@ -205,12 +208,15 @@ def _run_line(trainer: Trainer, name: str) -> str:
 
 
 def _step_text(report: StepReport) -> str:
+    """The run's own step count and training time: a resumed run goes on from its snapshot."""
     from neuralpatch.commands.progress import percent
-    from neuralpatch.engine.number_text import rate
+    from neuralpatch.engine.number_text import count, rate
+    from neuralpatch.engine.rate_clock import format_duration
 
     return (
-        f"loss {report.rolling_loss:.4f} val end-to-end {percent(report.val_accuracy)} "
-        f"(when triggered {percent(report.val_when_triggered)}) {rate(report.images_per_s)} img/s"
+        f"step {count(report.step)} loss {report.rolling_loss:.4f} val end-to-end "
+        f"{percent(report.val_accuracy)} (when triggered {percent(report.val_when_triggered)}) "
+        f"{rate(report.images_per_s)} img/s, trained {format_duration(report.elapsed_s)}"
     )
 
 

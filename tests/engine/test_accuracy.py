@@ -106,7 +106,7 @@ def test_default_training_stops_by_itself_and_keeps_the_best_weights(base_networ
     def spy(early):
         stop = original(early)
         if not stop:
-            v = trainer._validation
+            v = trainer.held_out.last
             seen.append((trainer.state.step, v.end_to_end, v.loss))
         return stop
 
