@@ -27,6 +27,7 @@ from neuralpatch.engine.errors import DatasetError, ImageError, SettingError
 from neuralpatch.engine.feature_matrix import FeatureMatrix, Split
 from neuralpatch.engine.held_out import HeldOut
 from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.number_text import count
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
 from neuralpatch.engine.patch_system import PatchSystem
 from neuralpatch.engine.rate_changes import RateChanges
@@ -259,7 +260,7 @@ class Trainer:
         loss_text = f"loss {-best[1]:.4f}" if best and math.isfinite(best[1]) else ""
         self.stop_reason = (
             f"stopped by itself: {early.reason}; kept the best weights, from step "
-            f"{early.best_step} ({shown}{loss_text})".replace(", )", ")")
+            f"{count(early.best_step)} ({shown}{loss_text})".replace(", )", ")")
         )
         return True
 
