@@ -192,7 +192,7 @@ class CameraScreen(CameraFlows):
         elif status.state == "opening":
             text = f"opening {status.source}…"
         elif status.state == "live":
-            text = f"● {status.source} · {self.dropped} frames dropped"
+            text = f"● {status.source} · {self.dropped:,} frames dropped"
         else:
             text = f"{status.source}: {status.state} {status.message}".strip()
         label.update(printable(text))

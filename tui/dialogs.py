@@ -96,7 +96,9 @@ class ReconfigureDialog(ModalScreen[str]):
                     ),
                     markup=False,
                 )
-                names = printable(", ".join(c.name for c in self.triggers)) or "none"
+                # Named as `classify` and `patches` name them: the base network's own names.
+                names = ", ".join(c.base_name or c.name for c in self.triggers)
+                names = printable(names) or "none"
                 yield Static(
                     f"Triggered by {count(len(self.triggers))} base categories: {names}",
                     classes="triggers",

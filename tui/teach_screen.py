@@ -144,7 +144,7 @@ class TeachScreen(TeachFlows):
     # -- messages ------------------------------------------------------------------------
     def on_setup_progress(self, message: SetupProgress) -> None:
         view = self.query_one(self.VIEW, ImageView)
-        view.placeholder = f"features of the dataset's photos: {message.done}/{message.total}"
+        view.placeholder = f"features of the dataset's photos: {message.done:,}/{message.total:,}"
         view.set_image(None)
 
     def on_session_ready(self, message: SessionReady) -> None:
@@ -160,7 +160,7 @@ class TeachScreen(TeachFlows):
         live, answer = message.live, message.answer
         self.current = (live, answer)
         self.query_one(self.VIEW, ImageView).set_image(
-            live.image, printable(f"{live.frame.label} · frame {live.frame.number}")
+            live.image, printable(f"{live.frame.label} · frame {live.frame.number:,}")
         )
         self.show_heat()
         self.query_one("#teach-base", Label).update(
