@@ -53,7 +53,7 @@ def answer_line(answer: TeachAnswer | None) -> str:
     if answer.abstained:
         return f"taught patch: none ({answer.probabilities[answer.index]:.0%} background)"
     o = answer.outputs[answer.index]
-    return f"taught patch: {o.name.replace('_', ' ')} {answer.probabilities[answer.index]:.0%}"
+    return f"taught patch: {o.name} {answer.probabilities[answer.index]:.0%}"
 
 
 def rates_line(published: Published) -> str:
