@@ -27,6 +27,8 @@ COMMANDS = (
     "serve",
     "market",
 )
+# A command whose module is named otherwise (`base.py` would read as a base class).
+MODULES = {"base": "base_network"}
 EXIT_ERROR = 2
 
 
@@ -40,7 +42,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neuralpatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in (only,) if only in COMMANDS else COMMANDS:
-        importlib.import_module(f"neuralpatch.commands.{name}").add_parser(sub)
+        module = MODULES.get(name, name)
+        importlib.import_module(f"neuralpatch.commands.{module}").add_parser(sub)
     return parser
 
 
