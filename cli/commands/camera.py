@@ -153,9 +153,10 @@ def run_headless(args: argparse.Namespace) -> int:
     from neuralpatch.engine.patch_system import PatchSystem
     from neuralpatch.engine.patch_watcher import PatchWatcher
 
+    # The source first: a missing video is one error before seconds of loading the network.
+    source = make_source(args.source, realtime=args.realtime, interval=args.interval)
     base = load_base(args)
     system = PatchSystem.for_base(base, args.min_probability)
-    source = make_source(args.source, realtime=args.realtime, interval=args.interval)
     retries = args.retries if args.retries is not None else (None if source.is_device else 0)
     loop = LiveLoop(
         base,
