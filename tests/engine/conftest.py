@@ -1,8 +1,10 @@
-"""Fixtures shared by engine tests: one OpenCL runtime, the real base files and network, a saved
-patch file, and a cascade of two real patches (trained once per session) with real frames."""
+"""Fixtures shared by engine tests: one OpenCL runtime, the real base files and network, a
+writable dataset, a saved patch file, and a cascade of two real patches (trained once per
+session) with real frames."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,14 @@ def files() -> BaseNetworkFiles:
 @pytest.fixture(scope="module")
 def network(files, runtime) -> OpenCLNetwork:
     return OpenCLNetwork(files, runtime)
+
+
+@pytest.fixture
+def dataset_copy(sample_data, tmp_path) -> Path:
+    """A writable copy of the sample cats dataset."""
+    folder = tmp_path / "felix"
+    shutil.copytree(sample_data, folder)
+    return folder
 
 
 @pytest.fixture
