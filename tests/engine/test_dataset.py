@@ -1,4 +1,5 @@
-"""The dataset folder format (map_clsloc.txt + tagged images) and image decoding, on real photos."""
+"""The dataset folder format (map_clsloc.txt + tagged images), its split and summary, on real
+photos."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ import shutil
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from neuralpatch.engine.classes import imagenet_classes
 from neuralpatch.engine.dataset import MAP_NAME, load_dataset
-from neuralpatch.engine.errors import DatasetError, ImageError
-from neuralpatch.engine.image_io import decode_image, save_jpeg_atomic
+from neuralpatch.engine.errors import DatasetError
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 PHOTOS = sorted(SAMPLE.glob("*.jpg"))
@@ -254,66 +253,3 @@ def test_summary_is_json_and_names_outputs_triggers_and_base_names():
     assert any("wildcat_small_non_domestic: 13 images" in line for line in lines)
     assert any(TABBY in line and "known as tabby" in line for line in lines)
     assert lines[-1] == "Problems: none"
-
-
-def test_decode_image_gives_upright_rgb_uint8():
-    rgb = decode_image(PHOTOS[0])
-    with Image.open(PHOTOS[0]) as img:
-        assert rgb.shape == (img.height, img.width, 3)
-    assert rgb.dtype == np.uint8 and 20 < rgb.mean() < 235
-
-
-def test_decode_image_from_bytes_already_read_ignores_the_file_now():
-    # The feature cache hashes bytes, then decodes those same bytes: a photo replaced in
-    # between must not get the new photo's features under the old photo's key.
-    first = PHOTOS[1].read_bytes()
-    np.testing.assert_array_equal(decode_image(PHOTOS[0], first), decode_image(PHOTOS[1]))
-    with pytest.raises(ImageError) as info:
-        decode_image(PHOTOS[0], b"not an image")
-    assert info.value.path == PHOTOS[0]
-
-
-def test_decode_image_applies_exif_orientation(tmp_path):
-    crop = Image.open(PHOTOS[3]).convert("RGB").crop((0, 0, 200, 120))
-    exif = Image.Exif()
-    exif[0x0112] = 6  # stored sideways: rotate 90° clockwise to view
-    crop.save(tmp_path / "turned.jpg", exif=exif, quality=95)
-    rgb = decode_image(tmp_path / "turned.jpg")
-    assert rgb.shape == (200, 120, 3)
-    expected = np.asarray(crop.transpose(Image.Transpose.ROTATE_270), dtype=np.float32)
-    assert np.abs(rgb.astype(np.float32) - expected).mean() < 6
-
-
-def test_decode_image_also_reads_palette_and_alpha_pngs(tmp_path):
-    crop = Image.open(PHOTOS[5]).crop((0, 0, 64, 48))
-    crop.convert("P").save(tmp_path / "p.png")
-    crop.convert("RGBA").save(tmp_path / "a.png")
-    assert decode_image(tmp_path / "p.png").shape == (48, 64, 3)
-    assert np.array_equal(decode_image(tmp_path / "a.png"), np.asarray(crop.convert("RGB")))
-
-
-@pytest.mark.parametrize("content", [b"", b"just some text\n", "truncated"])
-def test_undecodable_files_raise_image_error_naming_the_file(tmp_path, content):
-    path = tmp_path / f"{DOMESTIC}_bad.jpg"
-    if content == "truncated":
-        content = PHOTOS[0].read_bytes()[:3000]
-    path.write_bytes(content)
-    with pytest.raises(ImageError) as caught:
-        decode_image(path)
-    assert caught.value.path == path and str(path) in str(caught.value)
-
-
-def test_a_missing_image_raises_image_error(tmp_path):
-    with pytest.raises(ImageError, match="not found"):
-        decode_image(tmp_path / "gone.jpg")
-
-
-def test_save_jpeg_atomic_round_trips_and_leaves_no_temp_file(tmp_path):
-    rgb = decode_image(PHOTOS[10])[100:300, 200:460]
-    out = save_jpeg_atomic(tmp_path / "snap.jpg", rgb, quality=95)
-    again = decode_image(out)
-    assert again.shape == rgb.shape
-    assert np.abs(again.astype(np.int16) - rgb).mean() < 4
-    assert [p.name for p in tmp_path.iterdir()] == ["snap.jpg"]
-    with pytest.raises(ValueError):
-        save_jpeg_atomic(tmp_path / "bad.jpg", rgb.astype(np.float32))

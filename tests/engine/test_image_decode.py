@@ -3,7 +3,8 @@
 Made from the real chelsea photo: 16-bit grey, 16-bit RGB and RGBA PNGs (scaled by 257, so
 the top byte is the 8-bit original), a CMYK JPEG, transparent PNGs; a 24-megapixel JPEG is
 decoded reduced; a real 169-megapixel PNG is a counted skip, in a child process whose peak
-memory is measured.
+memory is measured. The sample photos decode upright (EXIF), from bytes already read, and
+undecodable files are errors naming the file; snaps are saved as JPEG atomically.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ import pytest
 from PIL import Image
 
 from neuralpatch.engine.errors import ImageError
-from neuralpatch.engine.image_io import BACKGROUND, DECODE_SHORT_SIDE, decode_image
+from neuralpatch.engine.image_io import (
+    BACKGROUND,
+    DECODE_SHORT_SIDE,
+    decode_image,
+    save_jpeg_atomic,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+PHOTOS = sorted(SAMPLE.glob("*.jpg"))
+DOMESTIC = "n02121808"
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +143,66 @@ def test_a_169_megapixel_png_is_a_quiet_counted_skip(tmp_path):
     assert int(peak_mib) < 400, f"peak {peak_mib} MiB"
     with pytest.raises(ImageError, match="too many pixels"):
         decode_image(path)
+
+
+def test_decode_image_gives_upright_rgb_uint8():
+    rgb = decode_image(PHOTOS[0])
+    with Image.open(PHOTOS[0]) as img:
+        assert rgb.shape == (img.height, img.width, 3)
+    assert rgb.dtype == np.uint8 and 20 < rgb.mean() < 235
+
+
+def test_decode_image_from_bytes_already_read_ignores_the_file_now():
+    # The feature cache hashes bytes, then decodes those same bytes: a photo replaced in
+    # between must not get the new photo's features under the old photo's key.
+    first = PHOTOS[1].read_bytes()
+    np.testing.assert_array_equal(decode_image(PHOTOS[0], first), decode_image(PHOTOS[1]))
+    with pytest.raises(ImageError) as info:
+        decode_image(PHOTOS[0], b"not an image")
+    assert info.value.path == PHOTOS[0]
+
+
+def test_decode_image_applies_exif_orientation(tmp_path):
+    crop = Image.open(PHOTOS[3]).convert("RGB").crop((0, 0, 200, 120))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90° clockwise to view
+    crop.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    rgb = decode_image(tmp_path / "turned.jpg")
+    assert rgb.shape == (200, 120, 3)
+    expected = np.asarray(crop.transpose(Image.Transpose.ROTATE_270), dtype=np.float32)
+    assert np.abs(rgb.astype(np.float32) - expected).mean() < 6
+
+
+def test_decode_image_also_reads_palette_and_alpha_pngs(tmp_path):
+    crop = Image.open(PHOTOS[5]).crop((0, 0, 64, 48))
+    crop.convert("P").save(tmp_path / "p.png")
+    crop.convert("RGBA").save(tmp_path / "a.png")
+    assert decode_image(tmp_path / "p.png").shape == (48, 64, 3)
+    assert np.array_equal(decode_image(tmp_path / "a.png"), np.asarray(crop.convert("RGB")))
+
+
+@pytest.mark.parametrize("content", [b"", b"just some text\n", "truncated"])
+def test_undecodable_files_raise_image_error_naming_the_file(tmp_path, content):
+    path = tmp_path / f"{DOMESTIC}_bad.jpg"
+    if content == "truncated":
+        content = PHOTOS[0].read_bytes()[:3000]
+    path.write_bytes(content)
+    with pytest.raises(ImageError) as caught:
+        decode_image(path)
+    assert caught.value.path == path and str(path) in str(caught.value)
+
+
+def test_a_missing_image_raises_image_error(tmp_path):
+    with pytest.raises(ImageError, match="not found"):
+        decode_image(tmp_path / "gone.jpg")
+
+
+def test_save_jpeg_atomic_round_trips_and_leaves_no_temp_file(tmp_path):
+    rgb = decode_image(PHOTOS[10])[100:300, 200:460]
+    out = save_jpeg_atomic(tmp_path / "snap.jpg", rgb, quality=95)
+    again = decode_image(out)
+    assert again.shape == rgb.shape
+    assert np.abs(again.astype(np.int16) - rgb).mean() < 4
+    assert [p.name for p in tmp_path.iterdir()] == ["snap.jpg"]
+    with pytest.raises(ValueError):
+        save_jpeg_atomic(tmp_path / "bad.jpg", rgb.astype(np.float32))

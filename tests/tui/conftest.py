@@ -1,17 +1,25 @@
 """Fixtures for the app tests: training run options parsed as the CLI does and the training
-app; a real cat video for the live screens and a small dataset for teach mode."""
+app; a real cat video, a really trained patch and a dataset to snap into for the live screens,
+and a small dataset for teach mode."""
 
 from __future__ import annotations
 
+import io
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import pytest
+from PIL import Image
 
 from neuralpatch.commands.train import training_options
 from neuralpatch.engine.base_network import BaseNetwork
+from neuralpatch.engine.dataset import load_dataset
+from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.trainer import Trainer
+from neuralpatch.engine.training_files import PatchInfo, save_training
 from neuralpatch.engine.training_plan import TrainingOptions
 from neuralpatch.main import build_parser
 from neuralpatch.tui.train_app import TrainApp, make_train_app
@@ -54,6 +62,39 @@ def cat_video(tmp_path_factory, photos) -> Path:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_patch(base_network, sample_data, tmp_path_factory) -> Path:
+    """A real patch trained on the cat sample set, with a red icon."""
+    trainer = Trainer(
+        base_network,
+        load_dataset(sample_data, base_network.classes.tag_names()),
+        HyperParams(batch_size=8, lr=0.02),
+    )
+    trainer.prepare()
+    trainer.run(threading.Event(), steps=40)
+    icon = io.BytesIO()
+    Image.new("RGBA", (12, 12), (230, 30, 40, 255)).save(icon, format="PNG")
+    out = tmp_path_factory.mktemp("trained")
+    return save_training(trainer, PatchInfo("cats", icon_png=icon.getvalue()), out).patch
+
+
+@pytest.fixture
+def patch_dir(trained_patch, tmp_path) -> Path:
+    """Only the plugin file: no snapshot beside it, so its dataset is not offered."""
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    shutil.copy(trained_patch, folder / trained_patch.name)
+    return folder
+
+
+@pytest.fixture
+def dataset(sample_data, tmp_path) -> Path:
+    """A writable copy of the sample cats dataset, for snaps to land in."""
+    folder = tmp_path / "felix_cats"
+    shutil.copytree(sample_data, folder)
+    return folder
 
 
 @pytest.fixture

@@ -1,85 +1,19 @@
-"""The live testing screen driven with Pilot: real video, real trained patch, real snapping."""
+"""The live testing screen driven with Pilot: real video, real trained patch; a missing or lost
+source, a patch folder that changes underneath, hostile names escaped on screen."""
 
 from __future__ import annotations
 
-import errno
-import io
 import shutil
-import threading
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pytest
-from PIL import Image
-from pilot_helpers import run_async, wait_for
-from textual.app import App
-from textual.widgets import Label
+from pilot_helpers import camera_app, recorded_notifications, run_async, wait_for, wait_for_screen
+from textual.widgets import Label, OptionList
 
-from neuralpatch.commands.camera import camera_config
-from neuralpatch.engine.dataset import load_dataset
-from neuralpatch.engine.hyper_params import HyperParams
-from neuralpatch.engine.snap import SnapTarget
-from neuralpatch.engine.trainer import Trainer
-from neuralpatch.engine.training_files import PatchInfo, save_training
-from neuralpatch.main import build_parser
-from neuralpatch.tui import camera_app as camera_app_module
-from neuralpatch.tui.camera_app import CameraApp, make_camera_app
 from neuralpatch.tui.camera_patches import PatchPanel
-from neuralpatch.tui.camera_screen import CameraScreen
 from neuralpatch.tui.image_view import ImageView
 from neuralpatch.tui.snap_dialog import SnapDialog
 
 SIZE = (100, 30)
-
-
-@pytest.fixture(scope="module")
-def trained_patch(base_network, sample_data, tmp_path_factory) -> Path:
-    """A real patch trained on the cat sample set, with a red icon."""
-    trainer = Trainer(
-        base_network,
-        load_dataset(sample_data, base_network.classes.tag_names()),
-        HyperParams(batch_size=8, lr=0.02),
-    )
-    trainer.prepare()
-    trainer.run(threading.Event(), steps=40)
-    icon = io.BytesIO()
-    Image.new("RGBA", (12, 12), (230, 30, 40, 255)).save(icon, format="PNG")
-    out = tmp_path_factory.mktemp("trained")
-    return save_training(trainer, PatchInfo("cats", icon_png=icon.getvalue()), out).patch
-
-
-@pytest.fixture
-def patch_dir(trained_patch, tmp_path) -> Path:
-    """Only the plugin file: no snapshot beside it, so its dataset is not offered."""
-    folder = tmp_path / "patches"
-    folder.mkdir()
-    shutil.copy(trained_patch, folder / trained_patch.name)
-    return folder
-
-
-@pytest.fixture
-def dataset(sample_data, tmp_path) -> Path:
-    folder = tmp_path / "felix_cats"
-    shutil.copytree(sample_data, folder)
-    return folder
-
-
-def camera_app(base_network, *argv: str) -> CameraApp:
-    args = build_parser().parse_args(["camera", *argv])
-    return make_camera_app(camera_config(args, base_network), palette="256")
-
-
-def recorded_notifications(screen: CameraScreen) -> list[tuple[str, dict]]:
-    seen: list[tuple[str, dict]] = []
-    original = screen.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        seen.append((message, kwargs))
-        original(message, **kwargs)
-
-    screen.notify = notify  # type: ignore[method-assign]
-    return seen
 
 
 @run_async
@@ -103,65 +37,6 @@ async def test_live_pass_shows_the_cat_its_patch_and_the_speed(
         assert len(view._overlays) == 1 and view._overlays[0].icon is not None
         assert "cats" in str(screen.query_one(PatchPanel).content)
         assert "●" in str(screen.query_one("#camera-status", Label).content)
-
-
-@run_async
-async def test_snap_key_files_the_frozen_frame_into_the_dataset(
-    base_network, cat_video, patch_dir, dataset
-):
-    app = camera_app(
-        base_network,
-        "--source",
-        str(cat_video),
-        "--patches",
-        str(patch_dir),
-        "--dataset",
-        str(dataset),
-    )
-    before = {p.name for p in dataset.iterdir()}
-    async with app.run_test(size=SIZE) as pilot:
-        screen = app.camera_screen
-        await wait_for(pilot, lambda: screen.current is not None)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapDialog))
-        dialog = app.screen
-        await wait_for(pilot, lambda: dialog.query("#snap-categories").first().option_count)
-        assert len(dialog.targets) == 1 and dialog.targets[0].root == dataset.resolve()
-        assert screen.frozen
-        await pilot.press("enter")  # the dataset: on to its categories
-        await pilot.press("down")  # the second output: wildcat_small_non_domestic
-        await pilot.press("enter")  # save
-        await wait_for(pilot, lambda: len(screen.snapped) == 1)
-        assert not screen.frozen and isinstance(app.screen, CameraScreen)
-    new = {p.name for p in dataset.iterdir()} - before
-    assert len(new) == 1 and new.pop().startswith("n02124623_")
-    counted = load_dataset(dataset, base_network.classes.tag_names())
-    wild = next(c for c in counted.outputs if c.tag == "n02124623")
-    assert screen.snapped[0] in wild.images
-
-
-@run_async
-async def test_a_failed_snap_is_an_error_notification(
-    base_network, cat_video, dataset, monkeypatch
-):
-    def full(fd: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("neuralpatch.engine.atomic.os.fsync", full)
-    app = camera_app(base_network, "--source", str(cat_video), "--dataset", str(dataset))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = app.camera_screen
-        seen = recorded_notifications(screen)
-        await wait_for(pilot, lambda: screen.current is not None)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapDialog))
-        await pilot.press("enter", "enter")
-        await wait_for(pilot, lambda: any(kw.get("severity") == "error" for _, kw in seen))
-        message = next(m for m, kw in seen if kw.get("severity") == "error")
-        assert "the disk is full" in message and str(dataset) in message
-        passes = screen.current.index
-        await wait_for(pilot, lambda: screen.current.index > passes)  # still live
-    assert not [p for p in dataset.iterdir() if p.name.startswith(("n02121808_2", "."))]
 
 
 @run_async
@@ -247,33 +122,6 @@ def test_overlay_is_a_badge_for_a_patch_without_icon():
     assert overlays[0].icon is not None and overlays[1].label == "breeds"
 
 
-class SnapDialogApp(App[None]):
-    """The snap dialog alone, on a fixed photo and dataset, for the SVG snapshot."""
-
-    CSS_PATH = Path(camera_app_module.__file__).parent / CameraApp.CSS_PATH
-
-    def __init__(self, image: np.ndarray, target: SnapTarget) -> None:
-        super().__init__()
-        self.image, self.target = image, target
-
-    def on_mount(self) -> None:
-        self.push_screen(
-            SnapDialog(
-                self.image,
-                [self.target],
-                [],
-                "256",
-                "Base network: tiger_cat 39%; cats: domestic_cat 100%. What is it really?",
-            )
-        )
-
-
-def test_snapshot_snap_dialog(snap_compare, photos, sample_data, base_network):
-    categories = load_dataset(sample_data, base_network.classes.tag_names()).outputs
-    target = SnapTarget(Path("felix_cats"), "felix_cats (patch cats)", categories, ["cats"])
-    assert snap_compare(SnapDialogApp(photos["chelsea"], target), terminal_size=SIZE)
-
-
 @run_async
 async def test_hostile_names_never_reach_the_terminal_raw(
     base_network, cat_video, trained_patch, sample_data, tmp_path
@@ -305,9 +153,10 @@ async def test_hostile_names_never_reach_the_terminal_raw(
         await pilot.pause(0.2)
         shown = "".join(strip.text for strip in app.screen._compositor.render_strips())
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SnapDialog))
+        await wait_for_screen(pilot, SnapDialog)  # composed: its option list is there
         dialog = app.screen
-        await wait_for(pilot, lambda: dialog.query("#snap-categories").first().option_count)
+        categories = dialog.query_one("#snap-categories", OptionList)
+        await wait_for(pilot, lambda: categories.option_count, "the dataset's categories")
         await pilot.pause(0.2)
         snap = "".join(strip.text for strip in app.screen._compositor.render_strips())
     for text in (shown, snap):

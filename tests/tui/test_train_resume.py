@@ -1,17 +1,19 @@
 """A resumed run in the training app tells the truth: the status goes on from the snapshot's
-step and training time, the loss plot keeps the history, and x ticks never repeat."""
+step and training time, the loss plot keeps the history, x ticks never repeat, and a run
+resumed in the app skips the output-layer dialog and keeps its rates."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from pilot_helpers import run_async, wait_for
-from textual.widgets import Label
+from pilot_helpers import run_async, screen_of, steps, wait_for, wait_for_screen
+from textual.widgets import Input, Label
 
 from neuralpatch.engine.loss_history import LossHistory
 from neuralpatch.engine.snapshot import load_snapshot
 from neuralpatch.main import main
+from neuralpatch.tui.dialogs import ReconfigureDialog
 from neuralpatch.tui.loss_log import LossPlot, StepAxis
 from neuralpatch.tui.train_app import TrainApp
 
@@ -77,3 +79,25 @@ def test_step_tick_labels_never_repeat(low, high):
     ticks = axis.get_ticks(low, high)
     labels = axis.get_labels_for_ticks(ticks)
     assert len(ticks) >= 2 and len(set(labels)) == len(labels), labels
+
+
+@run_async
+async def test_resume_skips_the_dialog_and_keeps_the_rates(train_app, out_dir: Path):
+    app = train_app("--lr", "0.02", "--steps", "30")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+t")
+        await wait_for_screen(pilot, ReconfigureDialog)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen_of(app).phase == "paused", "the 30 steps")
+        assert steps(app) == 30
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: list(out_dir.glob("*.npsnapshot")), "the snapshot")
+    snapshot = next(out_dir.glob("*.npsnapshot"))
+
+    resumed = train_app("--resume", str(snapshot), "--steps", "5")
+    async with resumed.run_test(size=(80, 24)) as pilot:
+        assert resumed.screen.query_one("#lr", Input).value == "0.02"
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: screen_of(resumed).phase == "paused", "the 5 steps")
+        assert steps(resumed) == 35
+        assert screen_of(resumed).trainer.params.lr == 0.02
