@@ -13,7 +13,7 @@ from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.camera_config import CameraConfig
 from neuralpatch.engine.folder_source import DEFAULT_FOLDER_INTERVAL_S
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.snap import SnapTarget
+from neuralpatch.engine.snap_to_dataset import SnapTarget
 from neuralpatch.engine.snapshot import SNAPSHOT_SUFFIX
 
 

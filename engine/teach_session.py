@@ -31,7 +31,7 @@ from neuralpatch.engine.feature_cache import FeatureCache
 from neuralpatch.engine.online_trainer import OnlineTrainer, Rates
 from neuralpatch.engine.patch_file import PatchOutput
 from neuralpatch.engine.patch_model import LinearPatch
-from neuralpatch.engine.snap import save_snap
+from neuralpatch.engine.snap_to_dataset import save_snap
 from neuralpatch.engine.teach_answer import LabelRecord, TeachAnswer, TeachOutput
 from neuralpatch.engine.teach_files import (
     TeachSaved,

@@ -15,7 +15,7 @@ from textual import work
 from neuralpatch.engine.camera_config import CameraConfig
 from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.safe_text import printable
-from neuralpatch.engine.snap import SnapError, SnapTarget, find_targets, save_snap
+from neuralpatch.engine.snap_to_dataset import SnapError, SnapTarget, find_targets, save_snap
 from neuralpatch.engine.teach_config import teach_config_for
 from neuralpatch.tui.camera_messages import SnapFailed, SnapSaved
 from neuralpatch.tui.image_view import ImageView

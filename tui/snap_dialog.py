@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from neuralpatch.engine.safe_text import printable
-from neuralpatch.engine.snap import SnapTarget
+from neuralpatch.engine.snap_to_dataset import SnapTarget
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.image_view import ImageView
 

@@ -15,7 +15,7 @@ from neuralpatch.engine.classes import imagenet_classes
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.errors import DatasetError, ImageError
 from neuralpatch.engine.image_io import read_photo_bytes
-from neuralpatch.engine.snap import SnapError, save_snap
+from neuralpatch.engine.snap_to_dataset import SnapError, save_snap
 
 DOMESTIC = "n02121808"
 

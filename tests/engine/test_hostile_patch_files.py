@@ -22,7 +22,7 @@ from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.errors import PatchFormatError
 from neuralpatch.engine.patch_file import PatchFile, PatchOutput, load_patch, save_patch
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.snap import dataset_of_patch
+from neuralpatch.engine.snap_to_dataset import dataset_of_patch
 from neuralpatch.engine.snapshot import Snapshot, load_snapshot, save_snapshot
 from neuralpatch.main import main
 

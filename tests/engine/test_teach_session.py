@@ -26,7 +26,7 @@ from neuralpatch.engine.patch_file import (
 from neuralpatch.engine.patch_file import patch_header as header_of
 from neuralpatch.engine.patch_model import LinearPatch
 from neuralpatch.engine.patch_system import PatchSystem
-from neuralpatch.engine.snap import read_target, save_snap
+from neuralpatch.engine.snap_to_dataset import read_target, save_snap
 from neuralpatch.engine.teach_session import TeachSession
 
 DOMESTIC, WILD, BIG = "n02121808", "n02124623", "n02127808"

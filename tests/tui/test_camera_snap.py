@@ -12,7 +12,7 @@ from textual.app import App
 from textual.widgets import OptionList
 
 from neuralpatch.engine.dataset import load_dataset
-from neuralpatch.engine.snap import SnapTarget
+from neuralpatch.engine.snap_to_dataset import SnapTarget
 from neuralpatch.tui import camera_app as camera_app_module
 from neuralpatch.tui.camera_app import CameraApp
 from neuralpatch.tui.camera_screen import CameraScreen

@@ -16,7 +16,7 @@ import pytest
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
-from neuralpatch.engine.snap import (
+from neuralpatch.engine.snap_to_dataset import (
     SnapError,
     dataset_of_patch,
     find_targets,
