@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from math import ceil, floor, log10
 
 import numpy as np
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import RichLog
 from textual_plot import HiResMode, NumericAxisFormatter, PlotWidget
@@ -46,6 +47,13 @@ class LossLog(RichLog):
 
     def add_event(self, text: str) -> None:
         self.write(Text(f"— {text}", style="italic"))
+
+    def add_table(self, lines: list[str]) -> None:
+        """Lines whose columns matter (per-class accuracy, the confusion matrix): written at
+        their own width, never wrapped; a narrow log scrolls sideways instead."""
+        width = max((cell_len(line) for line in lines), default=0)
+        for line in lines:
+            self.write(Text(line), width=max(width, self.min_width))
 
 
 class StepAxis(NumericAxisFormatter):

@@ -245,8 +245,7 @@ class TrainScreen(TrainingFlows):
         log = self.query_one(LossLog)
         if message.reason == "stop-n-show" and message.sample is not None:
             if self.trainer is not None:  # what `eval --split val` would say right now
-                for line in self.trainer.validation_lines():
-                    log.write(printable(line))
+                log.add_table([printable(line) for line in self.trainer.validation_lines()])
             self._show_inference(message.sample)
             return
         if message.reason in ("steps-done", "converged"):
@@ -256,8 +255,8 @@ class TrainScreen(TrainingFlows):
         if message.reason == "converged" and self.trainer is not None:
             log.add_event(self.trainer.stop_reason or "stopped by itself")
         if message.reason in ("steps-done", "converged") and self.trainer is not None:
-            for line in self.trainer.validation_lines():  # what `eval --split val` shows
-                log.write(printable(line))
+            # what `eval --split val` shows
+            log.add_table([printable(line) for line in self.trainer.validation_lines()])
         self._set_phase("paused", "paused")
 
     def on_training_failed(self, message: TrainingFailed) -> None:

@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from neuralpatch.engine.end_to_end_validation import report_lines
 from neuralpatch.tui.dialogs import InferenceDialog, ReconfigureDialog
 from neuralpatch.tui.image_view import ImageView
+from neuralpatch.tui.loss_log import LossLog
 from neuralpatch.tui.train_screen import TrainScreen
 from neuralpatch.tui.validation_dialog import NOT_TRIGGERED, MissDialog, ValidationDialog
 
@@ -40,6 +41,11 @@ async def test_stop_n_show_draws_the_heat_map_beside_the_image(train_app):
         view = dialog.query_one("#inference-heat", ImageView)
         assert view.image is not None and view.image.shape == sample.image.shape
         assert view.caption.startswith("heat: cats → ") and view._layer is not None
+        # the per-class table and confusion matrix keep their rows whole in the 80-column log
+        logged = [strip.text.rstrip() for strip in app.train_screen.query_one(LossLog).lines]
+        table = [line.rstrip() for line in app.train_screen.trainer.validation_lines()]
+        assert any("confusion" in line for line in table)
+        assert all(line in logged for line in table)
         await pilot.press("v")  # the validation results from inside stop-N-show
         await wait_for_screen(pilot, ValidationDialog)
         await pilot.press("escape")
