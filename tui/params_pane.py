@@ -114,7 +114,7 @@ class ParamsPane(Vertical):
             return "default: beside the dataset"
         out = default_out_dir(data.strip())
         relative = os.path.relpath(out)
-        return f"default: {out if relative.startswith('..') else relative}{os.sep}"
+        return f"{out if relative.startswith('..') else relative}{os.sep} (default)"
 
     @on(Input.Submitted)
     @on(Input.Blurred)

@@ -24,7 +24,7 @@ def test_default_output_folder_is_visible_beside_the_dataset(tmp_path: Path):
 def test_default_output_inside_the_working_folder_is_shown_relative(tmp_path, monkeypatch):
     """Relative, so it fits the field; the start dialog shows the whole path."""
     monkeypatch.chdir(tmp_path)
-    assert ParamsPane._out_placeholder("cats") == f"default: cats-patches{os.sep}"
+    assert ParamsPane._out_placeholder("cats") == f"cats-patches{os.sep} (default)"
     assert ParamsPane._out_placeholder(" ") == "default: beside the dataset"
 
 
@@ -37,7 +37,7 @@ async def test_pane_shows_the_full_output_path_and_marks_an_unusable_one(
     app = make_train_app(train_options(data), base=base_network, palette="256")
     async with app.run_test(size=(80, 24)) as pilot:
         out = app.screen.query_one("#out", Input)
-        assert out.placeholder == f"default: {tmp_path / 'cats-patches'}{os.sep}"
+        assert out.placeholder == f"{tmp_path / 'cats-patches'}{os.sep} (default)"
         assert out.is_valid
         blocker = tmp_path / "a-file"
         blocker.write_text("in the way")
