@@ -19,20 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuralpatch.engine.hyper_params import BOUNDS, HyperParams
 from neuralpatch.engine.patch_model import LinearPatch, SGDState, sgd_step
 
 STEP_PAUSE_S = 0.002  # between steps: at most a few hundred a second, a sliver of one core
 LABEL_STEPS = 8  # steps on a batch holding a new label, before the label call returns
 RATE_WINDOW_S = 2.0
 LOSS_HISTORY = 100_000
-
-
-@dataclass(frozen=True)
-class Rates:
-    lr: float = 0.01
-    momentum: float = 0.9
-    decay: float = 0.0005
-    batch_size: int = 16
+SCALE_FLOORS = {"lr": 1e-6, "decay": 1e-9}
 
 
 @dataclass(frozen=True)
@@ -43,7 +37,7 @@ class Published:
     bias: np.ndarray
     step: int
     steps_per_s: float
-    rates: Rates
+    rates: HyperParams
     new_only: bool
     paused: bool
     counts: tuple[int, ...]  # samples per output
@@ -75,14 +69,14 @@ class OnlineTrainer:
         self,
         patch: LinearPatch,
         sgd: SGDState | None = None,
-        rates: Rates | None = None,
+        rates: HyperParams | None = None,
         *,
         step: int = 0,
         losses: list[float] | None = None,
         seed: int = 0,
     ):
         self.patch, self.sgd = patch, sgd or SGDState.zeros_like(patch)
-        self.rates = rates or Rates()
+        self.rates = rates or HyperParams()
         self.step, self.losses = step, list(losses or [])
         self.rng = np.random.default_rng(seed)
         self.new_only = False
@@ -209,10 +203,9 @@ class OnlineTrainer:
         self._pools = None
 
     def _on_scale(self, name: str, factor: float) -> None:
-        value = getattr(self.rates, name) * factor
-        limits = {"lr": (1e-6, 10.0), "decay": (1e-9, 1.0)}[name]
-        value = min(max(value, limits[0]), limits[1])
-        self.rates = Rates(**{**self.rates.__dict__, name: value})
+        # ÷2 stops at a floor, so that ×2 can always bring a rate back; ×2 at the valid top.
+        value = min(max(getattr(self.rates, name) * factor, SCALE_FLOORS[name]), BOUNDS[name].high)
+        self.rates = self.rates.replace(**{name: value})
 
     def _on_new_only(self, on: bool) -> None:
         self.new_only = bool(on)

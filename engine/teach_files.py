@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from neuralpatch.engine.errors import ImageError, PatchFormatError, SettingError
+from neuralpatch.engine.hyper_params import HyperParams
 from neuralpatch.engine.image_io import decode_image
-from neuralpatch.engine.online_trainer import Rates
 from neuralpatch.engine.patch_file import (
     PATCH_SUFFIX,
     PatchFile,
@@ -45,7 +45,7 @@ class TeachSaved:
 class TeachResume:
     patch: LinearPatch
     sgd: SGDState
-    rates: Rates
+    rates: HyperParams
     step: int
     losses: list[float]
 
@@ -56,7 +56,7 @@ def teach_files(
     triggers: list[str],
     outputs: list[PatchOutput],
     captured: tuple[LinearPatch, SGDState, int, list[float], dict],
-    rates: Rates,
+    rates: HyperParams,
     fingerprint: str,
     summary: dict,
     seed: int = 0,
@@ -75,14 +75,7 @@ def teach_files(
         background=len(outputs) - 1,
         icon_png=icon_png,
     )
-    hyper = {
-        "batch_size": rates.batch_size,
-        "lr": rates.lr,
-        "momentum": rates.momentum,
-        "decay": rates.decay,
-        "augment": False,
-        "seed": seed,
-    }
+    hyper = {**rates.replace(augment=False).to_dict(), "seed": seed}
     snapshot = Snapshot(
         plugin,
         sgd.velocity_w,
@@ -173,7 +166,7 @@ def resume_teach(
             velocity.velocity_w[k] = snap.velocity_weights[i]
             velocity.velocity_b[k] = snap.velocity_bias[i]
     hyper = snap.hyper
-    rates = Rates(
+    rates = HyperParams(
         lr=hyper["lr"],
         momentum=hyper["momentum"],
         decay=hyper["decay"],

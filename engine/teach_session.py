@@ -28,7 +28,8 @@ from neuralpatch.engine.dataset_edit import (
 )
 from neuralpatch.engine.errors import DatasetError
 from neuralpatch.engine.feature_cache import FeatureCache
-from neuralpatch.engine.online_trainer import OnlineTrainer, Rates
+from neuralpatch.engine.hyper_params import HyperParams
+from neuralpatch.engine.online_trainer import OnlineTrainer
 from neuralpatch.engine.patch_file import PatchOutput
 from neuralpatch.engine.patch_model import LinearPatch
 from neuralpatch.engine.snap_to_dataset import save_snap
@@ -42,7 +43,6 @@ from neuralpatch.engine.teach_files import (
 )
 
 ROLLING_LABELS = 50
-DEFAULT_RATES = Rates(lr=0.01, momentum=0.9, decay=0.0005, batch_size=16)
 
 
 class TeachSession:
@@ -54,7 +54,7 @@ class TeachSession:
         out_dir: str | Path | None = None,
         patches_dir: str | Path | None = None,
         resume: str | Path | None = None,
-        rates: Rates | None = None,
+        rates: HyperParams | None = None,
         seed: int = 0,
     ):
         self.base = base
@@ -91,7 +91,7 @@ class TeachSession:
             )
         else:
             patch = LinearPatch.xavier(len(tags), base.feature_dim, np.random.default_rng(seed))
-            self.trainer = OnlineTrainer(patch, rates=rates or DEFAULT_RATES, seed=seed)
+            self.trainer = OnlineTrainer(patch, rates=rates, seed=seed)
         self.records: list[LabelRecord] = []  # newest first
         self.rolling: deque[bool] = deque(maxlen=ROLLING_LABELS)
         self.failed: dict[Path, str] = {}

@@ -14,8 +14,9 @@ from neuralpatch.engine.container import PATCH_MAGIC, pack, parse_container
 from neuralpatch.engine.dataset import load_dataset
 from neuralpatch.engine.dataset_edit import add_category, relabel_photo
 from neuralpatch.engine.errors import DatasetError, PatchFormatError
+from neuralpatch.engine.hyper_params import BOUNDS, HyperParams
 from neuralpatch.engine.image_io import decode_image
-from neuralpatch.engine.online_trainer import OnlineTrainer, Rates
+from neuralpatch.engine.online_trainer import OnlineTrainer
 from neuralpatch.engine.patch_file import (
     PATCH_BLOBS,
     PatchFile,
@@ -164,9 +165,26 @@ def test_rates_scope_and_pause_are_messages_applied_by_the_thread(session):
     assert trainer.published.step == step and trainer.published.paused
 
 
+def test_rate_keys_stay_inside_the_hyper_parameter_bounds():
+    """×2 stops at the valid top (BOUNDS, as the training app's); ÷2 at a floor that ×2 can
+    climb back from."""
+    trainer = OnlineTrainer(LinearPatch.xavier(2, 8, np.random.default_rng(0)))
+    trainer.start()
+    try:
+        for _ in range(20):
+            trainer.post("scale", "lr", 2.0)
+            trainer.post("scale", "decay", 0.5)
+        trainer.post("sync", wait=True)
+        assert trainer.rates.lr == BOUNDS["lr"].high and trainer.rates.decay == 1e-9
+        trainer.post("scale", "decay", 2.0, wait=True)
+        assert trainer.rates.decay == 2e-9 and isinstance(trainer.rates, HyperParams)
+    finally:
+        trainer.close()
+
+
 def test_new_only_trains_on_the_new_labels_alone():
     rng = np.random.default_rng(0)
-    trainer = OnlineTrainer(LinearPatch.xavier(2, 8, rng), rates=Rates(lr=0.1, batch_size=4))
+    trainer = OnlineTrainer(LinearPatch.xavier(2, 8, rng), rates=HyperParams(lr=0.1, batch_size=4))
     trainer.add_many([("old", np.ones(8, np.float32), 0)])
     trainer.post("new_only", True)
     trainer.add("new", -np.ones(8, np.float32), 1, new=True)
