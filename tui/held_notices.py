@@ -1,4 +1,4 @@
-"""Toasts that never cover a dialog: while a modal screen is over this one, they wait.
+"""Toasts that never cover a dialog: while another screen is over this one, they wait.
 
 Textual docks its toasts at the bottom right of the *current* screen, on a layer above
 everything, so a "Saved" toast raised while stop-N-show is open (or still showing when a
@@ -34,8 +34,8 @@ class HeldNotices(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.held: list[Notice] = []
-        self._shown: list[Notice] = []
+        self.held_notices: list[Notice] = []
+        self._notices_up: list[Notice] = []
 
     def notify(
         self,
@@ -49,13 +49,13 @@ class HeldNotices(Screen[None]):
         timeout = self.app.NOTIFICATION_TIMEOUT if timeout is None else timeout
         notice = Notice(message, title, severity, timeout, markup)
         if self.is_attached and self.app.screen is not self:
-            self.held.append(notice)
+            self.held_notices.append(notice)
         else:
             self._show(notice)
 
     def _show(self, notice: Notice) -> None:
         notice.until = time.monotonic() + notice.timeout
-        self._shown.append(notice)
+        self._notices_up.append(notice)
         super().notify(
             notice.message,
             title=notice.title,
@@ -66,17 +66,17 @@ class HeldNotices(Screen[None]):
 
     def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
         now = time.monotonic()
-        alive = [n for n in self._shown if n.until > now]
-        self._shown = []
+        alive = [n for n in self._notices_up if n.until > now]
+        self._notices_up = []
         if alive:  # take them off the dialog; they come back with the time they had left
             # `App.notify` queues its toast as a message: clear through the same queue, so a
             # toast still on its way is cleared too.
             self.app.call_later(self.app.clear_notifications)
             for notice in alive:
                 notice.timeout = max(MIN_SHOWN_S, notice.until - now)
-            self.held = alive + self.held
+            self.held_notices = alive + self.held_notices
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        held, self.held = self.held, []
+        held, self.held_notices = self.held_notices, []
         for notice in held:
             self._show(notice)

@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 from textual.binding import Binding
-from textual.screen import Screen
 
 from neuralpatch.engine.base_network import BaseNetwork
 from neuralpatch.engine.errors import NeuralpatchError
@@ -25,6 +24,7 @@ from neuralpatch.tui.camera_messages import PatchesChanged
 from neuralpatch.tui.camera_patches import PatchPanel
 from neuralpatch.tui.halfblock import Palette
 from neuralpatch.tui.heatmap_overlay import HeatmapOverlay
+from neuralpatch.tui.held_notices import HeldNotices
 from neuralpatch.tui.image_view import ImageView, Overlay
 
 HEAT_BINDINGS = [
@@ -35,7 +35,7 @@ MARKET_BINDING = Binding("m", "market", "Market")
 STOP_WAIT_S = 5.0
 
 
-class LiveScreen(Screen[None]):
+class LiveScreen(HeldNotices):
     """Base of the live screens; subclasses say which view shows the frame (`VIEW`) and what
     the heat-map may explain on it (`heat_subject`)."""
 

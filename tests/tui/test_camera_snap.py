@@ -106,3 +106,25 @@ def test_snapshot_snap_dialog(snap_compare, photos, sample_data, base_network):
     categories = load_dataset(sample_data, base_network.classes.tag_names()).outputs
     target = SnapTarget(Path("felix_cats"), "felix_cats (patch cats)", categories, ["cats"])
     assert snap_compare(SnapDialogApp(photos["chelsea"], target), terminal_size=SIZE)
+
+
+@run_async
+async def test_a_notice_raised_under_the_snap_dialog_waits_for_it(
+    base_network, cat_video, patch_dir, dataset
+):
+    """A patch reloaded (or any notice) while a dialog is open never lands on the dialog."""
+    app = camera_app(base_network, "--source", str(cat_video), "--dataset", str(dataset))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = app.camera_screen
+        await wait_for(pilot, lambda: screen.current is not None)
+        await pilot.press("s")
+        await wait_for_screen(pilot, SnapDialog)
+        screen.notify("cats replaced", timeout=5)
+        await pilot.pause(0.3)
+        assert not list(app.screen.query("Toast")) and len(screen.held_notices) == 1
+        await pilot.press("escape")
+        await wait_for_screen(pilot, CameraScreen)
+        await wait_for(pilot, lambda: list(screen.query("Toast")), "the notice, back on screen")
+        assert (
+            "cats replaced" in str(screen.query_one("Toast").render()) and not screen.held_notices
+        )

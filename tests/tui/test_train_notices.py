@@ -53,8 +53,8 @@ async def test_saved_toast_waits_until_the_dialog_closes(train_app):
         await pilot.press("y")  # saving from the dialog: the dialog says where, no toast
         await wait_for(pilot, lambda: app.screen.saved is not None, "the save")
         await pilot.pause(0.3)
-        assert not toasts(app.screen) and len(screen.held) == 2
+        assert not toasts(app.screen) and len(screen.held_notices) == 2
         await pilot.press("ctrl+n", "n")
         await wait_for_screen(pilot, TrainScreen)
         await wait_for(pilot, lambda: len(toasts(screen)) == 2, "both Saved toasts back")
-        assert not screen.held
+        assert not screen.held_notices
