@@ -243,6 +243,10 @@ class TrainScreen(TrainingFlows):
             self._set_phase("paused", "paused")
             return
         log = self.query_one(LossLog)
+        if self.trainer is not None:  # the last step, and validation of the weights kept
+            report = self.trainer.fresh_report()
+            if report is not None:
+                self.status.show_report(report)
         if message.reason == "stop-n-show" and message.sample is not None:
             if self.trainer is not None:  # what `eval --split val` would say right now
                 log.add_table([printable(line) for line in self.trainer.validation_lines()])

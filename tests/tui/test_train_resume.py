@@ -90,6 +90,8 @@ async def test_resume_skips_the_dialog_and_keeps_the_rates(train_app, out_dir: P
         await pilot.press("y")
         await wait_for(pilot, lambda: screen_of(app).phase == "paused", "the 30 steps")
         assert steps(app) == 30
+        status = str(app.screen.query_one("#status-text", Label).content)
+        assert "· step 30 ·" in status  # the last step, not the last throttled report
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: list(out_dir.glob("*.npsnapshot")), "the snapshot")
     snapshot = next(out_dir.glob("*.npsnapshot"))
@@ -101,3 +103,15 @@ async def test_resume_skips_the_dialog_and_keeps_the_rates(train_app, out_dir: P
         await wait_for(pilot, lambda: screen_of(resumed).phase == "paused", "the 5 steps")
         assert steps(resumed) == 35
         assert screen_of(resumed).trainer.params.lr == 0.02
+
+
+@run_async
+async def test_status_shows_the_last_step_when_training_stops_by_itself(train_app):
+    app = train_app("--patience", "3")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+t")
+        await wait_for_screen(pilot, ReconfigureDialog)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen_of(app).phase == "paused", "the early stop")
+        status = str(app.screen.query_one("#status-text", Label).content)
+        assert f"· step {steps(app):,} ·" in status  # not the last throttled report
