@@ -148,7 +148,11 @@ def cluster_rates(base: BaseNetwork, paths: list[Path]) -> dict | None:
                 list(extract_on_cluster(base, paths[:8], client, cache_folder=Path(folder)))
             with tempfile.TemporaryDirectory() as folder:
                 started = time.perf_counter()
-                list(extract_on_cluster(base, paths, client, cache_folder=Path(folder)))
+                list(
+                    extract_on_cluster(
+                        base, paths, client, cache_folder=Path(folder), use_cache=False
+                    )
+                )
                 rates[str(workers)] = len(paths) / (time.perf_counter() - started)
     rates["scaling"] = rates["2"] / rates["1"]
     return rates
