@@ -37,7 +37,9 @@ from neuralpatch.engine.rate_clock import Progress, RateClock
 BATCH = 32  # photos per base pass
 CHUNK = 8  # photos per worker job
 PREFETCH = 8  # worker jobs in flight: two batches decoded ahead of the base pass
-MIN_POOL_PHOTOS = 2 * BATCH  # fewer photos than this are not worth starting processes for
+# Fewer photos than this are not worth starting processes for: two take 0.65 s to start and
+# save ~2 ms a photo against the decode thread, so they pay off from about 320 photos.
+MIN_POOL_PHOTOS = 10 * BATCH
 
 _pools: dict[int, Executor] = {}
 _pools_lock = threading.Lock()
@@ -56,15 +58,16 @@ class Extracted:
 
 
 def default_workers() -> int:
-    """Decode processes to start (0: one decode thread in this process instead).
+    """Decode processes to start for a big job (`workers_for` keeps small ones on a thread).
 
-    On 2 cores one decode thread beat a decode process in three of four interleaved runs
-    of benchmarks/extraction.py (docs/scaling.md) and costs no start-up: the base pass
-    already keeps both cores busy, and Pillow releases the GIL while it decodes and
-    resizes. With more cores, one is left to the base pass's own threads.
+    On 2 cores, two decode processes beat one decode thread in both interleaved runs of
+    benchmarks/extraction.py on a quiet host (1.20x and 1.15x the onnxruntime loop against
+    1.06x and 1.04x, docs/scaling.md); a decode thread shares this process's GIL with the
+    base pass and the cache writer, processes do not. With more cores, one is left to the
+    base pass's own threads.
     """
     cores = os.cpu_count() or 2
-    return 0 if cores <= 2 else min(4, cores - 1)
+    return min(4, max(2, cores - 1))
 
 
 def workers_for(workers: int | None, photos: int) -> int:

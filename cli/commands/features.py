@@ -37,8 +37,9 @@ def add_parser(sub) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="decode processes beside the base pass (default: one decode thread on 2 cores, "
-        "else cores - 1 processes, at most 4; 0: one thread); not with --scheduler",
+        help="decode processes beside the base pass (default: cores - 1, at least 2, at most 4; "
+        "jobs under 320 photos use one decode thread; 0: always the thread); not with "
+        "--scheduler",
     )
     p.add_argument(
         "--scheduler",
