@@ -7,8 +7,9 @@ Every engine does the same job on the same photos (the JPEGs of DATA, default `s
 listed `--repeat` times): read each file, hash it (the cache key), decode it, centre-crop and
 resize it, run the base pass, write a cache entry into a fresh temp folder. Engines:
 
-- `pipeline`: `feature_pipeline.extract` with the default decode workers (on 2 cores one
-  decode thread; with more, processes started once and kept, their start-up reported apart).
+- `pipeline`: `feature_pipeline.extract` with its default decoding for this many photos (under
+  320, as the samples ×4: one decode thread; from 320, `default_workers()` processes, started
+  once and kept, their start-up reported apart).
 - `pipeline_1`, `pipeline_2`: the same with 1 and 2 decode processes.
 - `serial`: the extraction as it was (decode, `BaseNetwork.run` per 16 photos, an fsync per
   entry), for before/after.
@@ -36,7 +37,8 @@ fails anything. `--json` prints one object:
                  "pipeline_cpu_ms": float, "onnxruntime_loop_ms": float, "ceiling": float},
       "large": {"photos": int, "photos_per_s": {...}, "ratio_vs_onnxruntime": {...},
                 "ratio_vs_onnxruntime_draft": {...}} | null,
-      "cluster": {"1": float, "2": float, "scaling": float} | null   # photos/s
+      "cluster": {"1": float, "1_2threads": float, "2": float, "scaling": float} | null
+                                    # photos/s: workers (one thread each unless said)
     }
 """
 
@@ -137,10 +139,13 @@ def cluster_rates(base: BaseNetwork, paths: list[Path]) -> dict | None:
     from neuralpatch.engine.feature_cluster import extract_on_cluster
 
     rates = {}
-    for workers in (1, 2):
+    for workers, threads in ((1, 1), (1, 2), (2, 1)):
         with (
             distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers,
+                threads_per_worker=threads,
+                processes=True,
+                dashboard_address=None,
             ) as cluster,
             distributed.Client(cluster) as client,
         ):
@@ -153,7 +158,8 @@ def cluster_rates(base: BaseNetwork, paths: list[Path]) -> dict | None:
                         base, paths, client, cache_folder=Path(folder), use_cache=False
                     )
                 )
-                rates[str(workers)] = len(paths) / (time.perf_counter() - started)
+                key = str(workers) if threads == 1 else f"{workers}_{threads}threads"
+                rates[key] = len(paths) / (time.perf_counter() - started)
     rates["scaling"] = rates["2"] / rates["1"]
     return rates
 

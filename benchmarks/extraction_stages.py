@@ -129,6 +129,6 @@ def print_report(report: dict) -> None:
     if report["cluster"]:
         c = report["cluster"]
         print(
-            f"\ndask LocalCluster: 1 worker {c['1']:.1f} photos/s, 2 workers {c['2']:.1f} "
-            f"({c['scaling']:.2f}x)"
+            f"\ndask LocalCluster: 1 worker {c['1']:.1f} photos/s (with 2 threads "
+            f"{c['1_2threads']:.1f}), 2 workers {c['2']:.1f} ({c['scaling']:.2f}x)"
         )

@@ -5,8 +5,9 @@ already cached; the rest go to the workers in batches of their bytes, so workers
 access to the photos' file system, only the package and the same base network. A worker
 decodes, crops and runs the base pass exactly as a local run would (engine/input_pixels.py,
 the OpenCL base pass) and returns the features; the client checks and writes the cache. The
-key is the photo's content, so a local run afterwards finds every photo. At most two batches
-per worker are in flight, so the client's memory holds a few batches, never the dataset.
+key is the photo's content, so a local run afterwards finds every photo. One batch per worker
+thread plus one per worker are in flight, so the client's memory holds a few batches, never
+the dataset.
 
 Needs `pip install "neuralpatch[cluster]"` (dask[distributed]); docs/scaling.md tells how to
 start a scheduler and workers, and how the same design maps to Ray.
@@ -35,10 +36,9 @@ from neuralpatch.engine.preprocess import to_input
 from neuralpatch.engine.rate_clock import Progress, RateClock
 
 CONNECT_TIMEOUT_S = 20
-IN_FLIGHT_PER_WORKER = 2
 
 _worker_bases: dict[str | None, BaseNetwork] = {}
-_worker_lock = threading.Lock()  # one base pass at a time per worker process
+_worker_lock = threading.Lock()  # one base pass (or network load) at a time per worker
 
 
 def _distributed():
@@ -64,31 +64,44 @@ def worker_count(client) -> int:
     return len(client.scheduler_info().get("workers", {}))
 
 
+def batches_in_flight(client) -> int:
+    """One batch per worker thread plus one waiting per worker, so no thread idles while
+    the client reads the next batch, and the client holds only a few batches."""
+    threads = client.nthreads()
+    return max(2, sum(threads.values()) + len(threads))
+
+
 def cluster_batch(
     photos: list[tuple[str, bytes]], base_path: str | None, fingerprint: str
 ) -> tuple[np.ndarray, dict[int, str]]:
-    """Runs on a worker: (features of the photos that decoded, in order; {position: error})."""
+    """Runs on a worker: (features of the photos that decoded, in order; {position: error}).
+
+    Only loading the network and the base pass hold the worker's lock: with two threads a
+    worker decodes the next batch while this one's pass runs.
+    """
     with _worker_lock:
         base = _worker_bases.get(base_path)
         if base is None:
             base = _worker_bases[base_path] = BaseNetwork.load(base_path)
-        if base.fingerprint != fingerprint:
-            raise BaseNetworkError(
-                f"this worker's base network is {base.fingerprint}, the client's {fingerprint}"
-                " (install the same package version, or give a --base both can read)",
-                base_path,
-            )
-        size = (base.topology.height, base.topology.width)
-        pixels, errors = [], {}
-        for position, (name, data) in enumerate(photos):
-            try:
-                pixels.append(input_pixels(name, data, size))
-            except ImageError as exc:
-                errors[position] = exc.message
-        if not pixels:
-            return np.zeros((0, base.feature_dim), np.float32), errors
-        features = base.run_tensor(to_input(pixels, base.topology)).features
-        return np.ascontiguousarray(features, np.float32), errors
+    if base.fingerprint != fingerprint:
+        raise BaseNetworkError(
+            f"this worker's base network is {base.fingerprint}, the client's {fingerprint}"
+            " (install the same package version, or give a --base both can read)",
+            base_path,
+        )
+    size = (base.topology.height, base.topology.width)
+    pixels, errors = [], {}
+    for position, (name, data) in enumerate(photos):
+        try:
+            pixels.append(input_pixels(name, data, size))
+        except ImageError as exc:
+            errors[position] = exc.message
+    if not pixels:
+        return np.zeros((0, base.feature_dim), np.float32), errors
+    batch = to_input(pixels, base.topology)
+    with _worker_lock:
+        features = base.run_tensor(batch).features
+    return np.ascontiguousarray(features, np.float32), errors
 
 
 def extract_on_cluster(
@@ -109,7 +122,7 @@ def extract_on_cluster(
     distributed = _distributed()
     paths = [Path(p) for p in paths]
     clock = RateClock(len(paths), on_progress)
-    limit = max(1, IN_FLIGHT_PER_WORKER * max(1, worker_count(client)))
+    limit = batches_in_flight(client)
     running = distributed.as_completed(loop=client.loop, with_results=True)
     jobs: dict[object, list[tuple[Path, str, bool]]] = {}
     photos: list[tuple[str, bytes]] = []

@@ -82,3 +82,34 @@ def test_a_dask_cluster_fills_the_same_cache_as_a_local_run(
     assert entries(remote) == entries(local)  # complete, and byte for byte the same
     after = features_json(capsys, str(data), "--workers", "0")
     assert (after["extracted"], after["cached"]) == (0, 6)  # a local run finds them all
+
+
+def test_a_two_thread_worker_decodes_while_it_runs_a_pass_and_gets_the_same_features(
+    data, tmp_path, monkeypatch, base_network
+):
+    """Batches of 2 on one worker with 2 threads: decoding overlaps the other thread's pass
+    (only the pass holds the worker's lock), and every vector equals the local pipeline's."""
+    import distributed
+
+    from neuralpatch.engine.feature_cluster import batches_in_flight, extract_on_cluster
+    from neuralpatch.engine.feature_pipeline import extract, photo_files
+
+    fresh_cache(tmp_path / "cache", monkeypatch)
+    paths = photo_files([data])
+    local = {e.path: e for e in extract(base_network, paths, use_cache=False, workers=0)}
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert batches_in_flight(client) == 3
+        remote = list(
+            extract_on_cluster(base_network, paths, client, cache_folder=tmp_path / "out", batch=2)
+        )
+    assert sorted(e.path for e in remote) == sorted(paths)
+    for got in remote:
+        want = local[got.path]
+        assert (got.error is None) == (want.error is None), got.path
+        if want.error is None:
+            assert got.features.tobytes() == want.features.tobytes(), got.path
