@@ -8,6 +8,7 @@ outputs by tag: a category added since starts fresh, one removed since is droppe
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from neuralpatch.engine.patch_file import (
     PATCH_SUFFIX,
     PatchFile,
     PatchOutput,
+    safe_name,
     save_patch,
     timestamped_name,
 )
@@ -137,6 +139,16 @@ def save_teach(
             if old not in copies:
                 old.unlink(missing_ok=True)
     return TeachSaved(snap_path, patch_path, copies)
+
+
+def is_session_copy(path: Path, name: str, patches_dir: Path | None) -> bool:
+    """Whether `path` is a copy `save_teach` writes into `patches_dir` for a session called
+    `name`: its reload by the folder's watcher is the save itself, not news to report."""
+    if patches_dir is None or path.parent.resolve() != patches_dir.resolve():
+        return False
+    stem = re.escape(safe_name(name))
+    suffixes = "|".join(re.escape(s) for s in (PATCH_SUFFIX, SNAPSHOT_SUFFIX))
+    return re.fullmatch(rf"{stem}_[0-9a-f]{{12}}(?:{suffixes})", path.name) is not None
 
 
 def resume_teach(

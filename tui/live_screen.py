@@ -87,6 +87,11 @@ class LiveScreen(HeldNotices):
         if self.stop.is_set():  # the screen closed while the folder loaded
             watcher.stop()
 
+    def wrote_itself(self, path: Path) -> bool:
+        """Whether this screen wrote (or removed) `path` in the patch folder itself, so its
+        reload is no news (teach mode's saves); the panel still follows it."""
+        return False
+
     def loop_stopped(self) -> None:
         """Called once the loop has ended as the screen goes (teach closes its trainer)."""
 
@@ -104,7 +109,11 @@ class LiveScreen(HeldNotices):
                 severity="warning",
                 timeout=10,
             )
-        elif event is not None and event.kind in ("replaced", "removed"):
+        elif (
+            event is not None
+            and event.kind in ("replaced", "removed")
+            and not self.wrote_itself(event.path)
+        ):
             self.notify(printable(f"{event.name or event.path.name} {event.kind}"), timeout=3)
         self.query_one(PatchPanel).refresh_from(self.system)
 

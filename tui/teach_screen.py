@@ -22,6 +22,7 @@ from neuralpatch.engine.live_loop import LiveResult
 from neuralpatch.engine.safe_text import printable
 from neuralpatch.engine.teach_answer import TeachAnswer
 from neuralpatch.engine.teach_config import TeachConfig
+from neuralpatch.engine.teach_files import is_session_copy
 from neuralpatch.engine.teach_session import TeachSession
 from neuralpatch.tui.camera_patches import PatchPanel, cascade_lines, identified_line
 from neuralpatch.tui.halfblock import Palette
@@ -200,6 +201,10 @@ class TeachScreen(TeachFlows):
         right = message.record.right
         said = "" if right is None else (" · it was right" if right else " · it was wrong")
         self.notify(printable(f"{message.name}: {message.record.path.name}{said}"), timeout=3)
+
+    def wrote_itself(self, path: Path) -> bool:
+        session = self.session
+        return session is not None and is_session_copy(path, session.name, session.patches_dir)
 
     def on_save_finished(self, message: SaveFinished) -> None:
         saved = message.saved

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pilot_helpers import run_async, wait_for, wait_for_screen
+from pilot_helpers import recorded_notifications, run_async, wait_for, wait_for_screen
 
 from neuralpatch.commands.camera import camera_config
 from neuralpatch.engine.patch_file import load_patch
@@ -70,6 +70,40 @@ async def test_keys_drive_the_teach_loop(base_network, tmp_path, teach_dataset):
         await wait_for_screen(pilot, QuitDialog)
         await pilot.press("n")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to quit")
+
+
+@run_async
+async def test_saving_into_the_patch_folder_is_one_notice_not_three(
+    base_network, tmp_path, teach_dataset
+):
+    """The watcher reloads the copies a save writes (and removes the last save's): that is
+    the save itself, so only "Saved" shows; news about anyone else's file still does."""
+    root, source = teach_dataset
+    patches = tmp_path / "patches"
+    config = TeachConfig(
+        base_network, root, str(source), str(patches), out=str(tmp_path / "out"), interval=0.5
+    )
+    app = make_teach_app(config, palette="256")
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.teach_screen
+        await wait_for(pilot, lambda: screen.current is not None, "the first answered frame")
+        await pilot.press("p")
+        seen = recorded_notifications(screen)
+        for saves in (1, 2):
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda saves=saves: len(screen.saved) == 4 * saves, "a save")
+            await wait_for(
+                pilot,
+                lambda: [p.path for p in screen.system.patches] == [screen.saved[-1]],
+                "the folder to run the newest copy",
+            )
+        await pilot.pause(0.5)  # the watcher's last events
+        messages = [m for m, _ in seen]
+        assert len([m for m in messages if m.endswith(".specialneurons")]) == 2  # "Saved"
+        assert not [m for m in messages if m.endswith((" replaced", " removed"))], messages
+        assert screen.wrote_itself(screen.saved[-1])
+        assert not screen.wrote_itself(patches / "someone-else_0123456789ab.specialneurons")
+        assert not screen.wrote_itself(tmp_path / "out" / screen.saved[-1].name)
 
 
 @run_async
