@@ -269,12 +269,24 @@ def _text_strip(text: str, width: int, style: Style, base: Style) -> Strip:
 
 
 def _badge_row(line: Strip, labels: list[Overlay], left: int, cols: int, style: Style) -> Strip:
-    """Draw labels as badges over the image's top line, each at its corner's side."""
-    for side in ("left", "right"):
-        text = " ".join(f" {o.label} " for o in labels if o.corner.endswith(side))
-        if not text:
+    """Draw labels as badges over the image's top line, each at its corner's side.
+
+    The right-hand badges (the patches that ran) keep their cells; a left-hand badge (the
+    heat-map's) that would run into them is cut short with an ellipsis.
+    """
+    texts = {
+        side: " ".join(f" {o.label} " for o in labels if o.corner.endswith(side))
+        for side in ("left", "right")
+    }
+    right = min(cell_len(texts["right"]), cols)
+    room = {"left": cols - right - 1 if right else cols, "right": cols}
+    for side in ("right", "left"):
+        text, width = texts[side], room[side]
+        if not text or width < 1:
             continue
-        badge = Strip([Segment(text, style)]).crop(0, cols)
+        if cell_len(text) > width:
+            text = set_cell_size(text, width - 1) + "…"
+        badge = Strip([Segment(text, style)], cell_len(text))
         x = left if side == "left" else left + cols - badge.cell_length
         line = Strip.join([line.crop(0, x), badge, line.crop(x + badge.cell_length)])
     return line

@@ -166,6 +166,24 @@ async def test_overlay_icon_and_badge_are_drawn(chelsea: np.ndarray):
         assert "trigger" not in screen_lines(view)[0].text
 
 
+@run_async
+async def test_a_long_left_badge_stops_short_of_the_right_badges(chelsea: np.ndarray):
+    """The heat-map's badge (left) never covers the names of the patches that ran (right)."""
+    app = ViewApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(ImageView)
+        view.set_image(chelsea, caption=CAPTION)
+        heat = Overlay(label="heat-map: " + "felix cats tabby " * 6, corner="top-left")
+        view.set_overlays([heat, Overlay(label="felix cats"), Overlay(label="dogs")])
+        await pilot.pause()
+        cols, _ = fit_size(*chelsea.shape[:2], 60, 19)
+        left = (60 - cols) // 2
+        top = screen_lines(view)[0].text[left : left + cols]
+        assert top.endswith(" felix cats   dogs ")
+        assert top.startswith(" heat-map: felix") and "…" in top
+        assert top.index("…") < top.index(" felix cats   dogs ")
+
+
 def _cells(strip: Strip):
     x = 0
     for segment in strip:
