@@ -4,7 +4,8 @@ With 1,000 patches firing, `LiveResult.to_dict()` + `json.dumps` took longer tha
 pass (41 % of a frame at 22 fps). What a patch says about itself — name, file, its outputs'
 tags and names, whether it has an icon — does not change from frame to frame, so it is
 encoded once per loaded patch (and dropped with it); a frame only formats what changed:
-which patches ran, their top output, the numbers. The record is the same JSON value
+which patches ran, their top output, the numbers, read straight from the cascade's arrays
+(`patch_tree`) without making a result object per patch. The record is the same JSON value
 `LiveResult.to_dict()` gives (a test parses both), except that each patch's `probabilities`
 list is left out unless asked for: it is most of the bytes and few scripts read it.
 Non-finite numbers become null, as in `safe_text.json_text`.
@@ -16,10 +17,13 @@ import json
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from neuralpatch.engine.live_loop import LiveResult
     from neuralpatch.engine.patch_index import LoadedPatch
-    from neuralpatch.engine.patch_result import PatchResult
+    from neuralpatch.engine.patch_result import ImageResult
+    from neuralpatch.engine.patch_tree import Cascade, PatchResult
 
 _MAX_ENTRIES = 16384  # patches or (tag, name) pairs kept; past that a table starts again
 
@@ -56,7 +60,7 @@ class LiveJsonEncoder:
             f"{self._pair(best.tag, best.name)}, "
             f'"probability": {_number(best.probability)}}}, '
             f'"identified": {"true" if live.result.identified is not None else "false"}, '
-            f'"patches": [{self._nodes(live.result.patches)}], {t}, '
+            f'"patches": [{self._patches_of(live.result)}], {t}, '
             f'"fps": {_number(live.fps)}, "dropped": {live.dropped}}}'
         )
 
@@ -86,6 +90,53 @@ class LiveJsonEncoder:
                 f'{{{pair.replace("%", "%%")}, "probability": %s}}' for pair in outputs
             )
             parts = self._patches[loaded] = (head, outputs, icon, f'"probabilities": [{listed}], ')
+        return parts
+
+    def _patches_of(self, result: ImageResult) -> str:
+        cascade = result.cascade
+        if cascade is None:  # results were made (and maybe changed): read those
+            return self._nodes(result.patches)
+        return self._batches(cascade, cascade.roots)
+
+    def _batches(self, cascade: Cascade, numbers: list[int]) -> str:
+        """Every patch of these batches, straight from the cascade's arrays."""
+        return ", ".join(part for number in numbers for part in self._batch(cascade, number))
+
+    def _batch(self, cascade: Cascade, number: int) -> list[str]:
+        batch = cascade.batches[number]
+        members, (starts, sizes) = batch.block.members, batch.block.bounds
+        trigger = self._pair(batch.trigger, batch.trigger_name)
+        elapsed = _number(batch.elapsed_ms)
+        values = batch.probability.tolist()
+        finite = bool(np.isfinite(batch.probability).all())
+        said = list(map(float.__repr__ if finite else _number, values))
+        parts = []
+        for position, (row, k, probability, identified, abstained) in enumerate(
+            zip(
+                batch.rows.tolist(),
+                batch.index.tolist(),
+                said,
+                batch.identified.tolist(),
+                batch.abstained.tolist(),
+                strict=True,
+            )
+        ):
+            loaded = members[row]
+            head, outputs, icon, listed = self._patches.get(loaded) or self._static(loaded)
+            probabilities = ""
+            if self.probabilities:
+                start = starts[row]
+                row_probs = batch.probs[start : start + sizes[row]].tolist()
+                probabilities = listed % tuple(map(_number, row_probs))
+            woken = batch.kids.get(position)
+            children = f"[{self._batches(cascade, woken)}]" if woken else "[]"
+            parts.append(
+                f'{head}"trigger": {{{trigger}}}, "output": {{"index": {k}, {outputs[k]}, '
+                f'"probability": {probability}}}, '
+                f'"identified": {"true" if identified else "false"}, '
+                f'"abstained": {"true" if abstained else "false"}, {probabilities}{icon}, '
+                f'"elapsed_ms": {elapsed}, "children": {children}}}'
+            )
         return parts
 
     def _nodes(self, nodes: list[PatchResult]) -> str:
