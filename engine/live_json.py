@@ -21,11 +21,13 @@ import numpy as np
 
 if TYPE_CHECKING:
     from neuralpatch.engine.live_loop import LiveResult
+    from neuralpatch.engine.patch_block import PatchBlock
     from neuralpatch.engine.patch_index import LoadedPatch
     from neuralpatch.engine.patch_result import ImageResult
     from neuralpatch.engine.patch_tree import Cascade, PatchResult
 
 _MAX_ENTRIES = 16384  # patches or (tag, name) pairs kept; past that a table starts again
+_MAX_TABLE_ROWS = 1 << 18  # record beginnings kept for (block, trigger): ~50 MB at most
 
 
 def _number(value: float) -> str:
@@ -46,6 +48,8 @@ class LiveJsonEncoder:
         # is never used; the table is bounded, so replaced patches are let go in the end.
         self._patches: dict[LoadedPatch, tuple[str, list[str], str, str]] = {}
         self._pairs: dict[tuple[str, str], str] = {}
+        self._tables: dict[tuple[PatchBlock, str], list[str]] = {}  # see `_prefixes`
+        self._table_rows = 0
         self._last_ms = (math.nan, "null")  # a block's patches share one elapsed_ms
 
     def encode(self, live: LiveResult) -> str:
@@ -104,40 +108,68 @@ class LiveJsonEncoder:
 
     def _batch(self, cascade: Cascade, number: int) -> list[str]:
         batch = cascade.batches[number]
-        members, (starts, sizes) = batch.block.members, batch.block.bounds
+        block = batch.block
         trigger = self._pair(batch.trigger, batch.trigger_name)
+        pre = self._prefixes(block, trigger)
         elapsed = _number(batch.elapsed_ms)
         values = batch.probability.tolist()
         finite = bool(np.isfinite(batch.probability).all())
-        said = list(map(float.__repr__ if finite else _number, values))
+        said = map(float.__repr__ if finite else _number, values)
+        rows = batch.rows.tolist()
+        answered = (block.starts[batch.rows] + batch.index).tolist()
+        # What follows a patch's probability: its flags and icon (`code`) and the time.
+        icons = block.member_rules[2][batch.rows]
+        codes = (batch.identified * 4 + batch.abstained * 2 + icons).tolist()
+        tails = [
+            f'}}, "identified": {"true" if c & 4 else "false"}, "abstained": '
+            f"{'true' if c & 2 else 'false'}, "
+            for c in range(8)
+        ]
+        ends = [
+            f'"icon": {"true" if c & 1 else "false"}, "elapsed_ms": {elapsed}, "children": '
+            for c in range(8)
+        ]
+        if not self.probabilities and not batch.kids:  # the common case, kept lean
+            mids = [t + e for t, e in zip(tails, ends, strict=True)]
+            return [
+                f"{pre[g]}{p}{mids[c]}[]}}" for g, p, c in zip(answered, said, codes, strict=True)
+            ]
+        starts, sizes = block.bounds
         parts = []
-        for position, (row, k, probability, identified, abstained) in enumerate(
-            zip(
-                batch.rows.tolist(),
-                batch.index.tolist(),
-                said,
-                batch.identified.tolist(),
-                batch.abstained.tolist(),
-                strict=True,
-            )
-        ):
-            loaded = members[row]
-            head, outputs, icon, listed = self._patches.get(loaded) or self._static(loaded)
+        for position, (row, g, p, c) in enumerate(zip(rows, answered, said, codes, strict=True)):
             probabilities = ""
             if self.probabilities:
+                listed = (
+                    self._patches.get(block.members[row]) or self._static(block.members[row])
+                )[3]
                 start = starts[row]
                 row_probs = batch.probs[start : start + sizes[row]].tolist()
                 probabilities = listed % tuple(map(_number, row_probs))
             woken = batch.kids.get(position)
             children = f"[{self._batches(cascade, woken)}]" if woken else "[]"
-            parts.append(
-                f'{head}"trigger": {{{trigger}}}, "output": {{"index": {k}, {outputs[k]}, '
-                f'"probability": {probability}}}, '
-                f'"identified": {"true" if identified else "false"}, '
-                f'"abstained": {"true" if abstained else "false"}, {probabilities}{icon}, '
-                f'"elapsed_ms": {elapsed}, "children": {children}}}'
-            )
+            parts.append(f"{pre[g]}{p}{tails[c]}{probabilities}{ends[c]}{children}}}")
         return parts
+
+    def _prefixes(self, block: PatchBlock, trigger: str) -> list[str]:
+        """Per row of the block (a member's output): its record up to the probability's
+        value, under this trigger; made once per block and trigger."""
+        key = (block, trigger)
+        table = self._tables.get(key)
+        if table is None:
+            if self._table_rows + len(block.bias) > _MAX_TABLE_ROWS:
+                self._tables.clear()
+                self._table_rows = 0
+            table = []
+            for member in block.members:
+                head, outputs, _, _ = self._patches.get(member) or self._static(member)
+                table += [
+                    f'{head}"trigger": {{{trigger}}}, "output": {{"index": {k}, {pair}, '
+                    f'"probability": '
+                    for k, pair in enumerate(outputs)
+                ]
+            self._tables[key] = table
+            self._table_rows += len(table)
+        return table
 
     def _nodes(self, nodes: list[PatchResult]) -> str:
         return ", ".join(self._node(n) for n in nodes)
