@@ -12,13 +12,10 @@ builds the next and swaps it in.
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -27,92 +24,10 @@ from neuralpatch.engine.base_network import Prediction
 from neuralpatch.engine.class_map import tag_key
 from neuralpatch.engine.classes import BaseClasses
 from neuralpatch.engine.loaded_patch import LoadedPatch
-from neuralpatch.engine.patch_model import finite_logits
-from neuralpatch.engine.patch_result import ImageResult, PatchResult
+from neuralpatch.engine.patch_block import BlockWiring, MergedBlocks, PatchBlock, stack_block
+from neuralpatch.engine.patch_result import ImageResult
 from neuralpatch.engine.patch_rules import cycle_reasons, supersede_by_name
-
-MERGED_BYTES = 64 << 20  # weights copied into per-tag merged blocks, per index
-_THREADED_BLAS_FROM = 1 << 16  # block size (weights) from which the matmul avoids BLAS threads
-
-
-@dataclass(frozen=True, eq=False)
-class _Block:
-    """Enabled patches evaluated together (one trigger set, or a tag's merged sets)."""
-
-    members: tuple[LoadedPatch, ...]
-    weights: np.ndarray  # (sum K, D)
-    bias: np.ndarray  # (sum K,)
-    starts: np.ndarray  # first row of each member
-    sizes: np.ndarray  # rows (outputs) of each member
-
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """Each member's soft-max, side by side: a segmented soft-max over one matmul."""
-        if self.weights.size >= _THREADED_BLAS_FROM:
-            # einsum's own loop, single-threaded: a multithreaded BLAS gemv this small spends
-            # more waking its threads, against the base pass's, than computing (13.5 ms vs
-            # 6.5 ms a frame with 1,000 patches firing, measured in benchmarks/camera_loop.py)
-            logits = np.einsum("kd,d->k", self.weights, features) + self.bias
-        else:
-            logits = self.weights @ features + self.bias
-        if len(self.sizes) == 1:  # the common case, kept scalar: this runs every frame
-            top = logits.max()
-            if not math.isfinite(top):
-                logits = finite_logits(logits)
-                top = logits.max()
-            e = np.exp(logits - top)
-            return e / e.sum()
-        top = np.maximum.reduceat(logits, self.starts)
-        if not np.isfinite(top).all():  # only for features far outside the base's range
-            logits = finite_logits(logits)
-            top = np.maximum.reduceat(logits, self.starts)
-        e = np.exp(logits - np.repeat(top, self.sizes))
-        return e / np.repeat(np.add.reduceat(e, self.starts), self.sizes)
-
-    @cached_property
-    def _layout(self) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
-        """(gather (members, widest), valid mask, starts, sizes): to read every member's top
-        output with a few array operations rather than a numpy call per member."""
-        widest = int(self.sizes.max())
-        offsets = np.arange(widest)
-        valid = offsets[None, :] < self.sizes[:, None]
-        gather = np.where(valid, self.starts[:, None] + offsets[None, :], 0)
-        return gather, valid, self.starts.tolist(), self.sizes.tolist()
-
-    def top_outputs(self, probs: np.ndarray) -> tuple[list[int], list[float]]:
-        """Each member's top output (first on a tie, as argmax) and its probability."""
-        gather, valid, _, _ = self._layout
-        padded = np.where(valid, probs[gather], -1.0)
-        best = padded.argmax(axis=1)
-        return best.tolist(), padded[np.arange(len(best)), best].tolist()
-
-
-class _MergedBlocks:
-    """Per-tag merges of several blocks, made on first use, within a byte budget.
-
-    Only a cache: a merged block holds the same patches in the same order as the blocks it
-    replaces, so answers are identical either way. Past the budget a tag simply keeps its
-    one-matmul-per-block path.
-    """
-
-    def __init__(self) -> None:
-        self._merged: dict[int, _Block] = {}
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def blocks(self, tag: int, blocks: tuple[_Block, ...]) -> tuple[_Block, ...]:
-        if len(blocks) < 2:
-            return blocks
-        merged = self._merged.get(tag)
-        if merged is None:
-            size = sum(b.weights.nbytes for b in blocks)
-            with self._lock:
-                if self._bytes + size > MERGED_BYTES:
-                    return blocks
-                merged = self._merged.get(tag) or _stack([m for b in blocks for m in b.members])
-                if tag not in self._merged:
-                    self._merged[tag] = merged
-                    self._bytes += size
-        return (merged,)
+from neuralpatch.engine.patch_tree import Batch, Cascade
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,10 +38,11 @@ class PatchIndex:
     min_probability: float
     patches: tuple[LoadedPatch, ...]  # every loaded patch, by path, `disabled` filled in
     enabled: tuple[LoadedPatch, ...]
-    by_tag: Mapping[int, tuple[_Block, ...]]  # by tag_key: `n7` and `n007` wake the same
+    by_tag: Mapping[int, tuple[PatchBlock, ...]]  # by tag_key: `n7` and `n007` wake the same
     cycles: tuple[tuple[str, ...], ...]  # patch names around each cycle, first one repeated
     deepest: int = 1  # the largest `trigger_top_k` of an enabled patch: base ranks looked at
-    _merged: _MergedBlocks = field(default_factory=_MergedBlocks, init=False, repr=False)
+    wiring: Mapping[PatchBlock, BlockWiring] = field(default_factory=dict, repr=False)
+    _merged: MergedBlocks = field(default_factory=MergedBlocks, init=False, repr=False)
 
     def classify(
         self, probabilities: np.ndarray, features: np.ndarray, top_k: int = 5
@@ -142,7 +58,6 @@ class PatchIndex:
         )
         if identified.probability < self.min_probability:
             return ImageResult(top, None, [], _ms_since(started))
-        roots: list[PatchResult] = []
         # Breadth first, so each patch runs once per image, under its shallowest master; the
         # base's k best classes come first, best first, so a patch is woken by its best one.
         ranked = [identified]
@@ -153,55 +68,65 @@ class PatchIndex:
             ranked += [
                 p for p in deeper if p.index != best and p.probability >= self.min_probability
             ][: self.deepest - 1]
-        queue = deque((p.tag, p.name, roots, rank) for rank, p in enumerate(ranked))
-        ran: set[LoadedPatch] = set()
+        queue = deque((p.tag, p.name, None, rank) for rank, p in enumerate(ranked))
+        cascade = Cascade()
+        ran = np.zeros(len(self.enabled), bool)  # by position in `enabled`
         while queue:
-            tag, tag_name, siblings, rank = queue.popleft()
-            key = tag_key(tag)
-            for block in self._blocks_for(key, rank):
-                fresh = [i for i, m in enumerate(block.members) if m not in ran]
-                if not fresh:
+            tag, tag_name, master, rank = queue.popleft()
+            for block, wiring in self._blocks_for(tag_key(tag), rank):
+                fresh = ~ran[wiring.ids]
+                rows = None if fresh.all() else np.flatnonzero(fresh)
+                if rows is not None and not len(rows):
                     continue
                 t0 = time.perf_counter()
-                probs = block.probabilities(features)
-                tops, best = block.top_outputs(probs)
-                _, _, starts, sizes = block._layout
-                nodes = []
-                for i in fresh:
-                    member = block.members[i]
-                    ran.add(member)
-                    k, start = tops[i], starts[i]
-                    # Unsure (under its min_confidence), or sure it is "none of these".
-                    abstained = bool(best[i] < member.patch.min_confidence) or (
-                        member.patch.background == k
-                    )
-                    node = PatchResult(
-                        member,
-                        tag,
-                        tag_name,
-                        k,
-                        best[i],
-                        probs[start : start + sizes[i]],
-                        identified=best[i] >= self.min_probability and not abstained,
-                        abstained=abstained,
-                    )
-                    nodes.append(node)
-                    if node.identified and not node.abstained:  # "none of these" wakes no slave
-                        output = member.patch.outputs[k]
-                        queue.append((output.tag, output.name, node.children, 0))
-                siblings += nodes
-                share = (time.perf_counter() - t0) * 1e3 / len(nodes)
-                for node in nodes:
-                    node.elapsed_ms = share
-        return ImageResult(top, identified, roots, _ms_since(started))
+                batch = self._run(block, features, rows, tag, tag_name)
+                ran[wiring.ids[batch.rows]] = True
+                number = cascade.add(batch, master)
+                # Only answers whose tag triggers some patch are queued: the rest wake nothing.
+                rows_answered = block.starts[batch.rows] + batch.index
+                woke = np.flatnonzero(batch.identified & wiring.wakes[rows_answered])
+                for position in woke.tolist():  # "none of these" (abstained) is never here
+                    member = block.members[int(batch.rows[position])]
+                    output = member.patch.outputs[int(batch.index[position])]
+                    queue.append((output.tag, output.name, (number, position), 0))
+                batch.elapsed_ms = (time.perf_counter() - t0) * 1e3 / len(batch.rows)
+        return ImageResult(top, identified, None, _ms_since(started), cascade)
 
-    def _blocks_for(self, key: int, rank: int) -> tuple[_Block, ...]:
+    def _run(
+        self,
+        block: PatchBlock,
+        features: np.ndarray,
+        rows: np.ndarray | None,
+        tag: str,
+        tag_name: str,
+    ) -> Batch:
+        """The block's matmul and each of its `rows` members' answer (None: every member)."""
+        probs = block.probabilities(features)
+        index, best = block.top_outputs(probs)
+        min_confidence, background, _ = block.member_rules
+        if rows is None:
+            rows = block.numbers
+        else:
+            index, best = index[rows], best[rows]
+            min_confidence, background = min_confidence[rows], background[rows]
+        # Unsure (under its min_confidence), or sure it is "none of these".
+        abstained = (best < min_confidence) | (background == index)
+        identified = (best >= self.min_probability) & ~abstained
+        return Batch(block, rows, tag, tag_name, index, best, identified, abstained, probs)
+
+    def _blocks_for(self, key: int, rank: int) -> list[tuple[PatchBlock, BlockWiring]]:
         """The blocks a tag wakes when it is the base's `rank`-th class (0: its top-1, or a
         master's answer, which wakes every patch): at a lower rank only the blocks of
         patches whose `trigger_top_k` reaches it (blocks share one k, see `build_index`)."""
-        if rank == 0:
-            return self._merged.blocks(key, self.by_tag.get(key, ()))
-        return tuple(b for b in self.by_tag.get(key, ()) if b.members[0].patch.trigger_top_k > rank)
+        blocks = self.by_tag.get(key, ())
+        if rank == 0 and len(blocks) > 1:
+            merged = self._merged.blocks(key, blocks, self.wiring)
+            if len(merged) == 1:
+                return [(merged[0], self._merged.wiring(merged[0]))]
+        wiring = self.wiring
+        return [
+            (b, wiring[b]) for b in blocks if rank == 0 or b.members[0].patch.trigger_top_k > rank
+        ]
 
 
 def build_index(
@@ -233,11 +158,19 @@ def build_index(
         by_set.setdefault((triggers, p.patch.trigger_top_k), []).append(p)
     # Members are the very LoadedPatch objects `previous` holds, so their ids are stable.
     reusable = {tuple(map(id, b.members)): b for b in _blocks(previous)}
-    by_tag: dict[int, list[_Block]] = {}
+    by_tag: dict[int, list[PatchBlock]] = {}
     for (triggers, _), members in by_set.items():
-        block = reusable.get(tuple(map(id, members))) or _stack(members)
+        block = reusable.get(tuple(map(id, members))) or stack_block(members)
         for key in sorted(triggers):
             by_tag.setdefault(key, []).append(block)
+    position = {id(p): n for n, p in enumerate(enabled)}
+    wiring = {
+        block: BlockWiring(
+            np.array([position[id(m)] for m in block.members], np.intp),
+            np.array([tag_key(o.tag) in by_tag for m in block.members for o in m.patch.outputs]),
+        )
+        for block in {b for blocks in by_tag.values() for b in blocks}
+    }
     return PatchIndex(
         classes,
         min_probability,
@@ -246,6 +179,7 @@ def build_index(
         {t: tuple(b) for t, b in by_tag.items()},
         tuple(cycles),
         max((p.patch.trigger_top_k for p in enabled), default=1),
+        wiring,
     )
 
 
@@ -260,18 +194,7 @@ def top_predictions(classes: BaseClasses, probabilities: np.ndarray, k: int) -> 
     ]
 
 
-def _stack(members: list[LoadedPatch]) -> _Block:
-    """Copies, so a caller still training the PatchFile it added cannot change a snapshot."""
-    sizes = np.array([p.patch.weights.shape[0] for p in members], np.intp)
-    starts = np.cumsum(sizes) - sizes
-    stacked = np.concatenate([p.patch.weights for p in members], dtype=np.float32)
-    bias = np.concatenate([p.patch.bias for p in members], dtype=np.float32)
-    for array in (stacked, bias, starts, sizes):
-        array.flags.writeable = False
-    return _Block(tuple(members), stacked, bias, starts, sizes)
-
-
-def _blocks(index: PatchIndex | None) -> set[_Block]:
+def _blocks(index: PatchIndex | None) -> set[PatchBlock]:
     return {b for blocks in index.by_tag.values() for b in blocks} if index else set()
 
 

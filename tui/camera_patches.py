@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -61,7 +63,7 @@ def cascade_lines(result: ImageResult, limit: int = MAX_CASCADE_LINES) -> Text:
     shown = 0
     for depth, r in result.walk():
         if shown == limit:
-            more = sum(1 for _ in result.walk()) - limit
+            more = result.count() - limit
             text.append(f"\n… and {more} more patches", style="dim italic")
             break
         shown += 1
@@ -78,11 +80,9 @@ def identified_line(result: ImageResult, limit: int = MAX_IDENTIFIED) -> str:
     """`name 45.3%  ›  patch: sub-category 91.2%  ›  …`: the main object, then the cascade."""
     best = result.top[0]
     parts = [f"{best.name}  {best.probability:.1%}"]
-    ran = 0
-    for _, r in result.walk():
-        if ran < limit:
-            parts.append(f"{r.name}: {r.answer_name} {r.probability:.0%}")
-        ran += 1
+    for _, r in itertools.islice(result.walk(), limit):
+        parts.append(f"{r.name}: {r.answer_name} {r.probability:.0%}")
+    ran = result.count()  # without making a result object for each patch not shown
     if ran > limit:
         parts.append(f"+{ran - limit} more")
     return printable("  ›  ".join(parts))

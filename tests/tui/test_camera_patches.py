@@ -21,7 +21,12 @@ def many_firing(count: int) -> SimpleNamespace:
         for i in range(count)
     ]
     best = SimpleNamespace(name="tabby", probability=0.4)
-    return SimpleNamespace(top=[best], patches=nodes, walk=lambda: ((0, n) for n in nodes))
+    return SimpleNamespace(
+        top=[best],
+        patches=nodes,
+        walk=lambda: ((0, n) for n in nodes),
+        count=lambda: len(nodes),  # as ImageResult.count(): the panel counts, never walks all
+    )
 
 
 def test_a_thousand_firing_patches_draw_like_forty():
