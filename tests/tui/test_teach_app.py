@@ -16,14 +16,20 @@ from neuralpatch.tui.teach_edit_dialog import TeachEditDialog
 from neuralpatch.tui.teach_screen import TeachScreen
 
 
-@run_async
-async def test_keys_drive_the_teach_loop(base_network, tmp_path, teach_dataset):
+def _teach_app(base_network, tmp_path, teach_dataset):
+    """The teach app on the test dataset, saving into tmp_path/out and tmp_path/patches."""
     root, source = teach_dataset
     patches = tmp_path / "patches"
     config = TeachConfig(
         base_network, root, str(source), str(patches), out=str(tmp_path / "out"), interval=0.5
     )
-    app = make_teach_app(config, palette="256")
+    return make_teach_app(config, palette="256"), patches
+
+
+@run_async
+async def test_keys_drive_the_teach_loop(base_network, tmp_path, teach_dataset):
+    root, _ = teach_dataset
+    app, patches = _teach_app(base_network, tmp_path, teach_dataset)
     async with app.run_test(size=(140, 44)) as pilot:
         screen = app.teach_screen
         await wait_for(pilot, lambda: screen.current is not None, "the first answered frame")
@@ -78,12 +84,7 @@ async def test_saving_into_the_patch_folder_is_one_notice_not_three(
 ):
     """The watcher reloads the copies a save writes (and removes the last save's): that is
     the save itself, so only "Saved" shows; news about anyone else's file still does."""
-    root, source = teach_dataset
-    patches = tmp_path / "patches"
-    config = TeachConfig(
-        base_network, root, str(source), str(patches), out=str(tmp_path / "out"), interval=0.5
-    )
-    app = make_teach_app(config, palette="256")
+    app, patches = _teach_app(base_network, tmp_path, teach_dataset)
     async with app.run_test(size=(140, 44)) as pilot:
         screen = app.teach_screen
         await wait_for(pilot, lambda: screen.current is not None, "the first answered frame")
